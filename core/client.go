@@ -1,0 +1,315 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gozmp/zmp/internal/sock"
+	"github.com/gozmp/zmp/internal/zmtp"
+)
+
+// client holds a peer's connections to providers, one DEALER session
+// per provider node (never one DEALER to many: zmq4 defect 1), and
+// spreads calls over them.
+type client struct {
+	p     *Peer
+	mu    sync.Mutex
+	conns map[string]*providerConn // by node ID
+	rr    map[string]uint64        // round-robin position per service
+	view  []NodeInfo
+	seen  time.Time
+	done  bool
+}
+
+func newClient(p *Peer) *client {
+	return &client{p: p, conns: map[string]*providerConn{}, rr: map[string]uint64{}}
+}
+
+// nodes returns the registry's live entries, re-read when the cached
+// copy is older than the discovery interval or fresh is set.
+func (c *client) nodes(ctx context.Context, fresh bool) ([]NodeInfo, error) {
+	c.mu.Lock()
+	if !fresh && time.Since(c.seen) < c.p.cfg.discoveryInterval {
+		defer c.mu.Unlock()
+		return c.view, nil
+	}
+	c.mu.Unlock()
+	nodes, err := c.p.reg.Nodes(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("core: reading registry: %w", err)
+	}
+	c.mu.Lock()
+	c.view, c.seen = nodes, time.Now()
+	stale := c.dropVanished(nodes)
+	c.mu.Unlock()
+	for _, pc := range stale {
+		pc.close()
+	}
+	return nodes, nil
+}
+
+// dropVanished forgets connections to nodes no longer registered.
+func (c *client) dropVanished(nodes []NodeInfo) []*providerConn {
+	var stale []*providerConn
+	for id, pc := range c.conns {
+		if !slices.ContainsFunc(nodes, func(n NodeInfo) bool { return n.ID == id }) {
+			stale = append(stale, pc)
+			delete(c.conns, id)
+		}
+	}
+	return stale
+}
+
+func candidates(nodes []NodeInfo, service, pin string) []NodeInfo {
+	var out []NodeInfo
+	for _, n := range nodes {
+		if n.RPC == "" || (pin != "" && n.Name != pin) {
+			continue
+		}
+		if n.Provides(service) || (pin != "" && isReserved(service)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func isReserved(service string) bool {
+	return len(service) > len(reservedPrefix) && service[:len(reservedPrefix)] == reservedPrefix
+}
+
+// errNotSent marks a request that was never written to the provider.
+var errNotSent = errors.New("core: request not sent")
+
+// retryPause is how long a call waits before looking again when every
+// provider is unreachable.
+const retryPause = 25 * time.Millisecond
+
+func (c *client) call(ctx context.Context, service string, body []byte, o callOptions) ([]byte, error) {
+	fresh := false
+	var lastErr error
+	for {
+		nodes, err := c.nodes(ctx, fresh)
+		if err != nil {
+			return nil, err
+		}
+		cands := candidates(nodes, service, o.node)
+		if len(cands) == 0 && !fresh {
+			fresh = true
+			continue
+		}
+		if len(cands) == 0 {
+			return nil, noProvider(service, o.node, lastErr)
+		}
+		pc, err := c.pick(service, cands)
+		if err != nil {
+			return nil, err
+		}
+		if pc != nil {
+			reply, err := pc.call(ctx, service, body)
+			if errors.Is(err, errNotSent) && ctx.Err() == nil {
+				lastErr, fresh = err, true
+				continue // never reached the provider: safe to try another
+			}
+			return reply, err
+		}
+		lastErr = c.unreachableReason(cands)
+		if !sleepCtx(ctx, retryPause) {
+			return nil, noProvider(service, o.node, lastErr)
+		}
+		fresh = true
+	}
+}
+
+func noProvider(service, node string, cause error) error {
+	where := ""
+	if node != "" {
+		where = " on node " + node
+	}
+	if cause != nil {
+		return fmt.Errorf("%w for %q%s: %v", ErrNoProvider, service, where, cause)
+	}
+	return fmt.Errorf("%w for %q%s", ErrNoProvider, service, where)
+}
+
+// pick chooses the next provider round-robin, skipping those whose
+// connection is known to be down. It returns nil when all are down.
+func (c *client) pick(service string, cands []NodeInfo) (*providerConn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return nil, ErrClosed
+	}
+	start := c.rr[service]
+	c.rr[service] = start + 1
+	for i := range cands {
+		n := cands[(start+uint64(i))%uint64(len(cands))]
+		pc := c.connLocked(n)
+		if !pc.down() {
+			return pc, nil
+		}
+	}
+	return nil, nil
+}
+
+func (c *client) connLocked(n NodeInfo) *providerConn {
+	pc, ok := c.conns[n.ID]
+	if !ok || pc.info.RPC != n.RPC {
+		if ok {
+			go pc.close()
+		}
+		pc = newProviderConn(&c.p.cfg, c.p.name, n)
+		c.conns[n.ID] = pc
+	}
+	return pc
+}
+
+func (c *client) unreachableReason(cands []NodeInfo) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range cands {
+		if pc := c.conns[n.ID]; pc != nil {
+			if err := pc.sess.LastError(); err != nil {
+				return fmt.Errorf("%d provider(s) unreachable, last error: %w", len(cands), err)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *client) close() {
+	c.mu.Lock()
+	c.done = true
+	conns := c.conns
+	c.conns = map[string]*providerConn{}
+	c.mu.Unlock()
+	for _, pc := range conns {
+		pc.close()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// providerConn is one DEALER session to one provider node, carrying any
+// number of concurrent calls told apart by request id.
+type providerConn struct {
+	info    NodeInfo
+	sess    *sock.Session
+	mu      sync.Mutex
+	pending map[uint64]chan rpcMessage
+	nextID  uint64
+	wasUp   atomic.Bool
+}
+
+// newProviderConn starts dialling n's RPC endpoint; self is the
+// caller's node name, announced to the provider.
+func newProviderConn(cfg *config, self string, n NodeInfo) *providerConn {
+	pc := &providerConn{info: n, pending: map[uint64]chan rpcMessage{}}
+	pc.sess = sock.StartSession(sock.SessionConfig{
+		Endpoint:         n.RPC,
+		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: cfg.maxMessageSize, Metadata: zmtp.Metadata{"X-Zmp-Node": self}},
+		HandshakeTimeout: cfg.handshakeTimeout,
+		Link: sock.LinkConfig{
+			OnMessage:        pc.onMessage,
+			Heartbeat:        cfg.heartbeat,
+			HeartbeatTimeout: cfg.heartbeatTimeout,
+		},
+		OnUp:   func(*sock.Link) { pc.wasUp.Store(true) },
+		OnDown: pc.onDown,
+	})
+	return pc
+}
+
+// down reports a provider that was reachable and is not now, or whose
+// dials fail: calls go elsewhere until it is back.
+func (pc *providerConn) down() bool {
+	if pc.sess.Current() != nil {
+		return false
+	}
+	return pc.wasUp.Load() || pc.sess.LastError() != nil
+}
+
+func (pc *providerConn) onMessage(_ *sock.Link, frames [][]byte) {
+	m, err := parseRPC(frames)
+	if err != nil || (m.typ != typeReply && m.typ != typeError) {
+		return // not a reply: ignore, the caller's deadline still holds
+	}
+	pc.mu.Lock()
+	ch, ok := pc.pending[m.id]
+	delete(pc.pending, m.id)
+	pc.mu.Unlock()
+	if ok {
+		ch <- m
+	}
+}
+
+// onDown fails every call in flight on the lost connection.
+func (pc *providerConn) onDown(*sock.Link, error) {
+	pc.mu.Lock()
+	pending := pc.pending
+	pc.pending = map[uint64]chan rpcMessage{}
+	pc.mu.Unlock()
+	for _, ch := range pending {
+		close(ch)
+	}
+}
+
+func (pc *providerConn) call(ctx context.Context, service string, body []byte) ([]byte, error) {
+	link, err := pc.sess.Link(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan rpcMessage, 1)
+	pc.mu.Lock()
+	pc.nextID++
+	id := pc.nextID
+	pc.pending[id] = ch
+	pc.mu.Unlock()
+	req := requestFrames(id, timeoutMS(ctx), service, slices.Clone(body))
+	if err := link.Send(ctx, req); err != nil {
+		pc.forget(id)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %v", errNotSent, err)
+	}
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			return nil, fmt.Errorf("%w: %s on %s", ErrConnectionLost, service, pc.info.Name)
+		}
+		return pc.result(service, m)
+	case <-ctx.Done():
+		pc.forget(id)
+		link.TrySend(cancelFrames(id), sock.DropNewest)
+		return nil, ctx.Err()
+	}
+}
+
+func (pc *providerConn) forget(id uint64) {
+	pc.mu.Lock()
+	delete(pc.pending, id)
+	pc.mu.Unlock()
+}
+
+func (pc *providerConn) result(service string, m rpcMessage) ([]byte, error) {
+	if m.typ == typeReply {
+		return m.body, nil
+	}
+	return nil, &RemoteError{Code: m.code, Message: string(m.body), Detail: string(m.detail), Node: pc.info.Name, Service: service}
+}
+
+func (pc *providerConn) close() { pc.sess.Close() }

@@ -1,0 +1,349 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gozmp/zmp/internal/sock"
+	"github.com/gozmp/zmp/internal/zmtp"
+)
+
+// Transport selects how a node's sockets are bound.
+type Transport string
+
+// Transports.
+const (
+	// TCP binds tcp://127.0.0.1:0 (or the host given by WithHost).
+	TCP Transport = "tcp"
+	// IPC binds Unix domain sockets in the runtime directory; only
+	// nodes on the same host can reach them.
+	IPC Transport = "ipc"
+)
+
+// Overflow is what a full bounded queue does with one more message.
+type Overflow int
+
+// Overflow policies.
+const (
+	// DropNewest refuses the new message and counts it as dropped.
+	DropNewest Overflow = iota + 1
+	// DropOldest discards the oldest queued message, counts it, and
+	// queues the new one.
+	DropOldest
+)
+
+func (o Overflow) sockPolicy() sock.Policy {
+	if o == DropOldest {
+		return sock.DropOldest
+	}
+	return sock.DropNewest
+}
+
+// Defaults of the options below.
+const (
+	DefaultMaxMessageSize    = zmtp.DefaultMaxMessageSize // 16 MiB
+	DefaultCallTimeout       = 10 * time.Second
+	DefaultHeartbeat         = 500 * time.Millisecond
+	DefaultHeartbeatTimeout  = 2 * time.Second
+	DefaultHandshakeTimeout  = sock.DefaultHandshakeTimeout // 5 s
+	DefaultConcurrency       = 64
+	DefaultRequestQueue      = 1024
+	DefaultQueueLen          = sock.DefaultQueueLen // 1000 messages
+	DefaultLeaseTTL          = 10 * time.Second
+	DefaultDiscoveryInterval = 200 * time.Millisecond
+	DefaultStopTimeout       = 5 * time.Second
+)
+
+// config holds every option; Peer uses the network part, Node all of it.
+type config struct {
+	registry          Registry
+	registryAddr      string // for ParseRegistry when registry is nil
+	transport         Transport
+	host              string
+	rpcEndpoint       string
+	pubEndpoint       string
+	codec             Codec
+	maxMessageSize    int64
+	callTimeout       time.Duration
+	heartbeat         time.Duration
+	heartbeatTimeout  time.Duration
+	handshakeTimeout  time.Duration
+	concurrency       int
+	requestQueue      int
+	pubQueue          int
+	pubOverflow       Overflow
+	leaseTTL          time.Duration
+	discoveryInterval time.Duration
+	logger            *slog.Logger
+	runtimeDir        string
+
+	// node-only
+	updateInterval time.Duration
+	stopTimeout    time.Duration
+	output         io.Writer
+	inProcess      bool
+}
+
+func defaultConfig() config {
+	return config{
+		transport:         TCP,
+		host:              "127.0.0.1",
+		codec:             JSON{},
+		maxMessageSize:    DefaultMaxMessageSize,
+		callTimeout:       DefaultCallTimeout,
+		heartbeat:         DefaultHeartbeat,
+		heartbeatTimeout:  DefaultHeartbeatTimeout,
+		handshakeTimeout:  DefaultHandshakeTimeout,
+		concurrency:       DefaultConcurrency,
+		requestQueue:      DefaultRequestQueue,
+		pubQueue:          DefaultQueueLen,
+		pubOverflow:       DropNewest,
+		leaseTTL:          DefaultLeaseTTL,
+		discoveryInterval: DefaultDiscoveryInterval,
+		logger:            slog.New(slog.DiscardHandler),
+		stopTimeout:       DefaultStopTimeout,
+	}
+}
+
+func buildConfig(opts []Option) (config, error) {
+	c := defaultConfig()
+	var errs []error
+	for _, o := range opts {
+		if err := o(&c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.heartbeat > 0 && c.heartbeatTimeout <= c.heartbeat {
+		errs = append(errs, fmt.Errorf("core: heartbeat timeout %v must exceed the interval %v", c.heartbeatTimeout, c.heartbeat))
+	}
+	return c, errors.Join(errs...)
+}
+
+// Option configures a Peer or a Node. Each option's comment gives its
+// default; giving an option twice keeps the last value.
+type Option func(*config) error
+
+func positive[T ~int | ~int64](name string, v T) error {
+	if v <= 0 {
+		return fmt.Errorf("core: %s must be positive, got %v", name, v)
+	}
+	return nil
+}
+
+// WithRegistry sets the registry. Default: RegistryFromEnv, that is the
+// directory registry in DefaultRegistryDir unless ZMP_REGISTRY says otherwise.
+func WithRegistry(r Registry) Option {
+	return func(c *config) error {
+		if r == nil {
+			return errors.New("core: WithRegistry(nil)")
+		}
+		c.registry = r
+		return nil
+	}
+}
+
+// WithTransport chooses TCP (default) or IPC for the sockets the node binds.
+func WithTransport(t Transport) Option {
+	return func(c *config) error {
+		if t != TCP && t != IPC {
+			return fmt.Errorf("core: unknown transport %q", t)
+		}
+		c.transport = t
+		return nil
+	}
+}
+
+// WithHost sets the address TCP sockets bind to. Default 127.0.0.1;
+// use a routable address (or "*") to serve other hosts.
+func WithHost(host string) Option {
+	return func(c *config) error {
+		if host == "" {
+			return errors.New("core: WithHost(\"\")")
+		}
+		c.host = host
+		return nil
+	}
+}
+
+// WithEndpoints binds the RPC and pub sockets at the given endpoints
+// (tcp://host:port or ipc://path) instead of ones chosen by the
+// transport. An empty string keeps the default for that socket.
+func WithEndpoints(rpc, pub string) Option {
+	return func(c *config) error {
+		for _, e := range []string{rpc, pub} {
+			if e == "" {
+				continue
+			}
+			if _, err := sock.ParseEndpoint(e); err != nil {
+				return fmt.Errorf("core: %w", err)
+			}
+		}
+		c.rpcEndpoint, c.pubEndpoint = rpc, pub
+		return nil
+	}
+}
+
+// WithCodec sets the codec of the typed helpers. Default JSON.
+func WithCodec(codec Codec) Option {
+	return func(c *config) error {
+		if codec == nil {
+			return errors.New("core: WithCodec(nil)")
+		}
+		c.codec = codec
+		return nil
+	}
+}
+
+// WithMaxMessageSize bounds every message sent or received, checked
+// before memory is allocated. Default 16 MiB.
+func WithMaxMessageSize(n int64) Option {
+	return func(c *config) error {
+		c.maxMessageSize = n
+		return positive("max message size", n)
+	}
+}
+
+// WithCallTimeout is the deadline given to calls whose context has
+// none. Default 10 s.
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		c.callTimeout = d
+		return positive("call timeout", d)
+	}
+}
+
+// WithHeartbeat sets how often a caller pings each provider it is
+// connected to and how long a silent provider is tolerated. A provider
+// that dies without closing its connection is detected within
+// interval+timeout. Default 500 ms and 2 s; an interval of 0 disables
+// heartbeats (a crash that closes the socket is still seen at once).
+func WithHeartbeat(interval, timeout time.Duration) Option {
+	return func(c *config) error {
+		if interval < 0 {
+			return fmt.Errorf("core: heartbeat interval must not be negative, got %v", interval)
+		}
+		c.heartbeat, c.heartbeatTimeout = interval, timeout
+		return nil
+	}
+}
+
+// WithHandshakeTimeout bounds a connection's ZMTP handshake. A peer
+// that connects and stays silent is dropped after it, without delaying
+// other peers. Default 5 s.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		c.handshakeTimeout = d
+		return positive("handshake timeout", d)
+	}
+}
+
+// WithConcurrency bounds how many handlers run at once (default 64) and
+// how many requests wait for a handler (default 1024); a request beyond
+// both is answered with CodeOverloaded.
+func WithConcurrency(handlers, queue int) Option {
+	return func(c *config) error {
+		c.concurrency, c.requestQueue = handlers, queue
+		return errors.Join(positive("concurrency", handlers), positive("request queue", queue))
+	}
+}
+
+// WithPublishQueue bounds the messages queued for each subscriber of
+// this node's topics and sets what happens when that queue is full.
+// Default 1000 messages, DropNewest. A publisher never blocks.
+func WithPublishQueue(n int, policy Overflow) Option {
+	return func(c *config) error {
+		if policy != DropNewest && policy != DropOldest {
+			return fmt.Errorf("core: unknown overflow policy %d", policy)
+		}
+		c.pubQueue, c.pubOverflow = n, policy
+		return positive("publish queue", n)
+	}
+}
+
+// WithLeaseTTL sets how long a registry entry lives without renewal;
+// the node renews it every third of that. Default 10 s.
+func WithLeaseTTL(d time.Duration) Option {
+	return func(c *config) error {
+		c.leaseTTL = d
+		return positive("lease TTL", d)
+	}
+}
+
+// WithDiscoveryInterval sets how often subscriptions re-read the
+// registry for new publishers. Default 200 ms.
+func WithDiscoveryInterval(d time.Duration) Option {
+	return func(c *config) error {
+		c.discoveryInterval = d
+		return positive("discovery interval", d)
+	}
+}
+
+// WithLogger sets the logger for connection errors, rejected peers and
+// lifecycle events. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return errors.New("core: WithLogger(nil)")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithRuntimeDir sets where IPC sockets are created. Default
+// DefaultRegistryDir().
+func WithRuntimeDir(dir string) Option {
+	return func(c *config) error {
+		if dir == "" {
+			return errors.New("core: WithRuntimeDir(\"\")")
+		}
+		c.runtimeDir = dir
+		return nil
+	}
+}
+
+// WithUpdateInterval sets how often a node's Update function runs.
+// Default 0: as often as it returns. Node only.
+func WithUpdateInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("core: update interval must not be negative, got %v", d)
+		}
+		c.updateInterval = d
+		return nil
+	}
+}
+
+// WithStopTimeout bounds a graceful stop when the context given to
+// Stop has no deadline, and Close. After it a child process is killed.
+// Default 5 s. Node only.
+func WithStopTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		c.stopTimeout = d
+		return positive("stop timeout", d)
+	}
+}
+
+// WithOutput sets where a child process node's stdout and stderr go,
+// each line prefixed with "[name] ". Default os.Stderr. Node only.
+func WithOutput(w io.Writer) Option {
+	return func(c *config) error {
+		if w == nil {
+			return errors.New("core: WithOutput(nil)")
+		}
+		c.output = w
+		return nil
+	}
+}
+
+// WithInProcess runs a node made by a Launcher as goroutines of this
+// process instead of a child process. Default false. Launcher nodes only.
+func WithInProcess(enabled bool) Option {
+	return func(c *config) error {
+		c.inProcess = enabled
+		return nil
+	}
+}

@@ -1,0 +1,263 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gozmp/zmp/internal/sock"
+	"github.com/gozmp/zmp/internal/zmtp"
+)
+
+// reservedPrefix starts the names of zmp's own services; they are not
+// listed in the registry and cannot be provided by users.
+const reservedPrefix = "zmp."
+
+// Peer is a participant in a zmp system: it provides services,
+// publishes topics, calls services and subscribes to topics. Every
+// running Node has one; a program that is not a node makes its own
+// with NewPeer. A Peer binds one RPC socket and one pub socket, and is
+// listed in the registry under its name while it lives.
+type Peer struct {
+	cfg     config
+	name    string
+	id      string
+	host    string
+	reg     Registry
+	started time.Time
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	router *sock.Router
+	pub    *sock.Pub
+	srv    *server
+	cli    *client
+	subs   *subscriber
+	topics *topics
+
+	regMu        sync.Mutex // serialises registry writes
+	ownsRegistry bool       // made from the environment: closed with the peer
+	closeOnce    sync.Once
+	closeErr     error
+}
+
+// NewPeer binds the peer's sockets and registers it under name; an
+// empty name gets a unique generated one. ctx bounds the registration.
+func NewPeer(ctx context.Context, name string, opts ...Option) (*Peer, error) {
+	cfg, err := buildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newPeer(ctx, name, cfg)
+}
+
+func newPeer(ctx context.Context, name string, cfg config) (*Peer, error) {
+	id := newID()
+	if name == "" {
+		name = "node-" + id[:12]
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	ownsRegistry := cfg.registry == nil
+	if ownsRegistry {
+		addr := cfg.registryAddr
+		if addr == "" {
+			addr = os.Getenv(EnvRegistry)
+		}
+		r, err := ParseRegistry(addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg.registry = r
+	}
+	host, _ := os.Hostname()
+	p := &Peer{cfg: cfg, name: name, id: id, host: host, reg: cfg.registry, started: time.Now(), ownsRegistry: ownsRegistry}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.srv = newServer(p)
+	p.cli = newClient(p)
+	p.subs = newSubscriber(p)
+	p.topics = newTopics()
+	if err := p.bind(); err != nil {
+		p.shutdown()
+		return nil, err
+	}
+	p.srv.start()
+	p.addIntrospection()
+	if err := p.register(ctx); err != nil {
+		p.shutdown()
+		return nil, err
+	}
+	p.wg.Add(2)
+	go p.leaseLoop()
+	go p.subs.discoveryLoop()
+	return p, nil
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Name returns the peer's name in the registry.
+func (p *Peer) Name() string { return p.name }
+
+// ID returns the unique id of this peer instance.
+func (p *Peer) ID() string { return p.id }
+
+// Registry returns the registry the peer is listed in.
+func (p *Peer) Registry() Registry { return p.reg }
+
+// Codec returns the codec of the typed helpers.
+func (p *Peer) Codec() Codec { return p.cfg.codec }
+
+// Context returns a context that ends when the peer closes.
+func (p *Peer) Context() context.Context { return p.ctx }
+
+// Info returns the peer's registry entry as it is now.
+func (p *Peer) Info() NodeInfo {
+	return NodeInfo{
+		Name:     p.name,
+		ID:       p.id,
+		PID:      os.Getpid(),
+		Host:     p.host,
+		RPC:      p.router.Endpoint(),
+		Pub:      p.pub.Endpoint(),
+		Services: p.srv.names(),
+		Topics:   p.topics.names(),
+		Started:  p.started,
+	}
+}
+
+func (p *Peer) zmtpConfig(t zmtp.SocketType) zmtp.Config {
+	return zmtp.Config{Type: t, MaxMessageSize: p.cfg.maxMessageSize, Metadata: zmtp.Metadata{"X-Zmp-Node": p.name}}
+}
+
+func (p *Peer) bind() error {
+	rpcEP, pubEP, err := p.endpoints()
+	if err != nil {
+		return err
+	}
+	listen := sock.ListenConfig{ZMTP: p.zmtpConfig(zmtp.Router), HandshakeTimeout: p.cfg.handshakeTimeout}
+	p.router, err = sock.ListenRouter(rpcEP, sock.RouterConfig{Listen: listen, OnMessage: p.srv.onMessage})
+	if err != nil {
+		return fmt.Errorf("core: binding %s: %w", rpcEP, err)
+	}
+	listen.ZMTP = p.zmtpConfig(zmtp.Pub)
+	p.pub, err = sock.ListenPub(pubEP, sock.PubConfig{Listen: listen, QueueLen: p.cfg.pubQueue, Policy: p.cfg.pubOverflow.sockPolicy()})
+	if err != nil {
+		return fmt.Errorf("core: binding %s: %w", pubEP, err)
+	}
+	return nil
+}
+
+func (p *Peer) endpoints() (rpc, pub string, err error) {
+	rpc, pub = p.cfg.rpcEndpoint, p.cfg.pubEndpoint
+	if p.cfg.transport == TCP {
+		host := p.cfg.host
+		if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+			host = "[" + host + "]"
+		}
+		return cmpOr(rpc, "tcp://"+host+":0"), cmpOr(pub, "tcp://"+host+":0"), nil
+	}
+	dir := cmpOr(p.cfg.runtimeDir, DefaultRegistryDir())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", fmt.Errorf("core: runtime dir: %w", err)
+	}
+	base := filepath.Join(dir, p.id[:16])
+	return cmpOr(rpc, "ipc://"+base+".rpc"), cmpOr(pub, "ipc://"+base+".pub"), nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// register writes the peer's entry; it runs whenever services or
+// topics change and every third of the lease TTL.
+func (p *Peer) register(ctx context.Context) error {
+	p.regMu.Lock()
+	defer p.regMu.Unlock()
+	if p.ctx.Err() != nil {
+		return ErrClosed
+	}
+	return p.reg.Register(ctx, p.Info(), p.cfg.leaseTTL)
+}
+
+func (p *Peer) leaseLoop() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.leaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(p.ctx, p.cfg.leaseTTL/3)
+			if err := p.register(ctx); err != nil && !errors.Is(err, ErrClosed) {
+				p.cfg.logger.Warn("zmp: renewing registry lease", "node", p.name, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// reregister publishes a change of services or topics.
+func (p *Peer) reregister() error {
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.leaseTTL/3)
+	defer cancel()
+	err := p.register(ctx)
+	if errors.Is(err, context.Canceled) && p.ctx.Err() != nil {
+		return ErrClosed
+	}
+	return err
+}
+
+// Close withdraws the peer from the registry, stops its handlers
+// (their contexts are cancelled), closes every connection and waits
+// for all of its goroutines. It is idempotent.
+func (p *Peer) Close() error {
+	p.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		p.regMu.Lock()
+		p.cancel()
+		err := p.reg.Deregister(ctx, p.name, p.id)
+		p.regMu.Unlock()
+		p.closeErr = errors.Join(err, p.shutdown())
+	})
+	return p.closeErr
+}
+
+func (p *Peer) shutdown() error {
+	p.cancel()
+	var errs []error
+	if p.router != nil {
+		errs = append(errs, p.router.Close())
+	}
+	if p.pub != nil {
+		errs = append(errs, p.pub.Close())
+	}
+	p.srv.stop()
+	p.cli.close()
+	p.subs.close()
+	p.wg.Wait()
+	if c, ok := p.reg.(io.Closer); ok && p.ownsRegistry {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(slices.DeleteFunc(errs, func(e error) bool { return e == nil })...)
+}

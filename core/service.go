@@ -1,0 +1,277 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gozmp/zmp/internal/sock"
+)
+
+// Request is one call as a handler sees it.
+type Request struct {
+	Service string
+	Body    []byte
+	// Deadline is when the caller stops waiting; zero if it gave none.
+	Deadline time.Time
+	// From is the caller's network address.
+	From string
+}
+
+// Handler serves calls to one service. Its context is cancelled when
+// the caller's deadline passes, the caller gives up, or the node stops.
+type Handler interface {
+	ServeRPC(ctx context.Context, req *Request) ([]byte, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req *Request) ([]byte, error)
+
+// ServeRPC calls f.
+func (f HandlerFunc) ServeRPC(ctx context.Context, req *Request) ([]byte, error) { return f(ctx, req) }
+
+type service struct {
+	name    string
+	handler Handler
+	stats   serviceStats
+}
+
+type serviceStats struct {
+	calls, errors, bytesIn, bytesOut atomic.Uint64
+}
+
+type job struct {
+	link *sock.Link
+	msg  rpcMessage
+	svc  *service
+}
+
+type inflightKey struct {
+	link *sock.Link
+	id   uint64
+}
+
+// server runs a peer's handlers: a bounded request queue drained by a
+// fixed pool of workers.
+type server struct {
+	p        *Peer
+	mu       sync.RWMutex
+	services map[string]*service
+	jobs     chan job
+	inflight sync.Map // inflightKey -> context.CancelFunc
+	wg       sync.WaitGroup
+
+	malformed, overloaded, unknown atomic.Uint64
+}
+
+func newServer(p *Peer) *server {
+	return &server{p: p, services: map[string]*service{}, jobs: make(chan job, p.cfg.requestQueue)}
+}
+
+func (s *server) start() {
+	s.wg.Add(s.p.cfg.concurrency)
+	for range s.p.cfg.concurrency {
+		go s.worker()
+	}
+}
+
+func (s *server) stop() { s.wg.Wait() }
+
+// Handle provides service on this peer, replacing an earlier handler of
+// the same name, and lists it in the registry.
+func (p *Peer) Handle(service string, h Handler) error {
+	if err := checkName(service); err != nil {
+		return err
+	}
+	if strings.HasPrefix(service, reservedPrefix) {
+		return fmt.Errorf("%w: %q: the %q prefix is reserved", ErrBadName, service, reservedPrefix)
+	}
+	if h == nil {
+		return errors.New("core: Handle with a nil handler")
+	}
+	if p.ctx.Err() != nil {
+		return ErrClosed
+	}
+	p.srv.add(service, h)
+	return p.reregister()
+}
+
+// HandleFunc provides service with a function handler.
+func (p *Peer) HandleFunc(service string, f func(ctx context.Context, req *Request) ([]byte, error)) error {
+	return p.Handle(service, HandlerFunc(f))
+}
+
+// Withdraw stops providing service. Calls already running finish; new
+// ones are answered with CodeUnknownService.
+func (p *Peer) Withdraw(service string) error {
+	if p.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if !p.srv.remove(service) {
+		return fmt.Errorf("%w: %q", ErrUnknownService, service)
+	}
+	return p.reregister()
+}
+
+func (s *server) add(name string, h Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.services[name] = &service{name: name, handler: h}
+}
+
+func (s *server) remove(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.services[name]
+	delete(s.services, name)
+	return ok
+}
+
+func (s *server) lookup(name string) *service {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.services[name]
+}
+
+// names lists the user services (not the reserved ones), sorted.
+func (s *server) names() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.services))
+	for n := range s.services {
+		if !strings.HasPrefix(n, reservedPrefix) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// onMessage runs on a connection's reader goroutine: it must not block.
+func (s *server) onMessage(l *sock.Link, frames [][]byte) {
+	m, err := parseRPC(frames)
+	if err != nil {
+		s.malformed.Add(1)
+		s.p.cfg.logger.Debug("zmp: malformed request", "node", s.p.name, "from", l.Conn().RemoteAddr(), "err", err)
+		return
+	}
+	switch m.typ {
+	case typeCancel:
+		if cancel, ok := s.inflight.Load(inflightKey{l, m.id}); ok {
+			cancel.(context.CancelFunc)()
+		}
+		return
+	case typeRequest:
+	default:
+		s.malformed.Add(1)
+		return
+	}
+	svc := s.lookup(m.service)
+	switch {
+	case svc == nil:
+		s.unknown.Add(1)
+		s.replyError(l, m.id, NewError(CodeUnknownService, "no service %q on node %q", m.service, s.p.name))
+	case s.p.ctx.Err() != nil:
+		s.replyError(l, m.id, NewError(CodeUnavailable, "node %q is stopping", s.p.name))
+	default:
+		select {
+		case s.jobs <- job{link: l, msg: m, svc: svc}:
+		default:
+			s.overloaded.Add(1)
+			s.replyError(l, m.id, NewError(CodeOverloaded, "node %q: %d requests queued", s.p.name, cap(s.jobs)))
+		}
+	}
+}
+
+func (s *server) replyError(l *sock.Link, id uint64, e *RemoteError) {
+	l.TrySend(errorFrames(id, e), sock.DropNewest)
+}
+
+func (s *server) worker() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.p.ctx.Done():
+			s.drainJobs()
+			return
+		case j := <-s.jobs:
+			s.run(j)
+		}
+	}
+}
+
+// drainJobs answers queued requests once the node is stopping.
+func (s *server) drainJobs() {
+	for {
+		select {
+		case j := <-s.jobs:
+			s.replyError(j.link, j.msg.id, NewError(CodeUnavailable, "node %q is stopping", s.p.name))
+		default:
+			return
+		}
+	}
+}
+
+func (s *server) run(j job) {
+	ctx, cancel := s.handlerContext(j.msg.timeout)
+	defer cancel()
+	key := inflightKey{j.link, j.msg.id}
+	s.inflight.Store(key, cancel)
+	defer s.inflight.Delete(key)
+
+	st := &j.svc.stats
+	st.calls.Add(1)
+	st.bytesIn.Add(uint64(len(j.msg.body)))
+	req := &Request{Service: j.msg.service, Body: j.msg.body, From: j.link.Conn().RemoteAddr().String()}
+	req.Deadline, _ = ctx.Deadline()
+	body, err := invoke(ctx, j.svc.handler, req)
+	if err == nil && int64(len(body)) > s.p.cfg.maxMessageSize-replyOverhead {
+		err = NewError(CodeTooLarge, "reply of %d bytes exceeds the %d-byte limit", len(body), s.p.cfg.maxMessageSize)
+	}
+	frames := replyFrames(j.msg.id, body)
+	if err != nil {
+		st.errors.Add(1)
+		frames = errorFrames(j.msg.id, toRemoteError(ctx, err))
+	} else {
+		st.bytesOut.Add(uint64(len(body)))
+	}
+	// The reply waits for queue room at most until the caller's deadline.
+	j.link.Send(ctx, frames)
+}
+
+// replyOverhead is what a reply envelope adds to its body on the wire.
+const replyOverhead = 4*32 + headerLen
+
+func (s *server) handlerContext(timeoutMS uint32) (context.Context, context.CancelFunc) {
+	if timeoutMS == 0 {
+		return context.WithCancel(s.p.ctx)
+	}
+	return context.WithTimeout(s.p.ctx, time.Duration(timeoutMS)*time.Millisecond)
+}
+
+// invoke calls h, turning a panic into a CodePanic error with its stack.
+func invoke(ctx context.Context, h Handler, req *Request) (body []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &RemoteError{Code: CodePanic, Message: fmt.Sprint(r), Detail: string(debug.Stack())}
+		}
+	}()
+	return h.ServeRPC(ctx, req)
+}
+
+func toRemoteError(ctx context.Context, err error) *RemoteError {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re
+	}
+	if ctx.Err() == context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded) {
+		return NewError(CodeDeadlineExceeded, "%v", err)
+	}
+	return &RemoteError{Code: CodeHandler, Message: err.Error()}
+}

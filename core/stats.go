@@ -1,0 +1,112 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"runtime"
+	"time"
+)
+
+// Stats is a snapshot of a peer's counters, as served by its zmp.stats
+// introspection service.
+type Stats struct {
+	Services      map[string]ServiceStats `json:"services"`
+	Topics        map[string]TopicStats   `json:"topics"`
+	Subscriptions []SubscriptionInfo      `json:"subscriptions"`
+	Server        ServerStats             `json:"server"`
+}
+
+// ServiceStats counts the calls one service served.
+type ServiceStats struct {
+	Calls    uint64 `json:"calls"`
+	Errors   uint64 `json:"errors"`
+	BytesIn  uint64 `json:"bytes_in"`
+	BytesOut uint64 `json:"bytes_out"`
+}
+
+// TopicStats counts what was published on one topic. Every message
+// matched to a subscriber is either delivered to its queue or dropped.
+type TopicStats struct {
+	Published uint64 `json:"published"`
+	Delivered uint64 `json:"delivered"`
+	Dropped   uint64 `json:"dropped"`
+	Bytes     uint64 `json:"bytes"`
+}
+
+// SubscriptionInfo names a subscription and its counters.
+type SubscriptionInfo struct {
+	Topic  string `json:"topic"`
+	Prefix bool   `json:"prefix"`
+	SubscriptionStats
+}
+
+// ServerStats counts requests refused before reaching a handler, and
+// the connections of the peer's sockets.
+type ServerStats struct {
+	Malformed       uint64 `json:"malformed"`
+	Overloaded      uint64 `json:"overloaded"`
+	UnknownService  uint64 `json:"unknown_service"`
+	RPCPeers        int    `json:"rpc_peers"`
+	Subscribers     int    `json:"subscribers"`
+	HandshakeFailed uint64 `json:"handshake_failed"`
+	PublishDropped  uint64 `json:"publish_dropped"`
+}
+
+// Stats returns the peer's counters.
+func (p *Peer) Stats() Stats {
+	st := Stats{Services: map[string]ServiceStats{}, Topics: map[string]TopicStats{}}
+	p.srv.mu.RLock()
+	for name, svc := range p.srv.services {
+		s := &svc.stats
+		st.Services[name] = ServiceStats{Calls: s.calls.Load(), Errors: s.errors.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
+	}
+	p.srv.mu.RUnlock()
+	p.topics.mu.RLock()
+	for name, ts := range p.topics.byName {
+		s := &ts.stats
+		st.Topics[name] = TopicStats{Published: s.published.Load(), Delivered: s.delivered.Load(), Dropped: s.dropped.Load(), Bytes: s.bytes.Load()}
+	}
+	p.topics.mu.RUnlock()
+	for _, sub := range *p.subs.snap.Load() {
+		st.Subscriptions = append(st.Subscriptions, SubscriptionInfo{Topic: sub.pattern, Prefix: sub.prefix, SubscriptionStats: sub.Stats()})
+	}
+	ps := p.pub.Stats()
+	st.Server = ServerStats{
+		Malformed: p.srv.malformed.Load(), Overloaded: p.srv.overloaded.Load(), UnknownService: p.srv.unknown.Load(),
+		RPCPeers: p.router.Peers(), Subscribers: ps.Subscribers, PublishDropped: ps.Dropped,
+		HandshakeFailed: p.router.Listener().Stats().HandshakeFailed + p.pub.Listener().Stats().HandshakeFailed,
+	}
+	return st
+}
+
+// Introspection services every peer answers (call them with OnNode).
+const (
+	IntrospectPing  = "zmp.ping"  // replies {"name","id","time"}
+	IntrospectInfo  = "zmp.info"  // replies InfoReply
+	IntrospectStats = "zmp.stats" // replies Stats
+)
+
+// InfoReply is the reply of the zmp.info service.
+type InfoReply struct {
+	NodeInfo
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	GoVersion     string  `json:"go_version"`
+	Goroutines    int     `json:"goroutines"`
+}
+
+func (p *Peer) addIntrospection() {
+	p.srv.add(IntrospectPing, jsonHandler(func() any {
+		return map[string]any{"name": p.name, "id": p.id, "time": time.Now().UTC()}
+	}))
+	p.srv.add(IntrospectInfo, jsonHandler(func() any {
+		info := p.Info()
+		info.PID = os.Getpid()
+		return InfoReply{NodeInfo: info, UptimeSeconds: time.Since(p.started).Seconds(), GoVersion: runtime.Version(), Goroutines: runtime.NumGoroutine()}
+	}))
+	p.srv.add(IntrospectStats, jsonHandler(func() any { return p.Stats() }))
+}
+
+func jsonHandler(f func() any) Handler {
+	return HandlerFunc(func(context.Context, *Request) ([]byte, error) { return json.Marshal(f()) })
+}

@@ -1,0 +1,224 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Message is one message received on a subscription.
+type Message struct {
+	Topic     string
+	Data      []byte
+	Seq       uint64 // the publisher's sequence number on this topic
+	Publisher string // the publishing node's name
+}
+
+// SubscribeOption adjusts a subscription.
+type SubscribeOption func(*subOptions) error
+
+type subOptions struct {
+	prefix   bool
+	queue    int
+	overflow Overflow
+}
+
+// AsPrefix subscribes to every topic whose name starts with the given
+// string instead of to the one topic of that name.
+func AsPrefix() SubscribeOption {
+	return func(o *subOptions) error { o.prefix = true; return nil }
+}
+
+// WithQueue bounds the subscription's receive queue and sets what
+// happens when it is full. Default 1000 messages, DropNewest. A slow
+// subscription loses messages (counted in Stats), it never slows the
+// connection or the other subscriptions.
+func WithQueue(n int, policy Overflow) SubscribeOption {
+	return func(o *subOptions) error {
+		if policy != DropNewest && policy != DropOldest {
+			return fmt.Errorf("core: unknown overflow policy %d", policy)
+		}
+		o.queue, o.overflow = n, policy
+		return positive("subscription queue", n)
+	}
+}
+
+// Subscription receives the messages of one topic, or of every topic
+// under a prefix, from every node that publishes them.
+type Subscription struct {
+	s        *subscriber
+	key      string // what is sent upstream: name+NUL, or the prefix
+	pattern  string
+	prefix   bool
+	overflow Overflow
+
+	pushMu sync.Mutex
+	ch     chan Message
+	done   chan struct{}
+	once   sync.Once
+
+	received, dropped, missed atomic.Uint64
+}
+
+// Subscribe starts receiving topic (or, with AsPrefix, every topic
+// under it). Publishers are found in the registry, now and as they
+// appear; use WaitConnected to wait for them.
+func (p *Peer) Subscribe(topic string, opts ...SubscribeOption) (*Subscription, error) {
+	o := subOptions{queue: DefaultQueueLen, overflow: DropNewest}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkName(topic); err != nil && !(o.prefix && topic == "") {
+		return nil, err
+	}
+	if p.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	sub := &Subscription{
+		s: p.subs, pattern: topic, prefix: o.prefix, overflow: o.overflow,
+		ch: make(chan Message, o.queue), done: make(chan struct{}),
+	}
+	sub.key = topic
+	if !o.prefix {
+		sub.key = string(topicFrame(topic))
+	}
+	if err := p.subs.add(sub); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// Topic returns the topic name or prefix subscribed to.
+func (s *Subscription) Topic() string { return s.pattern }
+
+func (s *Subscription) matches(topic string) bool {
+	if s.prefix {
+		return strings.HasPrefix(topic, s.pattern)
+	}
+	return topic == s.pattern
+}
+
+// matchesInfo reports whether a node publishes a topic of interest.
+func (s *Subscription) matchesInfo(n NodeInfo) bool {
+	for _, t := range n.Topics {
+		if s.matches(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// C returns the channel messages arrive on. It is closed by Close.
+func (s *Subscription) C() <-chan Message { return s.ch }
+
+// Next returns the next message, waiting until one comes, ctx ends or
+// the subscription is closed (ErrClosed).
+func (s *Subscription) Next(ctx context.Context) (Message, error) {
+	select {
+	case m, ok := <-s.ch:
+		if !ok {
+			return Message{}, ErrClosed
+		}
+		return m, nil
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	}
+}
+
+// push queues m under the subscription's overflow policy.
+func (s *Subscription) push(m Message) {
+	s.pushMu.Lock()
+	defer s.pushMu.Unlock()
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	select {
+	case s.ch <- m:
+		s.received.Add(1)
+		return
+	default:
+	}
+	s.dropped.Add(1)
+	if s.overflow == DropNewest {
+		return
+	}
+	select {
+	case <-s.ch:
+	default:
+	}
+	select {
+	case s.ch <- m:
+		s.received.Add(1)
+	default:
+	}
+}
+
+// SubscriptionStats counts what a subscription received and lost.
+type SubscriptionStats struct {
+	Received uint64 // messages queued for the reader
+	Dropped  uint64 // messages lost because the queue was full
+	// Missed counts gaps in the publishers' sequence numbers: messages
+	// the publishing side dropped for this subscriber.
+	Missed     uint64
+	Queued     int
+	Publishers int // publishers connected and confirmed
+}
+
+// Stats returns the subscription's counters.
+func (s *Subscription) Stats() SubscriptionStats {
+	return SubscriptionStats{
+		Received: s.received.Load(), Dropped: s.dropped.Load(), Missed: s.missed.Load(),
+		Queued: len(s.ch), Publishers: s.s.confirmed(s.key),
+	}
+}
+
+// WaitConnected waits until at least n publishers of the topic are
+// connected and have confirmed the subscription, so that messages they
+// publish from then on are delivered.
+func (s *Subscription) WaitConnected(ctx context.Context, n int) error {
+	for {
+		changed := s.s.changes()
+		if s.s.confirmed(s.key) >= n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-s.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return fmt.Errorf("core: %d of %d publishers of %q connected: %w", s.s.confirmed(s.key), n, s.pattern, ctx.Err())
+		}
+	}
+}
+
+// Close ends the subscription and closes C. It is idempotent.
+func (s *Subscription) Close() error {
+	s.once.Do(func() {
+		s.s.remove(s)
+		s.pushMu.Lock()
+		close(s.done)
+		close(s.ch)
+		s.pushMu.Unlock()
+	})
+	return nil
+}
+
+// Receive is the typed form of Subscription.Next: the message is
+// decoded with codec into T.
+func Receive[T any](ctx context.Context, p *Peer, s *Subscription) (T, Message, error) {
+	var v T
+	m, err := s.Next(ctx)
+	if err != nil {
+		return v, m, err
+	}
+	if err := p.cfg.codec.Unmarshal(m.Data, &v); err != nil {
+		return v, m, fmt.Errorf("core: decoding message on %q: %w", m.Topic, err)
+	}
+	return v, m, nil
+}

@@ -1,0 +1,331 @@
+package core
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gozmp/zmp/internal/sock"
+	"github.com/gozmp/zmp/internal/zmtp"
+)
+
+// subscriber holds a peer's subscriptions and one SUB session per
+// publishing node that has a topic some subscription wants.
+type subscriber struct {
+	p      *Peer
+	mu     sync.Mutex
+	subs   map[*Subscription]struct{}
+	snap   atomic.Pointer[[]*Subscription]
+	keys   map[string]int      // upstream subscription -> subscriptions using it
+	pubs   map[string]*pubConn // by publisher node ID
+	change chan struct{}       // closed and replaced on every change of state
+	kick   chan struct{}       // capacity 1: run discovery now
+	closed bool
+}
+
+func newSubscriber(p *Peer) *subscriber {
+	s := &subscriber{
+		p: p, subs: map[*Subscription]struct{}{}, keys: map[string]int{}, pubs: map[string]*pubConn{},
+		change: make(chan struct{}), kick: make(chan struct{}, 1),
+	}
+	s.snap.Store(&[]*Subscription{})
+	return s
+}
+
+func (s *subscriber) add(sub *Subscription) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.subs[sub] = struct{}{}
+	s.updateSnapshotLocked()
+	s.keys[sub.key]++
+	if s.keys[sub.key] == 1 {
+		for _, pc := range s.pubs {
+			pc.send(1, sub.key)
+		}
+	}
+	s.kickDiscovery()
+	return nil
+}
+
+func (s *subscriber) remove(sub *Subscription) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.subs[sub]; !ok {
+		return
+	}
+	delete(s.subs, sub)
+	s.updateSnapshotLocked()
+	s.keys[sub.key]--
+	if s.keys[sub.key] == 0 {
+		delete(s.keys, sub.key)
+		for _, pc := range s.pubs {
+			pc.send(0, sub.key)
+		}
+	}
+}
+
+func (s *subscriber) updateSnapshotLocked() {
+	subs := make([]*Subscription, 0, len(s.subs))
+	for sub := range s.subs {
+		subs = append(subs, sub)
+	}
+	s.snap.Store(&subs)
+}
+
+func (s *subscriber) kickDiscovery() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// changes returns a channel closed at the next change of connection or
+// confirmation state.
+func (s *subscriber) changes() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.change
+}
+
+func (s *subscriber) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.change)
+	s.change = make(chan struct{})
+}
+
+// confirmed counts the publishers of sub's topics that confirmed sub.
+func (s *subscriber) confirmed(key string) int {
+	s.mu.Lock()
+	pcs := make([]*pubConn, 0, len(s.pubs))
+	for _, pc := range s.pubs {
+		pcs = append(pcs, pc)
+	}
+	var subs []*Subscription
+	for sub := range s.subs {
+		if sub.key == key {
+			subs = append(subs, sub)
+		}
+	}
+	s.mu.Unlock()
+	if len(subs) == 0 {
+		return 0
+	}
+	n := 0
+	for _, pc := range pcs {
+		if subs[0].matchesInfo(pc.nodeInfo()) && pc.isAcked(key) {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *subscriber) discoveryLoop() {
+	defer s.p.wg.Done()
+	t := time.NewTicker(s.p.cfg.discoveryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.p.ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		s.discover()
+	}
+}
+
+// discover connects to new publishers of wanted topics and drops
+// publishers that left the registry.
+func (s *subscriber) discover() {
+	subs := *s.snap.Load()
+	var nodes []NodeInfo
+	if len(subs) > 0 {
+		ctx, cancel := context.WithTimeout(s.p.ctx, s.p.cfg.leaseTTL/3)
+		var err error
+		nodes, err = s.p.reg.Nodes(ctx)
+		cancel()
+		if err != nil {
+			s.p.cfg.logger.Warn("zmp: reading registry", "node", s.p.name, "err", err)
+			return
+		}
+	}
+	wanted := map[string]NodeInfo{}
+	for _, n := range nodes {
+		for _, sub := range subs {
+			if n.Pub != "" && sub.matchesInfo(n) {
+				wanted[n.ID] = n
+			}
+		}
+	}
+	for _, pc := range s.reconcile(wanted) {
+		pc.sess.Close()
+	}
+}
+
+func (s *subscriber) reconcile(wanted map[string]NodeInfo) (stale []*pubConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	for id, pc := range s.pubs {
+		n, ok := wanted[id]
+		if !ok || n.Pub != pc.info.Pub {
+			stale = append(stale, pc)
+			delete(s.pubs, id)
+			continue
+		}
+		pc.setInfo(n)
+	}
+	for id, n := range wanted {
+		if _, ok := s.pubs[id]; !ok {
+			s.pubs[id] = newPubConn(s, n)
+		}
+	}
+	return stale
+}
+
+func (s *subscriber) keyList() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.keys))
+	for k := range s.keys {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func (s *subscriber) close() {
+	s.mu.Lock()
+	s.closed = true
+	pubs := s.pubs
+	s.pubs = map[string]*pubConn{}
+	s.mu.Unlock()
+	for _, pc := range pubs {
+		pc.sess.Close()
+	}
+	for _, sub := range *s.snap.Load() {
+		sub.Close()
+	}
+}
+
+// pubConn is the SUB session to one publishing node.
+type pubConn struct {
+	s    *subscriber
+	sess *sock.Session
+	name string // the publisher's node name
+
+	mu      sync.Mutex
+	info    NodeInfo
+	link    *sock.Link
+	acked   map[string]bool
+	lastSeq map[string]uint64
+}
+
+func newPubConn(s *subscriber, n NodeInfo) *pubConn {
+	pc := &pubConn{s: s, info: n, name: n.Name, acked: map[string]bool{}, lastSeq: map[string]uint64{}}
+	meta := zmtp.Metadata{"X-Zmp-Node": s.p.name, sock.PropSubAck: "1"}
+	pc.sess = sock.StartSession(sock.SessionConfig{
+		Endpoint:         n.Pub,
+		ZMTP:             zmtp.Config{Type: zmtp.Sub, MaxMessageSize: s.p.cfg.maxMessageSize, Metadata: meta},
+		HandshakeTimeout: s.p.cfg.handshakeTimeout,
+		Link: sock.LinkConfig{
+			OnMessage:        pc.onMessage,
+			Heartbeat:        s.p.cfg.heartbeat,
+			HeartbeatTimeout: s.p.cfg.heartbeatTimeout,
+		},
+		OnUp:   pc.onUp,
+		OnDown: pc.onDown,
+	})
+	return pc
+}
+
+func (pc *pubConn) nodeInfo() NodeInfo {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.info
+}
+
+func (pc *pubConn) setInfo(n NodeInfo) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.info = n
+}
+
+func (pc *pubConn) isAcked(key string) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.acked[key]
+}
+
+// send sends a subscribe (1) or cancel (0) for key if connected.
+func (pc *pubConn) send(op byte, key string) {
+	pc.mu.Lock()
+	l := pc.link
+	if op == 0 {
+		delete(pc.acked, key)
+	}
+	pc.mu.Unlock()
+	if l != nil {
+		l.TrySend([][]byte{append([]byte{op}, key...)}, sock.DropOldest)
+	}
+}
+
+func (pc *pubConn) onUp(l *sock.Link) {
+	pc.mu.Lock()
+	pc.link = l
+	clear(pc.acked)
+	clear(pc.lastSeq)
+	pc.mu.Unlock()
+	for _, k := range pc.s.keyList() {
+		l.Send(context.Background(), [][]byte{append([]byte{1}, k...)})
+	}
+}
+
+func (pc *pubConn) onDown(*sock.Link, error) {
+	pc.mu.Lock()
+	pc.link = nil
+	clear(pc.acked)
+	pc.mu.Unlock()
+	pc.s.notify()
+}
+
+func (pc *pubConn) onMessage(_ *sock.Link, frames [][]byte) {
+	if len(frames) == 1 && len(frames[0]) > 0 && frames[0][0] == sock.SubAckByte {
+		pc.mu.Lock()
+		pc.acked[string(frames[0][1:])] = true
+		pc.mu.Unlock()
+		pc.s.notify()
+		return
+	}
+	d, err := parseData(frames)
+	if err != nil {
+		return
+	}
+	missed := pc.gap(d.topic, d.seq)
+	m := Message{Topic: d.topic, Data: d.body, Seq: d.seq, Publisher: pc.name}
+	for _, sub := range *pc.s.snap.Load() {
+		if sub.matches(d.topic) {
+			sub.missed.Add(missed)
+			sub.push(m)
+		}
+	}
+}
+
+// gap returns how many sequence numbers were skipped on topic since the
+// last message from this publisher on this connection.
+func (pc *pubConn) gap(topic string, seq uint64) uint64 {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	last, seen := pc.lastSeq[topic]
+	pc.lastSeq[topic] = seq
+	if seen && seq > last+1 {
+		return seq - last - 1
+	}
+	return 0
+}

@@ -1,0 +1,198 @@
+package core
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Wire format (docs/protocol.md is the normative description).
+//
+// RPC, DEALER → ROUTER:  "" | header | service | body          (REQUEST)
+//
+//	"" | header                           (CANCEL)
+//
+// RPC, ROUTER → DEALER:  "" | header | body                    (REPLY)
+//
+//	"" | header | message | detail        (ERROR, code in header)
+//
+// Pub/sub, PUB → SUB:    topic 0x00 | header | body            (DATA)
+//
+// header is 16 bytes: version(1)=1, type(1), code(2, big-endian),
+// id or sequence (8, big-endian), timeout in ms (4, big-endian).
+const (
+	wireVersion = 1
+	headerLen   = 16
+)
+
+type msgType byte
+
+const (
+	typeRequest msgType = 1
+	typeReply   msgType = 2
+	typeError   msgType = 3
+	typeCancel  msgType = 4
+	typeData    msgType = 5
+)
+
+var errBadEnvelope = errors.New("core: malformed envelope")
+
+type header struct {
+	typ     msgType
+	code    Code
+	id      uint64 // request id, or sequence number for DATA
+	timeout uint32 // milliseconds, REQUEST only; 0 means none
+}
+
+func (h header) marshal() []byte {
+	b := make([]byte, headerLen)
+	b[0] = wireVersion
+	b[1] = byte(h.typ)
+	binary.BigEndian.PutUint16(b[2:], uint16(h.code))
+	binary.BigEndian.PutUint64(b[4:], h.id)
+	binary.BigEndian.PutUint32(b[12:], h.timeout)
+	return b
+}
+
+func parseHeader(b []byte) (header, error) {
+	if len(b) != headerLen {
+		return header{}, fmt.Errorf("%w: header of %d bytes", errBadEnvelope, len(b))
+	}
+	if b[0] != wireVersion {
+		return header{}, fmt.Errorf("%w: version %d", errBadEnvelope, b[0])
+	}
+	return header{
+		typ:     msgType(b[1]),
+		code:    Code(binary.BigEndian.Uint16(b[2:])),
+		id:      binary.BigEndian.Uint64(b[4:]),
+		timeout: binary.BigEndian.Uint32(b[12:]),
+	}, nil
+}
+
+// rpcMessage is a decoded RPC envelope.
+type rpcMessage struct {
+	header
+	service string // REQUEST
+	body    []byte // REQUEST, REPLY; message text for ERROR
+	detail  []byte // ERROR
+}
+
+// parseRPC decodes an RPC envelope as received by either side.
+func parseRPC(frames [][]byte) (rpcMessage, error) {
+	if len(frames) < 2 || len(frames[0]) != 0 {
+		return rpcMessage{}, fmt.Errorf("%w: want an empty delimiter then a header", errBadEnvelope)
+	}
+	h, err := parseHeader(frames[1])
+	if err != nil {
+		return rpcMessage{}, err
+	}
+	m := rpcMessage{header: h}
+	rest := frames[2:]
+	switch h.typ {
+	case typeRequest:
+		if len(rest) != 2 {
+			return m, fmt.Errorf("%w: REQUEST has %d frames after the header, want 2", errBadEnvelope, len(rest))
+		}
+		if err := checkName(string(rest[0])); err != nil {
+			return m, err
+		}
+		m.service, m.body = string(rest[0]), rest[1]
+	case typeReply:
+		if len(rest) != 1 {
+			return m, fmt.Errorf("%w: REPLY has %d frames after the header, want 1", errBadEnvelope, len(rest))
+		}
+		m.body = rest[0]
+	case typeError:
+		if len(rest) != 2 {
+			return m, fmt.Errorf("%w: ERROR has %d frames after the header, want 2", errBadEnvelope, len(rest))
+		}
+		m.body, m.detail = rest[0], rest[1]
+	case typeCancel:
+		if len(rest) != 0 {
+			return m, fmt.Errorf("%w: CANCEL has %d frames after the header, want 0", errBadEnvelope, len(rest))
+		}
+	default:
+		return m, fmt.Errorf("%w: RPC message type %d", errBadEnvelope, h.typ)
+	}
+	return m, nil
+}
+
+var emptyFrame = []byte{}
+
+func requestFrames(id uint64, timeoutMS uint32, service string, body []byte) [][]byte {
+	h := header{typ: typeRequest, id: id, timeout: timeoutMS}
+	return [][]byte{emptyFrame, h.marshal(), []byte(service), body}
+}
+
+func cancelFrames(id uint64) [][]byte {
+	return [][]byte{emptyFrame, header{typ: typeCancel, id: id}.marshal()}
+}
+
+func replyFrames(id uint64, body []byte) [][]byte {
+	return [][]byte{emptyFrame, header{typ: typeReply, id: id}.marshal(), body}
+}
+
+func errorFrames(id uint64, e *RemoteError) [][]byte {
+	h := header{typ: typeError, id: id, code: e.Code}
+	return [][]byte{emptyFrame, h.marshal(), []byte(e.Message), []byte(e.Detail)}
+}
+
+// topicFrame is the first frame of a DATA message: the topic name and
+// a terminating NUL, so that subscribing to "name\x00" matches exactly
+// that topic and subscribing to a prefix matches every topic under it.
+func topicFrame(topic string) []byte {
+	b := make([]byte, len(topic)+1)
+	copy(b, topic)
+	return b
+}
+
+func dataFrames(topic []byte, seq uint64, body []byte) [][]byte {
+	return [][]byte{topic, header{typ: typeData, id: seq}.marshal(), body}
+}
+
+// dataMessage is a decoded DATA envelope.
+type dataMessage struct {
+	topic string
+	seq   uint64
+	body  []byte
+}
+
+func parseData(frames [][]byte) (dataMessage, error) {
+	if len(frames) != 3 {
+		return dataMessage{}, fmt.Errorf("%w: DATA has %d frames, want 3", errBadEnvelope, len(frames))
+	}
+	t := frames[0]
+	if len(t) < 2 || t[len(t)-1] != 0 {
+		return dataMessage{}, fmt.Errorf("%w: topic frame not NUL-terminated", errBadEnvelope)
+	}
+	topic := string(t[:len(t)-1])
+	if err := checkName(topic); err != nil {
+		return dataMessage{}, err
+	}
+	h, err := parseHeader(frames[1])
+	if err != nil {
+		return dataMessage{}, err
+	}
+	if h.typ != typeData {
+		return dataMessage{}, fmt.Errorf("%w: pub/sub message type %d", errBadEnvelope, h.typ)
+	}
+	return dataMessage{topic: topic, seq: h.id, body: frames[2]}, nil
+}
+
+// maxNameLen bounds node, service and topic names.
+const maxNameLen = 255
+
+// checkName accepts non-empty UTF-8 names of at most 255 bytes with no
+// control characters (NUL and bytes below 0x20 are reserved by the wire
+// format).
+func checkName(name string) error {
+	if name == "" || len(name) > maxNameLen || !utf8.ValidString(name) {
+		return fmt.Errorf("%w: %q", ErrBadName, name)
+	}
+	if strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("%w: %q has control characters", ErrBadName, name)
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package sock
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gozmp/zmp/internal/zmtp"
+)
+
+// DefaultQueueLen is the send queue bound used when LinkConfig.QueueLen is 0.
+const DefaultQueueLen = 1000
+
+// LinkConfig configures a Link.
+type LinkConfig struct {
+	// QueueLen bounds the messages waiting to be written. Default DefaultQueueLen.
+	QueueLen int
+	// OnMessage receives every message read, on the link's reader
+	// goroutine; the link reads nothing more until it returns.
+	OnMessage func(l *Link, frames [][]byte)
+	// OnClose runs once, after the reader and writer have stopped and
+	// before Done is closed. It must not call l.Close.
+	OnClose func(l *Link, err error)
+	// Heartbeat, when positive and the peer speaks ZMTP 3.1, sends a
+	// PING every Heartbeat and ends the link when nothing has been read
+	// for HeartbeatTimeout (default 3 × Heartbeat). Writes are then
+	// also bounded by HeartbeatTimeout.
+	Heartbeat        time.Duration
+	HeartbeatTimeout time.Duration
+	// Value is the owner's per-link state, returned by Link.Value.
+	Value any
+}
+
+// Link runs one zmtp.Conn: a reader goroutine and a writer goroutine
+// that drains the bounded send queue in batches, one flush per batch.
+type Link struct {
+	conn *zmtp.Conn
+	cfg  LinkConfig
+	q    *queue
+
+	closeOnce sync.Once
+	closing   chan struct{}
+	done      chan struct{}
+	running   atomic.Int32
+	errMu     sync.Mutex
+	err       error
+
+	sent, dropped atomic.Uint64
+}
+
+// StartLink takes ownership of c and starts its goroutines.
+func StartLink(c *zmtp.Conn, cfg LinkConfig) *Link {
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = DefaultQueueLen
+	}
+	if cfg.Heartbeat > 0 && cfg.HeartbeatTimeout <= 0 {
+		cfg.HeartbeatTimeout = 3 * cfg.Heartbeat
+	}
+	if c.PeerMinor() < 1 {
+		cfg.Heartbeat = 0 // a ZMTP 3.0 peer does not answer PING
+	}
+	l := &Link{conn: c, cfg: cfg, q: newQueue(cfg.QueueLen), closing: make(chan struct{}), done: make(chan struct{})}
+	l.running.Store(2)
+	go l.readLoop()
+	go l.writeLoop()
+	return l
+}
+
+// Value returns LinkConfig.Value.
+func (l *Link) Value() any { return l.cfg.Value }
+
+// Conn returns the link's connection, for its metadata and address.
+func (l *Link) Conn() *zmtp.Conn { return l.conn }
+
+// Send queues frames, waiting for room while ctx allows. The link owns
+// frames from then on: the caller must not modify them.
+func (l *Link) Send(ctx context.Context, frames [][]byte) error {
+	_, err := l.q.push(ctx, frames, Block)
+	return l.sendResult(err)
+}
+
+// TrySend queues frames without waiting, applying p (DropNewest or
+// DropOldest) when the queue is full. It reports whether a message was
+// dropped; drops are also counted in Stats.
+func (l *Link) TrySend(frames [][]byte, p Policy) (dropped bool, err error) {
+	dropped, err = l.q.push(context.Background(), frames, p)
+	if dropped {
+		l.dropped.Add(1)
+	}
+	if err == ErrQueueFull {
+		return true, nil
+	}
+	return dropped, l.sendResult(err)
+}
+
+func (l *Link) sendResult(err error) error {
+	if err == ErrClosed {
+		if e := l.Err(); e != nil {
+			return e
+		}
+	}
+	return err
+}
+
+// LinkStats counts a link's traffic.
+type LinkStats struct {
+	Sent, Dropped uint64
+	Queued        int
+}
+
+// Stats returns the link's counters.
+func (l *Link) Stats() LinkStats {
+	return LinkStats{Sent: l.sent.Load(), Dropped: l.dropped.Load(), Queued: l.q.len()}
+}
+
+// Done is closed when the link has stopped.
+func (l *Link) Done() <-chan struct{} { return l.done }
+
+// Err returns why the link stopped, or nil while it runs.
+func (l *Link) Err() error {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	return l.err
+}
+
+// Close stops the link and waits for its goroutines. It is idempotent.
+func (l *Link) Close() error {
+	l.fail(ErrClosed)
+	<-l.done
+	return nil
+}
+
+func (l *Link) fail(err error) {
+	l.closeOnce.Do(func() {
+		l.errMu.Lock()
+		l.err = err
+		l.errMu.Unlock()
+		close(l.closing)
+		l.q.close()
+		l.conn.Close()
+	})
+}
+
+func (l *Link) exit() {
+	if l.running.Add(-1) == 0 {
+		if l.cfg.OnClose != nil {
+			l.cfg.OnClose(l, l.Err())
+		}
+		close(l.done)
+	}
+}
+
+func (l *Link) readLoop() {
+	defer l.exit()
+	for {
+		frames, err := l.conn.ReadMessage()
+		if err != nil {
+			l.fail(err)
+			return
+		}
+		if l.cfg.OnMessage != nil {
+			l.cfg.OnMessage(l, frames)
+		}
+	}
+}
+
+func (l *Link) writeLoop() {
+	defer l.exit()
+	var tick <-chan time.Time
+	if l.cfg.Heartbeat > 0 {
+		t := time.NewTicker(l.cfg.Heartbeat)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-l.closing:
+			return
+		case <-l.q.wake:
+			if err := l.writeBatch(); err != nil {
+				l.fail(err)
+				return
+			}
+		case <-tick:
+			if err := l.heartbeat(); err != nil {
+				l.fail(err)
+				return
+			}
+		}
+	}
+}
+
+func (l *Link) writeBatch() error {
+	batch := l.q.take()
+	defer l.q.recycle(batch)
+	if l.cfg.Heartbeat > 0 {
+		l.conn.SetWriteDeadline(time.Now().Add(l.cfg.HeartbeatTimeout))
+	}
+	for _, m := range batch {
+		if err := l.conn.WriteMessage(m); err != nil {
+			return err
+		}
+	}
+	if err := l.conn.Flush(); err != nil {
+		return err
+	}
+	l.sent.Add(uint64(len(batch)))
+	return nil
+}
+
+func (l *Link) heartbeat() error {
+	if time.Since(l.conn.LastReceive()) > l.cfg.HeartbeatTimeout {
+		return ErrHeartbeatTimeout
+	}
+	l.conn.SetWriteDeadline(time.Now().Add(l.cfg.HeartbeatTimeout))
+	return l.conn.Ping(l.cfg.HeartbeatTimeout)
+}

@@ -1,0 +1,393 @@
+package zmtp
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxMessageSize is the limit used when Config.MaxMessageSize is 0.
+const DefaultMaxMessageSize = 16 << 20
+
+// bufferSize is the size of the read and write buffers of a Conn.
+const bufferSize = 64 << 10
+
+// SocketType is the ZMTP Socket-Type property.
+type SocketType string
+
+// Socket types zmp speaks or accepts as peers.
+const (
+	Router SocketType = "ROUTER"
+	Dealer SocketType = "DEALER"
+	Req    SocketType = "REQ"
+	Rep    SocketType = "REP"
+	Pub    SocketType = "PUB"
+	Sub    SocketType = "SUB"
+	XPub   SocketType = "XPUB"
+	XSub   SocketType = "XSUB"
+)
+
+var compatible = map[SocketType][]SocketType{
+	Router: {Dealer, Req, Router},
+	Dealer: {Router, Rep, Dealer},
+	Pub:    {Sub, XSub},
+	Sub:    {Pub, XPub},
+}
+
+// Compatible reports whether a socket of type local may talk to remote.
+func Compatible(local, remote SocketType) bool {
+	for _, t := range compatible[local] {
+		if t == remote {
+			return true
+		}
+	}
+	return false
+}
+
+// Config describes the local end of a connection.
+type Config struct {
+	// Type is announced in READY and checked against the peer's.
+	Type SocketType
+	// Identity is announced as the Identity property when non-empty.
+	Identity []byte
+	// Metadata holds extra properties; names should start with "X-".
+	Metadata Metadata
+	// MaxMessageSize bounds every incoming message, counted as its
+	// body bytes plus 32 per frame. 0 means DefaultMaxMessageSize.
+	MaxMessageSize int64
+}
+
+// Conn is an established ZMTP connection using the NULL mechanism.
+type Conn struct {
+	nc       net.Conn
+	r        *bufio.Reader
+	maxSize  uint64
+	peer     Greeting
+	peerMeta Metadata
+
+	wmu  sync.Mutex
+	w    *bufio.Writer
+	hdr  []byte
+	werr error
+
+	lastRecv atomic.Int64 // unix nanoseconds of the last frame read
+}
+
+// Handshake exchanges greetings and READY commands on nc, which it
+// owns from then on: on error nc is closed. The whole exchange must
+// finish before deadline.
+func Handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
+	c, err := handshake(nc, cfg, deadline)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
+	if cfg.Type == "" {
+		return nil, errors.New("zmtp: Config.Type is required")
+	}
+	max := cfg.MaxMessageSize
+	if max <= 0 {
+		max = DefaultMaxMessageSize
+	}
+	c := &Conn{
+		nc:      nc,
+		r:       bufio.NewReaderSize(nc, bufferSize),
+		w:       bufio.NewWriterSize(nc, bufferSize),
+		maxSize: uint64(max),
+	}
+	if err := nc.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+	if err := c.exchangeGreetings(); err != nil {
+		return nil, err
+	}
+	if err := c.exchangeReady(cfg); err != nil {
+		return nil, err
+	}
+	if err := nc.SetDeadline(time.Time{}); err != nil {
+		return nil, err
+	}
+	c.lastRecv.Store(time.Now().UnixNano())
+	return c, nil
+}
+
+func (c *Conn) exchangeGreetings() error {
+	g, _ := Greeting{Major: versionMajor, Minor: versionMinor, Mechanism: "NULL"}.MarshalBinary()
+	if _, err := c.w.Write(g); err != nil {
+		return err
+	}
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	var b [GreetingSize]byte
+	if _, err := io.ReadFull(c.r, b[:]); err != nil {
+		return fmt.Errorf("zmtp: reading greeting: %w", unexpectedEOF(err))
+	}
+	peer, err := ParseGreeting(b[:])
+	if err != nil {
+		return err
+	}
+	if peer.Mechanism != "NULL" {
+		c.sendError("unsupported security mechanism")
+		return fmt.Errorf("%w: peer wants %s, we run NULL", ErrMechanism, peer.Mechanism)
+	}
+	c.peer = peer
+	return nil
+}
+
+func (c *Conn) exchangeReady(cfg Config) error {
+	props := Metadata{"Socket-Type": string(cfg.Type)}
+	for k, v := range cfg.Metadata {
+		props[k] = v
+	}
+	if len(cfg.Identity) > 0 {
+		props["Identity"] = string(cfg.Identity)
+	}
+	body, err := props.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := c.writeCommand(Command{Name: CmdReady, Body: body}); err != nil {
+		return err
+	}
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	cmd, err := c.readHandshakeCommand()
+	if err != nil {
+		return err
+	}
+	switch cmd.Name {
+	case CmdReady:
+	case CmdError:
+		return fmt.Errorf("%w: %s", ErrPeerError, errorReason(cmd.Body))
+	default:
+		return fmt.Errorf("%w: expected READY, got %q", ErrProtocol, cmd.Name)
+	}
+	meta, err := ParseMetadata(cmd.Body)
+	if err != nil {
+		return err
+	}
+	peerType := SocketType(meta.Get("Socket-Type"))
+	if !Compatible(cfg.Type, peerType) {
+		c.sendError("incompatible socket type")
+		return fmt.Errorf("%w: %s cannot talk to %q", ErrIncompatible, cfg.Type, peerType)
+	}
+	c.peerMeta = meta
+	return nil
+}
+
+func (c *Conn) readHandshakeCommand() (Command, error) {
+	h, err := readFrameHeader(c.r)
+	if err != nil {
+		return Command{}, fmt.Errorf("zmtp: reading handshake command: %w", unexpectedEOF(err))
+	}
+	if !h.command {
+		return Command{}, fmt.Errorf("%w: message frame during handshake", ErrProtocol)
+	}
+	if h.size > min(c.maxSize, maxHandshakeCommand) {
+		return Command{}, fmt.Errorf("%w: handshake command of %d bytes", ErrTooLarge, h.size)
+	}
+	body, err := readBody(c.r, h.size)
+	if err != nil {
+		return Command{}, err
+	}
+	return ParseCommand(body)
+}
+
+// maxHandshakeCommand bounds READY and ERROR during the handshake.
+const maxHandshakeCommand = 64 << 10
+
+func (c *Conn) sendError(reason string) {
+	if len(reason) > 255 {
+		reason = reason[:255]
+	}
+	body := append([]byte{byte(len(reason))}, reason...)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.writeCommand(Command{Name: CmdError, Body: body}) == nil {
+		c.w.Flush()
+	}
+}
+
+func errorReason(body []byte) string {
+	if len(body) == 0 || int(body[0]) > len(body)-1 {
+		return "(malformed ERROR)"
+	}
+	return string(body[1 : 1+int(body[0])])
+}
+
+// PeerMinor is the minor ZMTP version the peer announced; 1 or more
+// means it understands PING and PONG.
+func (c *Conn) PeerMinor() byte { return c.peer.Minor }
+
+// PeerMetadata returns the properties from the peer's READY.
+func (c *Conn) PeerMetadata() Metadata { return c.peerMeta }
+
+// PeerType returns the peer's Socket-Type.
+func (c *Conn) PeerType() SocketType { return SocketType(c.peerMeta.Get("Socket-Type")) }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LastReceive returns when a frame was last read from the peer.
+func (c *Conn) LastReceive() time.Time { return time.Unix(0, c.lastRecv.Load()) }
+
+// Close closes the underlying connection, unblocking any reader or writer.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// ReadMessage returns the next message. PING is answered and PONG
+// absorbed here; ZMTP 3.1 SUBSCRIBE and CANCEL commands are returned
+// in their ZMTP 3.0 form, a single frame starting 0x01 or 0x00, so that
+// callers handle one form. Other commands are ignored. It must not be
+// called concurrently with itself.
+func (c *Conn) ReadMessage() ([][]byte, error) {
+	var (
+		frames [][]byte
+		total  uint64
+	)
+	for {
+		h, err := readFrameHeader(c.r)
+		if err != nil {
+			if len(frames) > 0 {
+				err = unexpectedEOF(err)
+			}
+			return nil, err
+		}
+		total += h.size + frameOverhead
+		if h.size > c.maxSize || total > c.maxSize {
+			return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, total, c.maxSize)
+		}
+		body, err := readBody(c.r, h.size)
+		if err != nil {
+			return nil, err
+		}
+		c.lastRecv.Store(time.Now().UnixNano())
+		if h.command {
+			if len(frames) > 0 {
+				return nil, fmt.Errorf("%w: command inside a multipart message", ErrProtocol)
+			}
+			msg, err := c.handleCommand(body)
+			if err != nil || msg != nil {
+				return msg, err
+			}
+			total = 0
+			continue
+		}
+		frames = append(frames, body)
+		if !h.more {
+			return frames, nil
+		}
+	}
+}
+
+func (c *Conn) handleCommand(frame []byte) ([][]byte, error) {
+	cmd, err := ParseCommand(frame)
+	if err != nil {
+		return nil, err
+	}
+	switch cmd.Name {
+	case CmdPing:
+		return nil, c.pong(cmd.Body)
+	case CmdSubscribe:
+		return [][]byte{append([]byte{1}, cmd.Body...)}, nil
+	case CmdCancel:
+		return [][]byte{append([]byte{0}, cmd.Body...)}, nil
+	case CmdError:
+		return nil, fmt.Errorf("%w: %s", ErrPeerError, errorReason(cmd.Body))
+	case CmdReady:
+		return nil, fmt.Errorf("%w: second READY", ErrProtocol)
+	}
+	return nil, nil // PONG and unknown commands
+}
+
+func (c *Conn) pong(ping []byte) error {
+	if len(ping) < 2 {
+		return fmt.Errorf("%w: PING of %d bytes", ErrProtocol, len(ping))
+	}
+	ctx := ping[2:]
+	if len(ctx) > 16 {
+		return fmt.Errorf("%w: PING context of %d bytes", ErrProtocol, len(ctx))
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.writeCommand(Command{Name: CmdPong, Body: ctx}); err != nil {
+		return err
+	}
+	return c.flushLocked()
+}
+
+// Ping sends a PING asking the peer to consider us gone after ttl
+// without traffic, and flushes it.
+func (c *Conn) Ping(ttl time.Duration) error {
+	body := binary.BigEndian.AppendUint16(nil, uint16(min(ttl/(100*time.Millisecond), 0xffff)))
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.writeCommand(Command{Name: CmdPing, Body: body}); err != nil {
+		return err
+	}
+	return c.flushLocked()
+}
+
+// WriteMessage buffers one message; call Flush to send it. It is safe
+// for concurrent use. The frames are copied before it returns.
+func (c *Conn) WriteMessage(frames [][]byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return c.werr
+	}
+	for i, f := range frames {
+		c.hdr = appendFrameHeader(c.hdr[:0], len(f), i < len(frames)-1, false)
+		if _, err := c.w.Write(c.hdr); err != nil {
+			c.werr = err
+			return err
+		}
+		if _, err := c.w.Write(f); err != nil {
+			c.werr = err
+			return err
+		}
+	}
+	return nil
+}
+
+// Flush writes buffered messages to the network.
+func (c *Conn) Flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.flushLocked()
+}
+
+// SetWriteDeadline bounds the writes of later WriteMessage and Flush calls.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+
+func (c *Conn) flushLocked() error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if err := c.w.Flush(); err != nil {
+		c.werr = err
+		return err
+	}
+	return nil
+}
+
+func (c *Conn) writeCommand(cmd Command) error {
+	body := cmd.appendTo(nil)
+	c.hdr = appendFrameHeader(c.hdr[:0], len(body), false, true)
+	if _, err := c.w.Write(c.hdr); err != nil {
+		return err
+	}
+	_, err := c.w.Write(body)
+	return err
+}
