@@ -1,5 +1,0 @@
-//go:build !race
-
-package sock
-
-const raceEnabled = false
