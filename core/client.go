@@ -220,6 +220,7 @@ func newProviderConn(cfg *config, self string, n NodeInfo) *providerConn {
 	pc := &providerConn{info: n, pending: map[uint64]chan rpcMessage{}}
 	pc.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         n.RPC,
+		Dial:             cfg.dial,
 		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: cfg.maxMessageSize, Metadata: zmtp.Metadata{"X-Zmp-Node": self}},
 		HandshakeTimeout: cfg.handshakeTimeout,
 		Link: sock.LinkConfig{

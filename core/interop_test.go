@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -20,7 +21,7 @@ import (
 )
 
 const (
-	interopPython        = "/usr/bin/python3"
+	interopPython = "/usr/bin/python3"
 	pythonTimeout = 20 * time.Second
 	interopNode   = "pyinterop"
 )
@@ -41,14 +42,14 @@ func requirePython(t *testing.T) {
 
 // newInteropPeer starts the peer the Python clients talk to, listed in
 // a fresh directory registry whose path it returns.
-func newInteropPeer(t *testing.T, ctx context.Context, tr core.Transport) (*core.Peer, string) {
+func newInteropPeer(t *testing.T, ctx context.Context, tr core.Transport, extra ...core.Option) (*core.Peer, string) {
 	t.Helper()
 	regDir := t.TempDir()
 	reg, err := core.NewDirRegistry(regDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := []core.Option{core.WithRegistry(reg), core.WithTransport(tr)}
+	opts := append([]core.Option{core.WithRegistry(reg), core.WithTransport(tr)}, extra...)
 	if tr == core.IPC {
 		// Unix socket paths must stay under 108 bytes: t.TempDir is too long.
 		dir, err := os.MkdirTemp("", "zi")
@@ -134,10 +135,11 @@ type rpcSummary struct {
 	}
 	Fail           pyMessage
 	Unknown        pyMessage
-	Ping           json.RawMessage // a pyMessage whose body is an object
-	AfterMalformed pyMessage       `json:"after_malformed"`
+	Ping           pyMessage
+	AfterMalformed pyMessage `json:"after_malformed"`
 	Timeout        pyMessage
 	Cancel         pyMessage
+	CancelQueued   map[string]pyMessage `json:"cancel_queued"`
 	Req            pyMessage
 }
 
@@ -147,7 +149,8 @@ func TestInteropRPC(t *testing.T) {
 		t.Run(string(tr), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			p, regDir := newInteropPeer(t, ctx, tr)
+			// 4 handlers at a time: rpc_client.py relies on it to queue a request.
+			p, regDir := newInteropPeer(t, ctx, tr, core.WithConcurrency(4, 64))
 
 			interopMust(t, core.Provide(p, "add", func(ctx context.Context, r struct{ A, B int }) (int, error) {
 				return r.A + r.B, nil
@@ -180,7 +183,7 @@ func TestInteropRPC(t *testing.T) {
 			runPython(t, "rpc_client.py", regDir, &s)
 
 			if s.RPC != p.Info().RPC {
-				t.Errorf("interopPython found rpc endpoint %q, want %q", s.RPC, p.Info().RPC)
+				t.Errorf("python found rpc endpoint %q, want %q", s.RPC, p.Info().RPC)
 			}
 			if !slices.Contains(s.Services, "add") {
 				t.Errorf("registry entry lists services %q, want add among them", s.Services)
@@ -208,16 +211,10 @@ func TestInteropRPC(t *testing.T) {
 			// 4. unknown service
 			s.Unknown.check(t, "unknown service", true, 9, 3, 2)
 			// 5. introspection
-			var ping struct {
-				pyMessage
-				Body struct{ Name, ID string }
-			}
-			if err := json.Unmarshal(s.Ping, &ping); err != nil {
-				t.Errorf("zmp.ping: %v in %s", err, s.Ping)
-			}
-			ping.pyMessage.check(t, "zmp.ping", true, 10, 2, 0)
-			if ping.Body.Name != interopNode || ping.Body.ID != p.ID() {
-				t.Errorf("zmp.ping: %s, want name %q id %q", s.Ping, interopNode, p.ID())
+			s.Ping.check(t, "zmp.ping", true, 10, 2, 0)
+			var ping struct{ Name, ID, Time string }
+			if err := json.Unmarshal([]byte(s.Ping.Body), &ping); err != nil || ping.Name != interopNode || ping.ID != p.ID() || ping.Time == "" {
+				t.Errorf("zmp.ping: body %s (%v), want name %q id %q and a time", s.Ping.Body, err, interopNode, p.ID())
 			}
 			// 6. the connection survives a malformed message
 			s.AfterMalformed.check(t, "call after a malformed message", true, 11, 2, 0)
@@ -228,12 +225,29 @@ func TestInteropRPC(t *testing.T) {
 			s.Timeout.check(t, "timeout", true, 12, 3, int(core.CodeDeadlineExceeded))
 			// 8. CANCEL cancels the handler, whose error reply still comes
 			s.Cancel.check(t, "cancel", true, 13, 3, int(core.CodeHandler))
+			// 9. CANCEL reaches a request still queued
+			for id := uint64(201); id <= 205; id++ {
+				m, code := s.CancelQueued[fmt.Sprint(id)], core.CodeDeadlineExceeded
+				if id == 205 {
+					code = core.CodeHandler // context canceled
+				}
+				m.check(t, fmt.Sprintf("cancel of a queued request, id %d", id), true, id, 3, int(code))
+			}
 			mu.Lock()
-			if len(blockErrs) != 2 || !errors.Is(blockErrs[0], context.DeadlineExceeded) || !errors.Is(blockErrs[1], context.Canceled) {
-				t.Errorf("block handlers ended with %v, want [deadline exceeded, canceled]", blockErrs)
+			var deadlines, cancels int
+			for _, err := range blockErrs {
+				switch {
+				case errors.Is(err, context.DeadlineExceeded):
+					deadlines++
+				case errors.Is(err, context.Canceled):
+					cancels++
+				}
+			}
+			if deadlines != 5 || cancels != 2 || len(blockErrs) != 7 {
+				t.Errorf("block handlers ended with %v, want 5 deadline exceeded and 2 canceled", blockErrs)
 			}
 			mu.Unlock()
-			// 9. REQ socket
+			// 10. REQ socket
 			s.Req.check(t, "REQ socket", false, 99, 2, 0)
 			if s.Req.Body != "42" {
 				t.Errorf("REQ socket: body %q, want 42", s.Req.Body)
@@ -298,7 +312,7 @@ func TestInteropPubSub(t *testing.T) {
 			}()
 
 			if s.Pub != p.Info().Pub {
-				t.Errorf("interopPython found pub endpoint %q, want %q", s.Pub, p.Info().Pub)
+				t.Errorf("python found pub endpoint %q, want %q", s.Pub, p.Info().Pub)
 			}
 			if !slices.Equal(s.Topics, []string{"other", "temperature", "temperature.max"}) {
 				t.Errorf("registry entry lists topics %q", s.Topics)

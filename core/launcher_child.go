@@ -33,7 +33,7 @@ func (l *Launcher) RunChild() (code int, isChild bool) {
 	enc := json.NewEncoder(status)
 	n, err := l.childNode(raw)
 	if err != nil {
-		enc.Encode(childStatus{Error: err.Error()})
+		enc.Encode(startFailure(err))
 		return 2, true
 	}
 	return l.runChildNode(n, enc, alive), true
@@ -59,7 +59,7 @@ func (l *Launcher) runChildNode(n *Node, enc *json.Encoder, alive *os.File) int 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := n.Start(ctx); err != nil {
-		enc.Encode(childStatus{Error: err.Error()})
+		enc.Encode(startFailure(err))
 		return 1
 	}
 	enc.Encode(childStatus{Ready: true, Info: n.Status().Info})

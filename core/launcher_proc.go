@@ -19,6 +19,7 @@ type childStatus struct {
 	Ready     bool     `json:"ready,omitempty"`
 	Info      NodeInfo `json:"info,omitempty"`
 	Error     string   `json:"error,omitempty"`      // failed to start
+	Is        string   `json:"is,omitempty"`         // text of the sentinel error Error matches
 	ExitError string   `json:"exit_error,omitempty"` // ended with an error
 }
 
@@ -69,7 +70,7 @@ func (r *procRunner) start(ctx context.Context) (NodeInfo, error) {
 			return st.Info, nil
 		}
 		<-r.fin
-		return NodeInfo{}, fmt.Errorf("core: starting %s: %s", r.cc.Name, st.Error)
+		return NodeInfo{}, &childStartError{msg: fmt.Sprintf("core: starting %s: %s", r.cc.Name, st.Error), is: sentinelNamed(st.Is)}
 	case <-r.fin:
 		code, err := r.result()
 		return NodeInfo{}, fmt.Errorf("core: %s exited with code %d before it was ready: %v", r.cc.Name, code, err)
@@ -79,6 +80,44 @@ func (r *procRunner) start(ctx context.Context) (NodeInfo, error) {
 		return NodeInfo{}, fmt.Errorf("core: starting %s: %w", r.cc.Name, ctx.Err())
 	}
 }
+
+// childSentinels are the errors whose identity a child's start error
+// keeps across the process boundary, so that errors.Is works as for an
+// in-process node.
+var childSentinels = []error{
+	ErrNameTaken, ErrBadName, ErrClosed, ErrNoProvider, ErrTimeout, ErrUnknownService,
+	ErrTooLarge, ErrConnectionLost, ErrOverloaded, ErrNotFound, ErrStopTimeout,
+}
+
+// startFailure is the status a child sends when its node did not start.
+func startFailure(err error) childStatus {
+	st := childStatus{Error: err.Error()}
+	for _, s := range childSentinels {
+		if errors.Is(err, s) {
+			st.Is = s.Error()
+			break
+		}
+	}
+	return st
+}
+
+func sentinelNamed(text string) error {
+	for _, s := range childSentinels {
+		if text != "" && s.Error() == text {
+			return s
+		}
+	}
+	return nil
+}
+
+// childStartError is a child's start error as the parent sees it.
+type childStartError struct {
+	msg string
+	is  error // the sentinel it matches, or nil
+}
+
+func (e *childStartError) Error() string { return e.msg }
+func (e *childStartError) Unwrap() error { return e.is }
 
 // spawn starts the child with its status pipe on fd 3 and the read end
 // of its parent-alive pipe on fd 4.

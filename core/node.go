@@ -150,7 +150,9 @@ func (n *Node) watch(r runner) {
 	code, err := r.result()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.run != r || n.st.State == StateStopping {
+	// Stop records the end of the incarnation it stops; a status that is
+	// already final (stopped, failed, or abandoned by Stop) must stay.
+	if n.run != r || !n.st.Alive() {
 		return
 	}
 	n.finishLocked(code, err)

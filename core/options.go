@@ -1,10 +1,12 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/gozmp/zmp/internal/sock"
@@ -79,6 +81,7 @@ type config struct {
 	discoveryInterval time.Duration
 	logger            *slog.Logger
 	runtimeDir        string
+	dial              sock.DialFunc
 
 	// node-only
 	updateInterval time.Duration
@@ -301,6 +304,21 @@ func WithRuntimeDir(dir string) Option {
 			return errors.New("core: WithRuntimeDir(\"\")")
 		}
 		c.runtimeDir = dir
+		return nil
+	}
+}
+
+// WithDialer makes the peer open its outgoing connections (to the
+// services it calls and the topics it subscribes to) with dial instead
+// of a net.Dialer: the seam for fault injection (see package coretest)
+// and for custom networks. network is "tcp" or "unix". Not passed to
+// child processes.
+func WithDialer(dial func(ctx context.Context, network, address string) (net.Conn, error)) Option {
+	return func(c *config) error {
+		if dial == nil {
+			return errors.New("core: WithDialer(nil)")
+		}
+		c.dial = dial
 		return nil
 	}
 }

@@ -47,9 +47,11 @@ type serviceStats struct {
 }
 
 type job struct {
-	link *sock.Link
-	msg  rpcMessage
-	svc  *service
+	link   *sock.Link
+	msg    rpcMessage
+	svc    *service
+	ctx    context.Context // the handler's, from the request's arrival
+	cancel context.CancelFunc
 }
 
 type inflightKey struct {
@@ -180,9 +182,16 @@ func (s *server) onMessage(l *sock.Link, frames [][]byte) {
 	case s.p.ctx.Err() != nil:
 		s.replyError(l, m.id, NewError(CodeUnavailable, "node %q is stopping", s.p.name))
 	default:
+		// The context starts, and CANCEL can reach it, when the request
+		// arrives, not when a worker picks it up.
+		ctx, cancel := s.handlerContext(m.timeout)
+		key := inflightKey{l, m.id}
+		s.inflight.Store(key, cancel)
 		select {
-		case s.jobs <- job{link: l, msg: m, svc: svc}:
+		case s.jobs <- job{link: l, msg: m, svc: svc, ctx: ctx, cancel: cancel}:
 		default:
+			s.inflight.Delete(key)
+			cancel()
 			s.overloaded.Add(1)
 			s.replyError(l, m.id, NewError(CodeOverloaded, "node %q: %d requests queued", s.p.name, cap(s.jobs)))
 		}
@@ -211,6 +220,8 @@ func (s *server) drainJobs() {
 	for {
 		select {
 		case j := <-s.jobs:
+			s.inflight.Delete(inflightKey{j.link, j.msg.id})
+			j.cancel()
 			s.replyError(j.link, j.msg.id, NewError(CodeUnavailable, "node %q is stopping", s.p.name))
 		default:
 			return
@@ -219,11 +230,9 @@ func (s *server) drainJobs() {
 }
 
 func (s *server) run(j job) {
-	ctx, cancel := s.handlerContext(j.msg.timeout)
-	defer cancel()
-	key := inflightKey{j.link, j.msg.id}
-	s.inflight.Store(key, cancel)
-	defer s.inflight.Delete(key)
+	ctx := j.ctx
+	defer j.cancel()
+	defer s.inflight.Delete(inflightKey{j.link, j.msg.id})
 
 	st := &j.svc.stats
 	st.calls.Add(1)

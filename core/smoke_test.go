@@ -11,6 +11,9 @@ func mustTestLauncher() *Launcher {
 	if err != nil {
 		panic(err)
 	}
+	if err := registerTestKinds(l); err != nil {
+		panic(err)
+	}
 	return l
 }
 

@@ -232,6 +232,7 @@ func newPubConn(s *subscriber, n NodeInfo) *pubConn {
 	meta := zmtp.Metadata{"X-Zmp-Node": s.p.name, sock.PropSubAck: "1"}
 	pc.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         n.Pub,
+		Dial:             s.p.cfg.dial,
 		ZMTP:             zmtp.Config{Type: zmtp.Sub, MaxMessageSize: s.p.cfg.maxMessageSize, Metadata: meta},
 		HandshakeTimeout: s.p.cfg.handshakeTimeout,
 		Link: sock.LinkConfig{

@@ -95,6 +95,7 @@ type selftest struct {
 	transport core.Transport
 	progress  io.Writer
 	reg       *core.DirRegistry
+	dir       string // registry and ipc sockets, removed at the end
 	client    *core.Peer
 	nodes     map[string]*core.Node
 }
@@ -153,15 +154,16 @@ func (s *selftest) runCheck(ctx context.Context, c check) checkResult {
 }
 
 func (s *selftest) opts() []core.Option {
-	return []core.Option{core.WithRegistry(s.reg), core.WithTransport(s.transport), core.WithOutput(s.progress)}
+	return []core.Option{core.WithRegistry(s.reg), core.WithTransport(s.transport), core.WithRuntimeDir(s.dir), core.WithOutput(s.progress)}
 }
 
 func (s *selftest) setup(ctx context.Context, dir string) (string, error) {
 	var err error
+	s.dir = dir
 	if s.reg, err = core.NewDirRegistry(dir); err != nil {
 		return "", err
 	}
-	s.client, err = core.NewPeer(ctx, "selftest-client", s.opts()[:2]...)
+	s.client, err = core.NewPeer(ctx, "selftest-client", s.opts()[:3]...)
 	return "registry " + dir, err
 }
 

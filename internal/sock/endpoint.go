@@ -1,7 +1,6 @@
 package sock
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -91,9 +90,4 @@ func boundEndpoint(e Endpoint, l net.Listener) Endpoint {
 		return e
 	}
 	return Endpoint{Network: "tcp", Address: l.Addr().String()}
-}
-
-func dialNet(ctx context.Context, e Endpoint) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, e.Network, e.Address)
 }

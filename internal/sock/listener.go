@@ -171,9 +171,18 @@ func (l *Listener) Close() error {
 	return err
 }
 
+// DialFunc opens a network connection; it is the seam for fault
+// injection and custom networks. network is "tcp" or "unix".
+type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
 // Dial connects to endpoint and runs the handshake, bounded by ctx and
 // by timeout, whichever ends first.
 func Dial(ctx context.Context, endpoint string, cfg zmtp.Config, timeout time.Duration) (*zmtp.Conn, error) {
+	return DialWith(ctx, nil, endpoint, cfg, timeout)
+}
+
+// DialWith is Dial with the connection opened by dial (nil: net.Dialer).
+func DialWith(ctx context.Context, dial DialFunc, endpoint string, cfg zmtp.Config, timeout time.Duration) (*zmtp.Conn, error) {
 	e, err := ParseEndpoint(endpoint)
 	if err != nil {
 		return nil, err
@@ -183,7 +192,10 @@ func Dial(ctx context.Context, endpoint string, cfg zmtp.Config, timeout time.Du
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	nc, err := dialNet(ctx, e)
+	if dial == nil {
+		dial = new(net.Dialer).DialContext
+	}
+	nc, err := dial(ctx, e.Network, e.Address)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ const (
 type SessionConfig struct {
 	Endpoint         string
 	ZMTP             zmtp.Config
+	Dial             DialFunc      // nil: net.Dialer
 	HandshakeTimeout time.Duration // per dial; default DefaultHandshakeTimeout
 	Link             LinkConfig
 	// MinBackoff and MaxBackoff bound the wait between failed dials;
@@ -105,7 +106,7 @@ func (s *Session) run() {
 	defer close(s.done)
 	backoff := s.cfg.MinBackoff
 	for s.ctx.Err() == nil {
-		c, err := Dial(s.ctx, s.cfg.Endpoint, s.cfg.ZMTP, s.cfg.HandshakeTimeout)
+		c, err := DialWith(s.ctx, s.cfg.Dial, s.cfg.Endpoint, s.cfg.ZMTP, s.cfg.HandshakeTimeout)
 		if err != nil {
 			s.setErr(err)
 			if !s.sleep(backoff) {

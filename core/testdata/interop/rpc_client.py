@@ -12,6 +12,8 @@ Services the Go side provides for this script:
   sleep  {"MS": int, "Tag": str} -> Tag, after sleeping MS milliseconds
   fail   -> error code 1234, message "nope"
   block  -> waits until its context is cancelled, then fails
+
+The Go side runs at most 4 handlers at a time.
 """
 
 import json
@@ -88,9 +90,7 @@ def main():
 
     # 5. Introspection (§5): zmp.ping.
     request(dealer, 10, "zmp.ping", b"{}")
-    r = receive(dealer)
-    r["body"] = json.loads(r["body"])
-    summary["ping"] = r
+    summary["ping"] = receive(dealer)
 
     # 6. A malformed message (header of 3 bytes) is dropped without a reply;
     #    the connection stays open and the next request is answered.
@@ -110,7 +110,20 @@ def main():
     dealer.send_multipart([b"", pack_header(CANCEL, 13)])
     summary["cancel"] = receive(dealer)
 
-    # 9. A REQ socket: it adds and strips the empty delimiter itself, so it
+    # 9. CANCEL of a request still queued. The node runs 4 handlers at a
+    #    time (WithConcurrency(4, ...) on the Go side): ids 201-204 occupy
+    #    them for 500 ms, so 205 waits in the queue when its CANCEL comes.
+    for id_ in (201, 202, 203, 204):
+        request(dealer, id_, "block", b"{}", timeout_ms=500)
+    request(dealer, 205, "block", b"{}", timeout_ms=0)
+    dealer.send_multipart([b"", pack_header(CANCEL, 205)])
+    queued = {}
+    for _ in range(5):
+        r = receive(dealer)
+        queued[str(r["id"])] = r
+    summary["cancel_queued"] = queued
+
+    # 10. A REQ socket: it adds and strips the empty delimiter itself, so it
     #    sends [header, service, body] and receives [header, body].
     req = ctx.socket(zmq.REQ)
     req.setsockopt(zmq.RCVTIMEO, RECV_TIMEOUT_MS)

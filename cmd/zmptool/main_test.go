@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	// The selftest re-executes this binary as its nodes: be them.
+	if l, err := newLauncher(); err == nil {
+		if code, isChild := l.RunChild(); isChild {
+			os.Exit(code)
+		}
+	}
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("os/signal.signal_recv"))
+}
+
+func runTool(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(append([]string{"zmptool"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"help", []string{"--help"}, exitOK, "selftest", ""},
+		{"no command shows help", nil, exitOK, "USAGE", ""},
+		{"command help", []string{"selftest", "--help"}, exitOK, "--transport", ""},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "", "unknown command"},
+		{"unknown flag", []string{"--bogus"}, exitUsage, "", "bogus"},
+		{"bad flag value", []string{"selftest", "--timeout", "soon"}, exitUsage, "", "timeout"},
+		{"bad transport", []string{"selftest", "--transport", "udp"}, exitUsage, "", "tcp or ipc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runTool(tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if !strings.Contains(stdout, tt.stdout) {
+				t.Errorf("stdout %q lacks %q", stdout, tt.stdout)
+			}
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr %q lacks %q", stderr, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestSelftestEndToEnd(t *testing.T) {
+	for _, transport := range []string{"tcp", "ipc"} {
+		t.Run(transport, func(t *testing.T) {
+			code, stdout, stderr := runTool("selftest", "--json", "--transport", transport)
+			var r report
+			if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+				t.Fatalf("selftest --json output does not parse: %v\n%s\nstderr: %s", err, stdout, stderr)
+			}
+			for _, c := range r.Checks {
+				if !c.Passed {
+					t.Errorf("check %q failed: %s", c.Name, c.Error)
+				}
+			}
+			if code != exitOK || !r.Passed || len(r.Checks) < 13 {
+				t.Fatalf("exit %d, passed %v, %d checks; stderr: %s", code, r.Passed, len(r.Checks), stderr)
+			}
+		})
+	}
+}
