@@ -141,6 +141,9 @@ func (s *pubPeer) matches(topic []byte) bool {
 // many matched and how many of those dropped a message. frames must not
 // be modified afterwards: they are shared by all subscriber queues.
 func (p *Pub) Publish(frames [][]byte) (matched, dropped int) {
+	if len(frames) == 0 {
+		return 0, 0
+	}
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	for l, peer := range p.peers {

@@ -113,8 +113,10 @@ func TestRouterSessionRequestReply(t *testing.T) {
 					}
 				}
 			}
-			st := sessionLink(t, c.s).Stats()
-			if st.Sent != senders*each || st.Dropped != 0 {
+			// Sent is counted just after the flush, so it may trail the replies.
+			l := sessionLink(t, c.s)
+			waitFor(t, 10*time.Second, func() bool { return l.Stats().Sent == senders*each })
+			if st := l.Stats(); st.Dropped != 0 || st.Queued != 0 {
 				t.Fatalf("client %d link stats %+v", i, st)
 			}
 		}
@@ -375,5 +377,30 @@ func TestLinkTrySendCountsDrops(t *testing.T) {
 		if err != nil || i > 10000 {
 			t.Fatalf("Send to a full queue = %v after %d tries", err, i)
 		}
+	}
+}
+
+func TestSessionCustomDialRetries(t *testing.T) {
+	r := startRouter(t, "tcp://127.0.0.1:0", RouterConfig{})
+	var calls atomic.Int32
+	injected := errors.New("injected dial failure")
+	s := startSession(t, SessionConfig{
+		Endpoint:   r.Endpoint(),
+		MinBackoff: time.Millisecond,
+		MaxBackoff: 10 * time.Millisecond,
+		Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
+			if network != "tcp" {
+				t.Errorf("dial network %q", network)
+			}
+			if calls.Add(1) <= 2 {
+				return nil, injected
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, address)
+		},
+	})
+	sessionLink(t, s)
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("%d dials, want 3 (two injected failures)", n)
 	}
 }

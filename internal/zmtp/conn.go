@@ -198,7 +198,7 @@ func (c *Conn) readHandshakeCommand() (Command, error) {
 	if h.size > min(c.maxSize, maxHandshakeCommand) {
 		return Command{}, fmt.Errorf("%w: handshake command of %d bytes", ErrTooLarge, h.size)
 	}
-	body, err := readBody(c.r, h.size)
+	body, err := readBody(c.r, h.size, nil)
 	if err != nil {
 		return Command{}, err
 	}
@@ -243,6 +243,8 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // LastReceive returns when a frame was last read from the peer.
 func (c *Conn) LastReceive() time.Time { return time.Unix(0, c.lastRecv.Load()) }
 
+func (c *Conn) touch() { c.lastRecv.Store(time.Now().UnixNano()) }
+
 // Close closes the underlying connection, unblocking any reader or writer.
 func (c *Conn) Close() error { return c.nc.Close() }
 
@@ -268,11 +270,11 @@ func (c *Conn) ReadMessage() ([][]byte, error) {
 		if h.size > c.maxSize || total > c.maxSize {
 			return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, total, c.maxSize)
 		}
-		body, err := readBody(c.r, h.size)
+		body, err := readBody(c.r, h.size, c.touch)
 		if err != nil {
 			return nil, err
 		}
-		c.lastRecv.Store(time.Now().UnixNano())
+		c.touch()
 		if h.command {
 			if len(frames) > 0 {
 				return nil, fmt.Errorf("%w: command inside a multipart message", ErrProtocol)

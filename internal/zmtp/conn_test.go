@@ -219,10 +219,8 @@ func rawPeer(t *testing.T, cfg Config, timeout time.Duration) (peer net.Conn, re
 	ours, peer := tcpPair(t)
 	ch := make(chan hsResult, 1)
 	go func() {
+		// tcpPair's cleanup closes ours, and with it any Conn made here.
 		c, err := Handshake(ours, cfg, time.Now().Add(timeout))
-		if c != nil {
-			t.Cleanup(func() { c.Close() })
-		}
 		ch <- hsResult{c, err}
 	}()
 	return peer, ch

@@ -59,8 +59,10 @@ func readFrameHeader(r *bufio.Reader) (frameHeader, error) {
 }
 
 // readBody reads exactly n bytes. The caller has already checked n
-// against its limit; large bodies are grown as data arrives.
-func readBody(r *bufio.Reader, n uint64) ([]byte, error) {
+// against its limit; large bodies are grown as data arrives, and
+// progress (when not nil) is called after each chunk so that a slow
+// large frame still counts as traffic for heartbeats.
+func readBody(r *bufio.Reader, n uint64, progress func()) ([]byte, error) {
 	if n <= directAlloc {
 		b := make([]byte, n)
 		if _, err := io.ReadFull(r, b); err != nil {
@@ -76,6 +78,9 @@ func readBody(r *bufio.Reader, n uint64) ([]byte, error) {
 		want := min(uint64(cap(b)), n)
 		m, err := r.Read(b[len(b):want])
 		b = b[:len(b)+m]
+		if progress != nil && m > 0 {
+			progress()
+		}
 		if err != nil && uint64(len(b)) < n {
 			return nil, unexpectedEOF(err)
 		}
