@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -110,7 +111,8 @@ func (e *RemoteError) Error() string {
 
 // Is matches another *RemoteError with the same Code, and the sentinel
 // that corresponds to the code (ErrUnknownService, ErrTooLarge,
-// ErrOverloaded, ErrTimeout for CodeDeadlineExceeded).
+// ErrOverloaded, and for CodeDeadlineExceeded both ErrTimeout and
+// context.DeadlineExceeded, like a call that timed out locally).
 func (e *RemoteError) Is(target error) bool {
 	if t, ok := target.(*RemoteError); ok {
 		return t.Code == e.Code
@@ -123,7 +125,7 @@ func (e *RemoteError) Is(target error) bool {
 	case CodeOverloaded:
 		return target == ErrOverloaded
 	case CodeDeadlineExceeded:
-		return target == ErrTimeout
+		return target == ErrTimeout || target == context.DeadlineExceeded
 	}
 	return false
 }

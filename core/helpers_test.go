@@ -110,15 +110,23 @@ func (e *tenv) endpoint(name string) string {
 // waitCond polls cond until it holds, failing the test after timeout.
 func waitCond(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	if !pollFor(timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
+}
+
+// pollFor polls cond every 2 ms and reports whether it held within timeout.
+func pollFor(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			return false
 		}
 		<-tick.C
 	}
+	return true
 }
 
 // addArgs is the request of the typed "add" service.
@@ -170,8 +178,8 @@ func remoteErr(t testing.TB, err error, code Code) *RemoteError {
 // serviceCalls returns how many calls p's service has served.
 func serviceCalls(p *Peer, service string) uint64 { return p.Stats().Services[service].Calls }
 
-// topicStats returns p's counters of topic.
-func topicStats(p *Peer, topic string) TopicStats { return p.Stats().Topics[topic] }
+// topicCounters returns p's counters of topic.
+func topicCounters(p *Peer, topic string) TopicStats { return p.Stats().Topics[topic] }
 
 // subscribe subscribes p to topic, closed when the test ends.
 func (e *tenv) subscribe(p *Peer, topic string, opts ...SubscribeOption) *Subscription {
@@ -234,8 +242,8 @@ func netAddr(t testing.TB, endpoint string) (network, addr string) {
 	return ep.Network, ep.Address
 }
 
-// dialRaw opens a plain connection to endpoint, closed when the test ends.
-func dialRaw(t testing.TB, endpoint string) net.Conn {
+// dialPlain opens a plain connection to endpoint, closed when the test ends.
+func dialPlain(t testing.TB, endpoint string) net.Conn {
 	t.Helper()
 	network, addr := netAddr(t, endpoint)
 	nc, err := net.DialTimeout(network, addr, 5*time.Second)

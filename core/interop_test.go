@@ -259,6 +259,7 @@ func TestInteropRPC(t *testing.T) {
 type subPhase struct {
 	Counts  map[string]int    `json:"counts"`
 	LastSeq map[string]uint64 `json:"last_seq"`
+	Gaps    map[string]int    `json:"gaps"`
 	Errors  []string          `json:"errors"`
 }
 
@@ -321,6 +322,9 @@ func TestInteropPubSub(t *testing.T) {
 				t.Helper()
 				for _, e := range ph.Errors {
 					t.Errorf("%s subscription: %s", name, e)
+				}
+				for topic, n := range ph.Gaps {
+					t.Errorf("%s subscription: %d gaps in the sequence numbers of %q", name, n, topic)
 				}
 				for topic, n := range ph.Counts {
 					if !slices.Contains(want, topic) {

@@ -148,21 +148,27 @@ func (s *Subscription) push(m Message) {
 	if s.overflow == DropNewest {
 		return
 	}
+	// DropOldest: the oldest queued message is the one lost. It was
+	// counted received when queued; m takes its place in that count, so
+	// that every message is counted once, received or dropped.
 	select {
 	case <-s.ch:
 	default:
-	}
-	select {
-	case s.ch <- m:
+		// The reader emptied a slot meanwhile: nothing is lost after all.
+		s.dropped.Add(^uint64(0))
 		s.received.Add(1)
-	default:
 	}
+	s.ch <- m // room is certain: only push, under pushMu, fills ch
 }
 
 // SubscriptionStats counts what a subscription received and lost.
 type SubscriptionStats struct {
-	Received uint64 // messages queued for the reader
-	Dropped  uint64 // messages lost because the queue was full
+	// Received counts messages queued for the reader, Dropped those
+	// lost because the queue was full (with DropOldest, a queued message
+	// pushed out moves from Received to Dropped): every message that
+	// arrived is counted once.
+	Received uint64
+	Dropped  uint64
 	// Missed counts gaps in the publishers' sequence numbers: messages
 	// the publishing side dropped for this subscriber.
 	Missed     uint64
@@ -172,10 +178,16 @@ type SubscriptionStats struct {
 
 // Stats returns the subscription's counters.
 func (s *Subscription) Stats() SubscriptionStats {
-	return SubscriptionStats{
+	// Under pushMu no push is half done: a message already read is
+	// counted, and Received+Dropped never shows a transient value.
+	s.pushMu.Lock()
+	st := SubscriptionStats{
 		Received: s.received.Load(), Dropped: s.dropped.Load(), Missed: s.missed.Load(),
-		Queued: len(s.ch), Publishers: s.s.confirmed(s.key),
+		Queued: len(s.ch),
 	}
+	s.pushMu.Unlock()
+	st.Publishers = s.s.confirmed(s.key)
+	return st
 }
 
 // WaitConnected waits until at least n publishers of the topic are
@@ -184,6 +196,11 @@ func (s *Subscription) Stats() SubscriptionStats {
 func (s *Subscription) WaitConnected(ctx context.Context, n int) error {
 	for {
 		changed := s.s.changes()
+		select {
+		case <-s.done:
+			return ErrClosed // another subscription may share the key
+		default:
+		}
 		if s.s.confirmed(s.key) >= n {
 			return nil
 		}

@@ -48,8 +48,8 @@ func registerTestKinds(l *Launcher) error {
 // markPath is where the node named name leaves its mark what.
 func markPath(dir, name, what string) string { return filepath.Join(dir, name+"."+what) }
 
-// mark writes a mark of node p with content text.
-func mark(p *Peer, what, text string) error {
+// leaveMark writes a mark of node p with content text.
+func leaveMark(p *Peer, what, text string) error {
 	dir := os.Getenv(envTestDir)
 	if dir == "" {
 		return fmt.Errorf("test kind: $%s is not set", envTestDir)
@@ -99,7 +99,7 @@ func calcTeardown(ctx context.Context, p *Peer) error {
 	if _, err := Lookup(ctx, p.Registry(), p.Name()); err != nil {
 		text = err.Error()
 	}
-	return mark(p, "teardown", text)
+	return leaveMark(p, "teardown", text)
 }
 
 // calcKind serves add/pid/cfg until stopped and marks its teardown.
@@ -121,11 +121,11 @@ func chattyKind() Behavior {
 	}}
 }
 
-// errSetup is what setupFailKind fails with.
-var errSetup = errors.New("setup exploded on purpose")
+// errKindSetup is what setupFailKind fails with.
+var errKindSetup = errors.New("setup exploded on purpose")
 
 func setupFailKind() Behavior {
-	return Behavior{Setup: func(context.Context, *Peer) error { return errSetup }}
+	return Behavior{Setup: func(context.Context, *Peer) error { return errKindSetup }}
 }
 
 // tickerKind marks "updated" on its first update and then updates every
@@ -137,7 +137,7 @@ func tickerKind() Behavior {
 		Update: func(_ context.Context, p *Peer, _ time.Duration) error {
 			calls++
 			if calls == 1 {
-				return mark(p, "updated", "1")
+				return leaveMark(p, "updated", "1")
 			}
 			return nil
 		},
@@ -155,15 +155,15 @@ func stopperKind() Behavior {
 	}}
 }
 
-// errUpdate is what crasherKind fails with.
-var errUpdate = errors.New("update exploded on purpose")
+// errKindUpdate is what crasherKind fails with.
+var errKindUpdate = errors.New("update exploded on purpose")
 
 // crasherKind fails on its second update.
 func crasherKind() Behavior {
 	calls := 0
 	return Behavior{Update: func(context.Context, *Peer, time.Duration) error {
 		if calls++; calls == 2 {
-			return errUpdate
+			return errKindUpdate
 		}
 		return nil
 	}}

@@ -138,4 +138,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except zmq.Again:
+        sys.exit("%s: no message within %d ms" % (sys.argv[0], RECV_TIMEOUT_MS))

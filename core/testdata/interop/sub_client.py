@@ -39,7 +39,7 @@ def parse(frames):
 
 def collect(sock, expected):
     """Receive until every expected topic was seen WANT times."""
-    counts, last_seq, errors = {}, {}, []
+    counts, last_seq, gaps, errors = {}, {}, {}, []
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline and any(counts.get(t, 0) < WANT for t in expected):
         try:
@@ -54,8 +54,11 @@ def collect(sock, expected):
             errors.append("seq %d but n=%r on %r" % (seq, body.get("n"), topic))
         if seq <= last_seq.get(topic, 0):
             errors.append("seq %d after %d on %r" % (seq, last_seq[topic], topic))
+        elif topic in last_seq and seq != last_seq[topic] + 1:
+            # The publisher dropped messages for us (§3.1).
+            gaps[topic] = gaps.get(topic, 0) + 1
         last_seq[topic] = seq
-    return {"counts": counts, "last_seq": last_seq, "errors": errors}
+    return {"counts": counts, "last_seq": last_seq, "gaps": gaps, "errors": errors}
 
 
 def subscriber(ctx, endpoint, prefix):
@@ -89,4 +92,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except zmq.Again:
+        sys.exit("%s: no message within %d ms" % (sys.argv[0], RECV_TIMEOUT_MS))
