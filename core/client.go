@@ -162,7 +162,7 @@ func (c *client) connLocked(n NodeInfo) *providerConn {
 		if ok {
 			go pc.close()
 		}
-		pc = newProviderConn(&c.p.cfg, c.p.name, n)
+		pc = newProviderConn(&c.p.cfg, c.p.name, n, nil)
 		c.conns[n.ID] = pc
 	}
 	return pc
@@ -215,8 +215,10 @@ type providerConn struct {
 }
 
 // newProviderConn starts dialling n's RPC endpoint; self is the
-// caller's node name, announced to the provider.
-func newProviderConn(cfg *config, self string, n NodeInfo) *providerConn {
+// caller's node name, announced to the provider. reconnected, when not
+// nil, runs on the session goroutine after every connect but the first;
+// it must not wait for the connection.
+func newProviderConn(cfg *config, self string, n NodeInfo, reconnected func()) *providerConn {
 	pc := &providerConn{info: n, pending: map[uint64]chan rpcMessage{}}
 	pc.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         n.RPC,
@@ -228,7 +230,11 @@ func newProviderConn(cfg *config, self string, n NodeInfo) *providerConn {
 			Heartbeat:        cfg.heartbeat,
 			HeartbeatTimeout: cfg.heartbeatTimeout,
 		},
-		OnUp:   func(*sock.Link) { pc.wasUp.Store(true) },
+		OnUp: func(*sock.Link) {
+			if pc.wasUp.Swap(true) && reconnected != nil {
+				reconnected()
+			}
+		},
 		OnDown: pc.onDown,
 	})
 	return pc

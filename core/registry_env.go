@@ -11,7 +11,8 @@ const EnvRegistry = "ZMP_REGISTRY"
 // RegistryFromEnv returns the registry named by $ZMP_REGISTRY: a
 // tcp:// or ipc:// endpoint means a registry node (NewRemoteRegistry);
 // anything else is a directory for NewDirRegistry; empty means
-// DefaultRegistryDir.
+// DefaultRegistryDir, which must belong to this user and not be
+// writable by others.
 func RegistryFromEnv() (Registry, error) {
 	return ParseRegistry(os.Getenv(EnvRegistry))
 }
@@ -20,7 +21,11 @@ func RegistryFromEnv() (Registry, error) {
 func ParseRegistry(addr string) (Registry, error) {
 	switch {
 	case addr == "":
-		return NewDirRegistry(DefaultRegistryDir())
+		r, err := NewDirRegistry(DefaultRegistryDir())
+		if err != nil {
+			return nil, err
+		}
+		return r, checkPrivateDir(r.Dir())
 	case strings.HasPrefix(addr, "tcp://"), strings.HasPrefix(addr, "ipc://"):
 		return NewRemoteRegistry(addr)
 	}

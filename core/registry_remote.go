@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/gozmp/zmp/internal/sock"
 )
 
 // Services of a registry node.
@@ -16,10 +19,21 @@ const (
 
 // RegistryServer is a registry node: a peer whose RPC endpoint serves a
 // Registry to nodes on any host that point at it (ZMP_REGISTRY=tcp://…).
+//
+// Entries are bound to the connection they were registered over: when
+// it closes (the node's process died, or the node was cut off long
+// enough for its heartbeats to fail) they are removed at once, without
+// waiting for the lease. A node that is still alive registers again
+// when its registry client reconnects.
 type RegistryServer struct {
 	peer *Peer
 	reg  Registry
+
+	mu    sync.Mutex
+	owner map[entryKey]*sock.Link // the connection that last registered each entry
 }
+
+type entryKey struct{ name, id string }
 
 // NewRegistryServer serves backing (a new MemRegistry when nil) on
 // endpoint, e.g. tcp://0.0.0.0:5550. The server's own peer is listed in
@@ -33,7 +47,8 @@ func NewRegistryServer(ctx context.Context, endpoint string, backing Registry, o
 	if err != nil {
 		return nil, err
 	}
-	s := &RegistryServer{peer: p, reg: backing}
+	s := &RegistryServer{peer: p, reg: backing, owner: map[entryKey]*sock.Link{}}
+	p.srv.watchPeers(s.connectionClosed)
 	p.srv.add(registryRegister, HandlerFunc(s.register))
 	p.srv.add(registryDeregister, HandlerFunc(s.deregister))
 	p.srv.add(registryNodes, HandlerFunc(s.nodes))
@@ -65,7 +80,31 @@ func (s *RegistryServer) register(ctx context.Context, r *Request) ([]byte, erro
 		return nil, NewError(CodeBadRequest, "%v", err)
 	}
 	ttl := time.Duration(req.TTLSeconds * float64(time.Second))
-	return nil, remoteRegistryError(s.reg.Register(ctx, req.Info, ttl))
+	if err := s.reg.Register(ctx, req.Info, ttl); err != nil {
+		return nil, remoteRegistryError(err)
+	}
+	s.mu.Lock()
+	s.owner[entryKey{req.Info.Name, req.Info.ID}] = r.conn
+	s.mu.Unlock()
+	return nil, nil
+}
+
+// connectionClosed removes the entries last registered over l.
+func (s *RegistryServer) connectionClosed(l *sock.Link) {
+	s.mu.Lock()
+	var gone []entryKey
+	for k, owner := range s.owner {
+		if owner == l {
+			gone = append(gone, k)
+			delete(s.owner, k)
+		}
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, k := range gone {
+		s.reg.Deregister(ctx, k.name, k.id)
+	}
 }
 
 func (s *RegistryServer) deregister(ctx context.Context, r *Request) ([]byte, error) {
@@ -73,6 +112,9 @@ func (s *RegistryServer) deregister(ctx context.Context, r *Request) ([]byte, er
 	if err := json.Unmarshal(r.Body, &req); err != nil {
 		return nil, NewError(CodeBadRequest, "%v", err)
 	}
+	s.mu.Lock()
+	delete(s.owner, entryKey{req.Name, req.ID})
+	s.mu.Unlock()
 	return nil, remoteRegistryError(s.reg.Deregister(ctx, req.Name, req.ID))
 }
 
@@ -94,10 +136,17 @@ func remoteRegistryError(err error) error {
 	return err
 }
 
-// RemoteRegistry is the client of a registry node.
+// RemoteRegistry is the client of a registry node. After a reconnect
+// (a network blip, or the registry node restarted) it registers its
+// live entries again at once instead of waiting for their renewal.
 type RemoteRegistry struct {
 	cfg  config
 	conn *providerConn
+
+	mu      sync.Mutex
+	entries map[entryKey]registerRequest
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // NewRemoteRegistry returns a client for the registry node at endpoint.
@@ -107,8 +156,36 @@ func NewRemoteRegistry(endpoint string, opts ...Option) (*RemoteRegistry, error)
 	if err != nil {
 		return nil, err
 	}
+	r := &RemoteRegistry{cfg: cfg, entries: map[entryKey]registerRequest{}}
 	n := NodeInfo{Name: "zmp-registry", RPC: endpoint}
-	return &RemoteRegistry{cfg: cfg, conn: newProviderConn(&cfg, "", n)}, nil
+	r.conn = newProviderConn(&r.cfg, "", n, r.reconnected)
+	return r, nil
+}
+
+func (r *RemoteRegistry) reconnected() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || len(r.entries) == 0 {
+		return
+	}
+	r.wg.Add(1)
+	go r.replay()
+}
+
+// replay registers every remembered entry again.
+func (r *RemoteRegistry) replay() {
+	defer r.wg.Done()
+	r.mu.Lock()
+	reqs := make([]registerRequest, 0, len(r.entries))
+	for _, req := range r.entries {
+		reqs = append(reqs, req)
+	}
+	r.mu.Unlock()
+	for _, req := range reqs {
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.callTimeout)
+		r.call(ctx, registryRegister, req)
+		cancel()
+	}
 }
 
 func (r *RemoteRegistry) call(ctx context.Context, service string, req any) ([]byte, error) {
@@ -134,12 +211,21 @@ func (r *RemoteRegistry) call(ctx context.Context, service string, req any) ([]b
 
 // Register implements Registry.
 func (r *RemoteRegistry) Register(ctx context.Context, info NodeInfo, ttl time.Duration) error {
-	_, err := r.call(ctx, registryRegister, registerRequest{Info: info, TTLSeconds: ttl.Seconds()})
-	return err
+	req := registerRequest{Info: info, TTLSeconds: ttl.Seconds()}
+	if _, err := r.call(ctx, registryRegister, req); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.entries[entryKey{info.Name, info.ID}] = req
+	r.mu.Unlock()
+	return nil
 }
 
 // Deregister implements Registry.
 func (r *RemoteRegistry) Deregister(ctx context.Context, name, id string) error {
+	r.mu.Lock()
+	delete(r.entries, entryKey{name, id})
+	r.mu.Unlock()
 	_, err := r.call(ctx, registryDeregister, deregisterRequest{Name: name, ID: id})
 	return err
 }
@@ -157,8 +243,13 @@ func (r *RemoteRegistry) Nodes(ctx context.Context) ([]NodeInfo, error) {
 	return nodes, nil
 }
 
-// Close closes the connection to the registry node.
+// Close closes the connection to the registry node and waits for its
+// goroutines.
 func (r *RemoteRegistry) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
 	r.conn.close()
+	r.wg.Wait()
 	return nil
 }

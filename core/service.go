@@ -22,6 +22,8 @@ type Request struct {
 	Deadline time.Time
 	// From is the caller's network address.
 	From string
+
+	conn *sock.Link // the caller's connection, for session-bound state
 }
 
 // Handler serves calls to one service. Its context is cancelled when
@@ -70,6 +72,25 @@ type server struct {
 	wg       sync.WaitGroup
 
 	malformed, overloaded, unknown atomic.Uint64
+
+	watchMu  sync.Mutex
+	watchers []func(*sock.Link) // told when a caller's connection closes
+}
+
+// watchPeers registers f to run when a caller's connection closes.
+func (s *server) watchPeers(f func(*sock.Link)) {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	s.watchers = append(s.watchers, f)
+}
+
+func (s *server) peerClosed(l *sock.Link) {
+	s.watchMu.Lock()
+	ws := s.watchers
+	s.watchMu.Unlock()
+	for _, f := range ws {
+		f(l)
+	}
 }
 
 func newServer(p *Peer) *server {
@@ -237,7 +258,7 @@ func (s *server) run(j job) {
 	st := &j.svc.stats
 	st.calls.Add(1)
 	st.bytesIn.Add(uint64(len(j.msg.body)))
-	req := &Request{Service: j.msg.service, Body: j.msg.body, From: j.link.Conn().RemoteAddr().String()}
+	req := &Request{Service: j.msg.service, Body: j.msg.body, From: j.link.Conn().RemoteAddr().String(), conn: j.link}
 	req.Deadline, _ = ctx.Deadline()
 	body, err := invoke(ctx, j.svc.handler, req)
 	if err == nil && int64(len(body)) > s.p.cfg.maxMessageSize-replyOverhead {

@@ -13,6 +13,9 @@ type RouterConfig struct {
 	// OnMessage receives each request with the link it came on; replies
 	// are sent on that link.
 	OnMessage func(peer *Link, frames [][]byte)
+	// OnPeerClose, when set, runs after a peer's link has stopped, on
+	// that link's goroutine.
+	OnPeerClose func(peer *Link)
 }
 
 // Router accepts DEALER (or REQ) peers and hands their messages to
@@ -67,8 +70,11 @@ func (r *Router) addConn(c *zmtp.Conn) {
 
 func (r *Router) removeLink(l *Link, _ error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	delete(r.links, l)
+	r.mu.Unlock()
+	if r.cfg.OnPeerClose != nil {
+		r.cfg.OnPeerClose(l)
+	}
 }
 
 // Close stops accepting, closes every peer link and waits for all of
