@@ -85,6 +85,12 @@ func isReserved(service string) bool {
 // errNotSent marks a request that was never written to the provider.
 var errNotSent = errors.New("core: request not sent")
 
+// notRun reports errors after which the request certainly did not run.
+func notRun(err error) bool {
+	var re *RemoteError
+	return errors.Is(err, errNotSent) || (errors.As(err, &re) && re.Code == CodeUnavailable)
+}
+
 // retryPause is how long a call waits before looking again when every
 // provider is unreachable.
 const retryPause = 25 * time.Millisecond
@@ -111,9 +117,9 @@ func (c *client) call(ctx context.Context, service string, body []byte, o callOp
 		}
 		if pc != nil {
 			reply, err := pc.call(ctx, service, body)
-			if errors.Is(err, errNotSent) && ctx.Err() == nil {
+			if notRun(err) && ctx.Err() == nil {
 				lastErr, fresh = err, true
-				continue // never reached the provider: safe to try another
+				continue // the provider did not run it: safe to try another
 			}
 			return reply, err
 		}
@@ -212,6 +218,7 @@ type providerConn struct {
 	pending map[uint64]chan rpcMessage
 	nextID  uint64
 	wasUp   atomic.Bool
+	goodbye atomic.Bool // the provider is shutting down
 }
 
 // newProviderConn starts dialling n's RPC endpoint; self is the
@@ -243,6 +250,9 @@ func newProviderConn(cfg *config, self string, n NodeInfo, reconnected func()) *
 // down reports a provider that was reachable and is not now, or whose
 // dials fail: calls go elsewhere until it is back.
 func (pc *providerConn) down() bool {
+	if pc.goodbye.Load() {
+		return true
+	}
 	if pc.sess.Current() != nil {
 		return false
 	}
@@ -251,8 +261,15 @@ func (pc *providerConn) down() bool {
 
 func (pc *providerConn) onMessage(_ *sock.Link, frames [][]byte) {
 	m, err := parseRPC(frames)
+	if err == nil && m.typ == typeGoodbye {
+		pc.goodbye.Store(true)
+		return
+	}
 	if err != nil || (m.typ != typeReply && m.typ != typeError) {
 		return // not a reply: ignore, the caller's deadline still holds
+	}
+	if m.typ == typeError && m.code == CodeUnavailable {
+		pc.goodbye.Store(true)
 	}
 	pc.mu.Lock()
 	ch, ok := pc.pending[m.id]

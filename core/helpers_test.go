@@ -265,43 +265,6 @@ func dialZMTP(t testing.TB, endpoint string, typ zmtp.SocketType) *zmtp.Conn {
 	return c
 }
 
-// zmtpGreeting is a valid ZMTP 3.1 NULL greeting.
-func zmtpGreeting() []byte {
-	g, err := zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"}.MarshalBinary()
-	if err != nil {
-		panic(err)
-	}
-	return g
-}
-
-// zmtpCommand encodes a command frame of name and body.
-func zmtpCommand(name string, body []byte) []byte {
-	payload := append([]byte{byte(len(name))}, name...)
-	payload = append(payload, body...)
-	return append(zmtpFrameHeader(len(payload), true), payload...)
-}
-
-// zmtpFrameHeader encodes the flags and size of a final frame.
-func zmtpFrameHeader(n int, command bool) []byte {
-	var flags byte
-	if command {
-		flags = 0x04
-	}
-	if n <= 255 {
-		return []byte{flags, byte(n)}
-	}
-	return binary.BigEndian.AppendUint64([]byte{flags | 0x02}, uint64(n))
-}
-
-// zmtpReady encodes a READY command announcing socket type typ.
-func zmtpReady(typ zmtp.SocketType) []byte {
-	meta, err := zmtp.Metadata{"Socket-Type": string(typ)}.MarshalBinary()
-	if err != nil {
-		panic(err)
-	}
-	return zmtpCommand(zmtp.CmdReady, meta)
-}
-
 // expectHangup reads from nc until the other side closes it, failing
 // if that takes longer than timeout.
 func expectHangup(t testing.TB, nc net.Conn, timeout time.Duration) {

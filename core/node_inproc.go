@@ -78,7 +78,10 @@ func (r *inProc) main(startCtx context.Context) {
 	r.info = p.Info()
 	r.ready <- nil
 	runErr := r.loop(p)
-	r.err = errors.Join(runErr, r.teardown(p), p.Close())
+	teardownErr := r.teardown(p)
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.stopTimeout)
+	defer cancel()
+	r.err = errors.Join(runErr, teardownErr, p.Shutdown(ctx))
 }
 
 func (r *inProc) loop(p *Peer) error {

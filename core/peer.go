@@ -47,6 +47,7 @@ type Peer struct {
 	topics *topics
 
 	regMu        sync.Mutex // serialises registry writes
+	leaving      bool       // under regMu: deregistered, renew no more
 	ownsRegistry bool       // made from the environment: closed with the peer
 	closeOnce    sync.Once
 	closeErr     error
@@ -192,7 +193,7 @@ func cmpOr(a, b string) string {
 func (p *Peer) register(ctx context.Context) error {
 	p.regMu.Lock()
 	defer p.regMu.Unlock()
-	if p.ctx.Err() != nil {
+	if p.leaving || p.ctx.Err() != nil {
 		return ErrClosed
 	}
 	return p.reg.Register(ctx, p.Info(), p.cfg.leaseTTL)
@@ -227,17 +228,56 @@ func (p *Peer) reregister() error {
 	return err
 }
 
+// shutdownLinger is how long Shutdown keeps connections open after
+// telling callers it is going, so that requests already on the wire
+// are answered (CodeUnavailable: not run, retry elsewhere), not lost.
+const shutdownLinger = 100 * time.Millisecond
+
+// Shutdown stops the peer gracefully: it leaves the registry, tells
+// connected callers to send no more requests (they move to other
+// providers), answers requests that still arrive with CodeUnavailable
+// (which callers retry elsewhere), waits until the running handlers
+// have replied or ctx ends, and then closes like Close.
+func (p *Peer) Shutdown(ctx context.Context) error {
+	err := p.leave(ctx)
+	p.srv.beginDrain()
+	linger := time.NewTimer(shutdownLinger)
+	defer linger.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for lingering := true; lingering || p.srv.active.Load() > 0; {
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, p.Close())
+		case <-linger.C:
+			lingering = false
+		case <-tick.C:
+		}
+	}
+	return errors.Join(err, p.Close())
+}
+
+// leave removes the peer's registry entry once.
+func (p *Peer) leave(ctx context.Context) error {
+	p.regMu.Lock()
+	defer p.regMu.Unlock()
+	if p.leaving {
+		return nil
+	}
+	p.leaving = true
+	return p.reg.Deregister(ctx, p.name, p.id)
+}
+
 // Close withdraws the peer from the registry, stops its handlers
 // (their contexts are cancelled), closes every connection and waits
-// for all of its goroutines. It is idempotent.
+// for all of its goroutines. It is idempotent. Shutdown is the
+// graceful form.
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		p.regMu.Lock()
+		err := p.leave(ctx)
 		p.cancel()
-		err := p.reg.Deregister(ctx, p.name, p.id)
-		p.regMu.Unlock()
 		p.closeErr = errors.Join(err, p.shutdown())
 	})
 	return p.closeErr

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gozmp/zmp/internal/sock"
 	"github.com/gozmp/zmp/internal/zmtp"
+	"github.com/gozmp/zmp/internal/zmtp/zmtptest"
 )
 
 // The reliability matrix: hung providers, restarts, hostile input, slow
@@ -119,13 +120,12 @@ func TestReliabilityMalformedInput(t *testing.T) {
 // the node hangs up on each. It returns how many handshakes failed.
 func sendBadHandshakes(t *testing.T, ep string) uint64 {
 	t.Helper()
-	huge := binary.BigEndian.AppendUint64(nil, 1<<50)
 	bad := map[string][]byte{
 		"garbage":          bytes.Repeat([]byte("GET / HTTP/1.1\r\n"), 8),
-		"huge READY":       append(append(zmtpGreeting(), 0x06), huge...),
-		"truncated READY":  append(zmtpGreeting(), zmtpCommand(zmtp.CmdReady, truncatedMetadata())...),
+		"huge READY":       append(zmtptest.NullGreeting(), zmtptest.FrameHeader(zmtptest.FlagCommand, 1<<50)...),
+		"truncated READY":  append(zmtptest.NullGreeting(), zmtptest.Command(zmtp.CmdReady, truncatedMetadata())...),
 		"not ZMTP 3":       append([]byte{0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 2, 0}, make([]byte, 52)...),
-		"unknown security": func() []byte { g := zmtpGreeting(); copy(g[12:], "CURVE"); return g }(),
+		"unknown security": zmtptest.Greeting("CURVE", 1, false),
 	}
 	for name, b := range bad {
 		nc := dialPlain(t, ep)
@@ -135,7 +135,7 @@ func sendBadHandshakes(t *testing.T, ep string) uint64 {
 		expectHangup(t, nc, 5*time.Second)
 	}
 	nc := dialPlain(t, ep)
-	nc.Write(append(append(append(zmtpGreeting(), zmtpReady(zmtp.Dealer)...), 0x02), huge...))
+	nc.Write(append(append(zmtptest.NullGreeting(), zmtptest.ReadyType(string(zmtp.Dealer))...), zmtptest.FrameHeader(0, 1<<50)...))
 	expectHangup(t, nc, 5*time.Second)
 	return uint64(len(bad))
 }

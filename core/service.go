@@ -73,6 +73,9 @@ type server struct {
 
 	malformed, overloaded, unknown atomic.Uint64
 
+	draining atomic.Bool  // new requests are refused with CodeUnavailable
+	active   atomic.Int64 // requests accepted and not yet answered
+
 	watchMu  sync.Mutex
 	watchers []func(*sock.Link) // told when a caller's connection closes
 }
@@ -200,17 +203,19 @@ func (s *server) onMessage(l *sock.Link, frames [][]byte) {
 	case svc == nil:
 		s.unknown.Add(1)
 		s.replyError(l, m.id, NewError(CodeUnknownService, "no service %q on node %q", m.service, s.p.name))
-	case s.p.ctx.Err() != nil:
-		s.replyError(l, m.id, NewError(CodeUnavailable, "node %q is stopping", s.p.name))
+	case s.draining.Load() || s.p.ctx.Err() != nil:
+		s.replyError(l, m.id, errStopping(s.p.name))
 	default:
 		// The context starts, and CANCEL can reach it, when the request
 		// arrives, not when a worker picks it up.
 		ctx, cancel := s.handlerContext(m.timeout)
 		key := inflightKey{l, m.id}
 		s.inflight.Store(key, cancel)
+		s.active.Add(1)
 		select {
 		case s.jobs <- job{link: l, msg: m, svc: svc, ctx: ctx, cancel: cancel}:
 		default:
+			s.active.Add(-1)
 			s.inflight.Delete(key)
 			cancel()
 			s.overloaded.Add(1)
@@ -243,7 +248,8 @@ func (s *server) drainJobs() {
 		case j := <-s.jobs:
 			s.inflight.Delete(inflightKey{j.link, j.msg.id})
 			j.cancel()
-			s.replyError(j.link, j.msg.id, NewError(CodeUnavailable, "node %q is stopping", s.p.name))
+			s.replyError(j.link, j.msg.id, errStopping(s.p.name))
+			s.active.Add(-1)
 		default:
 			return
 		}
@@ -252,6 +258,7 @@ func (s *server) drainJobs() {
 
 func (s *server) run(j job) {
 	ctx := j.ctx
+	defer s.active.Add(-1)
 	defer j.cancel()
 	defer s.inflight.Delete(inflightKey{j.link, j.msg.id})
 
@@ -273,6 +280,20 @@ func (s *server) run(j job) {
 	}
 	// The reply waits for queue room at most until the caller's deadline.
 	j.link.Send(ctx, frames)
+}
+
+// errStopping is the reply to requests a stopping node will not run;
+// CodeUnavailable tells the caller the request was not processed.
+func errStopping(node string) *RemoteError {
+	return NewError(CodeUnavailable, "node %q is stopping; the request was not run", node)
+}
+
+// beginDrain refuses new requests and tells connected callers to send
+// no more.
+func (s *server) beginDrain() {
+	if !s.draining.Swap(true) {
+		s.p.router.Broadcast(goodbyeFrames())
+	}
 }
 
 // replyOverhead is what a reply envelope adds to its body on the wire.

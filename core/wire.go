@@ -8,17 +8,14 @@ import (
 	"unicode/utf8"
 )
 
-// Wire format (docs/protocol.md is the normative description).
+// Wire format (docs/protocol.md is the normative description):
 //
-// RPC, DEALER → ROUTER:  "" | header | service | body          (REQUEST)
-//
-//	"" | header                           (CANCEL)
-//
-// RPC, ROUTER → DEALER:  "" | header | body                    (REPLY)
-//
-//	"" | header | message | detail        (ERROR, code in header)
-//
-// Pub/sub, PUB → SUB:    topic 0x00 | header | body            (DATA)
+//	RPC, DEALER → ROUTER:  "" | header | service | body    REQUEST
+//	                       "" | header                     CANCEL
+//	RPC, ROUTER → DEALER:  "" | header | body              REPLY
+//	                       "" | header | message | detail  ERROR (code in header)
+//	                       "" | header                     GOODBYE
+//	Pub/sub, PUB → SUB:    topic 0x00 | header | body      DATA
 //
 // header is 16 bytes: version(1)=1, type(1), code(2, big-endian),
 // id or sequence (8, big-endian), timeout in ms (4, big-endian).
@@ -35,6 +32,7 @@ const (
 	typeError   msgType = 3
 	typeCancel  msgType = 4
 	typeData    msgType = 5
+	typeGoodbye msgType = 6
 )
 
 var errBadEnvelope = errors.New("core: malformed envelope")
@@ -109,9 +107,9 @@ func parseRPC(frames [][]byte) (rpcMessage, error) {
 			return m, fmt.Errorf("%w: ERROR has %d frames after the header, want 2", errBadEnvelope, len(rest))
 		}
 		m.body, m.detail = rest[0], rest[1]
-	case typeCancel:
+	case typeCancel, typeGoodbye:
 		if len(rest) != 0 {
-			return m, fmt.Errorf("%w: CANCEL has %d frames after the header, want 0", errBadEnvelope, len(rest))
+			return m, fmt.Errorf("%w: message type %d has %d frames after the header, want 0", errBadEnvelope, h.typ, len(rest))
 		}
 	default:
 		return m, fmt.Errorf("%w: RPC message type %d", errBadEnvelope, h.typ)
@@ -128,6 +126,11 @@ func requestFrames(id uint64, timeoutMS uint32, service string, body []byte) [][
 
 func cancelFrames(id uint64) [][]byte {
 	return [][]byte{emptyFrame, header{typ: typeCancel, id: id}.marshal()}
+}
+
+// goodbyeFrames tells a caller that the node is shutting down.
+func goodbyeFrames() [][]byte {
+	return [][]byte{emptyFrame, header{typ: typeGoodbye}.marshal()}
 }
 
 func replyFrames(id uint64, body []byte) [][]byte {

@@ -2,7 +2,6 @@ package sock
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"net"
 	"sync/atomic"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gozmp/zmp/internal/zmtp"
+	"github.com/gozmp/zmp/internal/zmtp/zmtptest"
 )
 
 // junkConns opens idle connections (that send nothing) and
@@ -22,7 +22,7 @@ func junkConns(t *testing.T, endpoint string, idle, half int) []net.Conn {
 	}
 	for range half {
 		nc := rawDial(t, endpoint)
-		if _, err := nc.Write(rawGreeting()[:10]); err != nil {
+		if _, err := nc.Write(zmtptest.NullGreeting()[:10]); err != nil {
 			t.Fatal(err)
 		}
 		cs = append(cs, nc)
@@ -174,7 +174,7 @@ func TestRouterHugeFrameHeader(t *testing.T) {
 	nc := rawDial(t, r.Endpoint())
 	rawHandshake(t, nc, zmtp.Dealer)
 	l := onlyLink(t, r)
-	hdr := binary.BigEndian.AppendUint64([]byte{0x02}, 1<<50)
+	hdr := zmtptest.FrameHeader(0, 1<<50)
 	if _, err := nc.Write(append(hdr, "some bytes"...)); err != nil {
 		t.Fatal(err)
 	}
@@ -208,13 +208,13 @@ func TestListenerBadReady(t *testing.T) {
 		name  string
 		bytes []byte
 	}{
-		{"truncated property", append(rawGreeting(), rawCommand(zmtp.CmdReady,
+		{"truncated property", append(zmtptest.NullGreeting(), zmtptest.Command(zmtp.CmdReady,
 			[]byte{11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e', 0, 0, 0, 60, 'D', 'E', 'A', 'L', 'E', 'R'})...)},
-		{"property name past end", append(rawGreeting(), rawCommand(zmtp.CmdReady, []byte{200, 'S'})...)},
-		{"incompatible type", append(rawGreeting(), rawCommand(zmtp.CmdReady,
+		{"property name past end", append(zmtptest.NullGreeting(), zmtptest.Command(zmtp.CmdReady, []byte{200, 'S'})...)},
+		{"incompatible type", append(zmtptest.NullGreeting(), zmtptest.Command(zmtp.CmdReady,
 			[]byte{11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e', 0, 0, 0, 3, 'P', 'U', 'B'})...)},
-		{"version 2 greeting", func() []byte { g := rawGreeting(); g[10] = 2; return g }()},
-		{"PLAIN mechanism", func() []byte { g := rawGreeting(); copy(g[12:], "PLAIN"); return g }()},
+		{"version 2 greeting", func() []byte { g := zmtptest.NullGreeting(); g[10] = 2; return g }()},
+		{"PLAIN mechanism", zmtptest.Greeting("PLAIN", 1, false)},
 		{"garbage", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n" + string(make([]byte, 64)))},
 	}
 	r := startRouter(t, "tcp://127.0.0.1:0", RouterConfig{})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gozmp/zmp/internal/zmtp"
+	"github.com/gozmp/zmp/internal/zmtp/zmtptest"
 )
 
 // waitFor polls cond until it holds or timeout passes.
@@ -155,37 +156,13 @@ func rawDial(t testing.TB, endpoint string) net.Conn {
 	return nc
 }
 
-// rawGreeting is a valid ZMTP 3.1 NULL greeting.
-func rawGreeting() []byte {
-	g, err := zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"}.MarshalBinary()
-	if err != nil {
-		panic(err)
-	}
-	return g
-}
-
-// rawCommand encodes a short command frame.
-func rawCommand(name string, body []byte) []byte {
-	n := 1 + len(name) + len(body)
-	if n > 255 {
-		panic("rawCommand: long commands not needed")
-	}
-	b := []byte{0x04, byte(n), byte(len(name))}
-	b = append(b, name...)
-	return append(b, body...)
-}
-
 // rawHandshake plays the peer side of the handshake by hand on nc, so
 // that the test can then write arbitrary bytes.
 func rawHandshake(t testing.TB, nc net.Conn, typ zmtp.SocketType) *bufio.Reader {
 	t.Helper()
-	meta, err := zmtp.Metadata{"Socket-Type": string(typ)}.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	defer nc.SetDeadline(time.Time{})
-	if _, err := nc.Write(append(rawGreeting(), rawCommand(zmtp.CmdReady, meta)...)); err != nil {
+	if _, err := nc.Write(append(zmtptest.NullGreeting(), zmtptest.ReadyType(string(typ))...)); err != nil {
 		t.Fatal(err)
 	}
 	r := bufio.NewReader(nc)

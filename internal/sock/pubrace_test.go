@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gozmp/zmp/internal/zmtp"
+	"github.com/gozmp/zmp/internal/zmtp/zmtptest"
 )
 
 // TestPubSubscribeInHandshakePacket sends the greeting, READY and a
@@ -14,14 +14,10 @@ import (
 // StartLink, a data race that could also panic on a nil Value).
 func TestPubSubscribeInHandshakePacket(t *testing.T) {
 	p := startPub(t, "tcp://127.0.0.1:0", PubConfig{})
-	meta, err := zmtp.Metadata{"Socket-Type": "SUB"}.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for range 50 {
 		nc := rawDial(t, p.Endpoint())
-		b := append(rawGreeting(), rawCommand(zmtp.CmdReady, meta)...)
-		b = append(b, 0, 2, 1, 'x') // message "\x01x": subscribe to "x"
+		b := append(zmtptest.NullGreeting(), zmtptest.ReadyType("SUB")...)
+		b = append(b, zmtptest.Message([]byte("\x01x"))...) // subscribe to "x"
 		if _, err := nc.Write(b); err != nil {
 			t.Fatal(err)
 		}

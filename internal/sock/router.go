@@ -48,6 +48,20 @@ func (r *Router) Endpoint() string { return r.ln.Endpoint() }
 // Listener returns the router's listener, for its counters.
 func (r *Router) Listener() *Listener { return r.ln }
 
+// Broadcast queues frames for every connected peer, dropping it for
+// peers whose queue is full. frames must not be modified afterwards.
+func (r *Router) Broadcast(frames [][]byte) {
+	r.mu.Lock()
+	links := make([]*Link, 0, len(r.links))
+	for l := range r.links {
+		links = append(links, l)
+	}
+	r.mu.Unlock()
+	for _, l := range links {
+		l.TrySend(frames, DropNewest)
+	}
+}
+
 // Peers returns the number of connected peers.
 func (r *Router) Peers() int {
 	r.mu.Lock()

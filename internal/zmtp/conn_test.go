@@ -2,7 +2,6 @@ package zmtp
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gozmp/zmp/internal/zmtp/zmtptest"
 )
 
 func TestHandshakeRouterDealer(t *testing.T) {
@@ -247,7 +248,7 @@ func TestHandshakeMechanismMismatch(t *testing.T) {
 	if g.Mechanism != "NULL" || g.Major != 3 || g.Minor != 1 {
 		t.Fatalf("our greeting is %+v", g)
 	}
-	if _, err := peer.Write(greetingBytes("PLAIN")); err != nil {
+	if _, err := peer.Write(zmtptest.Greeting("PLAIN", 1, false)); err != nil {
 		t.Fatal(err)
 	}
 	r := <-res
@@ -281,7 +282,7 @@ func TestHandshakeDeadline(t *testing.T) {
 
 func TestHandshakeHalfGreetingDeadline(t *testing.T) {
 	peer, res := rawPeer(t, Config{Type: Router}, 300*time.Millisecond)
-	peer.Write(greetingBytes("NULL")[:10])
+	peer.Write(zmtptest.NullGreeting()[:10])
 	select {
 	case r := <-res:
 		if !errors.Is(r.err, os.ErrDeadlineExceeded) {
@@ -293,32 +294,32 @@ func TestHandshakeHalfGreetingDeadline(t *testing.T) {
 }
 
 func TestHandshakeRawPeerErrors(t *testing.T) {
-	bigReady := rawCommand(CmdReady, bytes.Repeat([]byte{'x'}, maxHandshakeCommand+1))
-	truncatedProp := rawCommand(CmdReady, []byte{11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e', 0, 0, 0, 6, 'D', 'E'})
+	bigReady := zmtptest.Command(CmdReady, bytes.Repeat([]byte{'x'}, maxHandshakeCommand+1))
+	truncatedProp := zmtptest.Command(CmdReady, []byte{11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e', 0, 0, 0, 6, 'D', 'E'})
 	tests := []struct {
 		name  string
 		after []byte // sent after a good greeting
 		greet []byte // replaces the greeting when set
 		want  error
 	}{
-		{"version 2", nil, func() []byte { b := greetingBytes("NULL"); b[10] = 2; return b }(), ErrProtocol},
-		{"bad signature", nil, func() []byte { b := greetingBytes("NULL"); b[0] = 0; return b }(), ErrProtocol},
-		{"message instead of READY", rawMessage([]byte("hi")), nil, ErrProtocol},
-		{"PING instead of READY", rawCommand(CmdPing, []byte{0, 0}), nil, ErrProtocol},
-		{"ERROR instead of READY", rawCommand(CmdError, []byte("\x04nope")), nil, ErrPeerError},
+		{"version 2", nil, func() []byte { b := zmtptest.NullGreeting(); b[10] = 2; return b }(), ErrProtocol},
+		{"bad signature", nil, func() []byte { b := zmtptest.NullGreeting(); b[0] = 0; return b }(), ErrProtocol},
+		{"message instead of READY", zmtptest.Message([]byte("hi")), nil, ErrProtocol},
+		{"PING instead of READY", zmtptest.Command(CmdPing, []byte{0, 0}), nil, ErrProtocol},
+		{"ERROR instead of READY", zmtptest.Command(CmdError, []byte("\x04nope")), nil, ErrPeerError},
 		{"READY with truncated property", truncatedProp, nil, ErrProtocol},
 		{"READY over 64 KiB", bigReady, nil, ErrTooLarge},
-		{"READY without socket type", rawReady(t, Metadata{"Identity": "x"}), nil, ErrIncompatible},
-		{"bad command name", rawFrame(flagCommand, []byte{0, 'x'}), nil, ErrProtocol},
-		{"reserved flags in READY", rawFrame(flagCommand|0x10, []byte("\x05READY")), nil, ErrProtocol},
-		{"EOF inside READY", rawReady(t, Metadata{"Socket-Type": "DEALER"})[:10], nil, io.ErrUnexpectedEOF},
+		{"READY without socket type", zmtptest.Ready(Metadata{"Identity": "x"}), nil, ErrIncompatible},
+		{"bad command name", zmtptest.Frame(flagCommand, []byte{0, 'x'}), nil, ErrProtocol},
+		{"reserved flags in READY", zmtptest.Frame(flagCommand|0x10, []byte("\x05READY")), nil, ErrProtocol},
+		{"EOF inside READY", zmtptest.Ready(Metadata{"Socket-Type": "DEALER"})[:10], nil, io.ErrUnexpectedEOF},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			peer, res := rawPeer(t, Config{Type: Router}, 10*time.Second)
 			greet := tt.greet
 			if greet == nil {
-				greet = greetingBytes("NULL")
+				greet = zmtptest.NullGreeting()
 			}
 			// Write from a goroutine: a large READY may not fit the socket buffers.
 			go func() {
@@ -337,9 +338,8 @@ func TestHandshakeRawPeerErrors(t *testing.T) {
 
 func TestHandshakeAcceptsZMTP30Peer(t *testing.T) {
 	peer, res := rawPeer(t, Config{Type: Router}, 10*time.Second)
-	g := greetingBytes("NULL")
-	g[11] = 0
-	peer.Write(append(g, rawReady(t, Metadata{"Socket-Type": "REQ"})...))
+	g := zmtptest.Greeting("NULL", 0, false)
+	peer.Write(append(g, zmtptest.Ready(Metadata{"Socket-Type": "REQ"})...))
 	r := <-res
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -350,9 +350,7 @@ func TestHandshakeAcceptsZMTP30Peer(t *testing.T) {
 }
 
 func TestReadMessageHugeFrameHeader(t *testing.T) {
-	huge := []byte{flagLong}
-	huge = binary.BigEndian.AppendUint64(huge, 1<<50)
-	huge = append(huge, "a few bytes"...)
+	huge := append(zmtptest.FrameHeader(0, 1<<50), "a few bytes"...)
 
 	t.Run("default limit", func(t *testing.T) {
 		var before, after runtime.MemStats
@@ -416,14 +414,14 @@ func TestReadMessageLimits(t *testing.T) {
 		in   []byte
 		want error // nil: one good message
 	}{
-		{"single frame at limit", rawMessage(frame(max - frameOverhead)), nil},
-		{"single frame over limit", rawMessage(frame(max - frameOverhead + 1)), ErrTooLarge},
-		{"long-form size over limit", rawFrame(flagLong, frame(max)), ErrTooLarge},
-		{"multipart total over limit", rawMessage(frame(400), frame(400), frame(400)), ErrTooLarge},
-		{"multipart total at limit", rawMessage(frame(400-frameOverhead), frame(400-frameOverhead), frame(200-frameOverhead)), nil},
-		{"flood of empty frames", rawMessage(make([][]byte, max/frameOverhead+1)...), ErrTooLarge},
+		{"single frame at limit", zmtptest.Message(frame(max - frameOverhead)), nil},
+		{"single frame over limit", zmtptest.Message(frame(max - frameOverhead + 1)), ErrTooLarge},
+		{"long-form size over limit", zmtptest.Frame(flagLong, frame(max)), ErrTooLarge},
+		{"multipart total over limit", zmtptest.Message(frame(400), frame(400), frame(400)), ErrTooLarge},
+		{"multipart total at limit", zmtptest.Message(frame(400-frameOverhead), frame(400-frameOverhead), frame(200-frameOverhead)), nil},
+		{"flood of empty frames", zmtptest.Message(make([][]byte, max/frameOverhead+1)...), ErrTooLarge},
 		{"size 2^64-1", append([]byte{flagLong}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), ErrTooLarge},
-		{"command over limit", rawCommand("UNKNOWN", frame(max)), ErrTooLarge},
+		{"command over limit", zmtptest.Command("UNKNOWN", frame(max)), ErrTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -450,8 +448,8 @@ func TestReadMessageLimitResetsBetweenMessages(t *testing.T) {
 	body := bytes.Repeat([]byte{'z'}, 600)
 	var in []byte
 	for range 5 {
-		in = append(in, rawMessage(body)...)
-		in = append(in, rawCommand(CmdPong, nil)...)
+		in = append(in, zmtptest.Message(body)...)
+		in = append(in, zmtptest.Command(CmdPong, nil)...)
 	}
 	c := memConn(in, nil, max)
 	for i := range 5 {
@@ -470,22 +468,22 @@ func TestReadMessageProtocolErrors(t *testing.T) {
 		in   []byte
 		want error
 	}{
-		{"reserved flag 0x08", rawFrame(0x08, []byte("x")), ErrProtocol},
-		{"reserved flag 0x80", rawFrame(0x80, []byte("x")), ErrProtocol},
-		{"reserved flags on later frame", append(rawFrame(flagMore, []byte("a")), rawFrame(0x20, []byte("b"))...), ErrProtocol},
-		{"command with MORE", rawFrame(flagCommand|flagMore, []byte("\x04PING\x00\x00")), ErrProtocol},
-		{"command inside multipart", append(rawFrame(flagMore, []byte("a")), rawCommand(CmdPong, nil)...), ErrProtocol},
-		{"empty command frame", rawFrame(flagCommand, nil), ErrProtocol},
-		{"bad command name", rawFrame(flagCommand, []byte{9, 'S'}), ErrProtocol},
-		{"second READY", rawReady(t, Metadata{"Socket-Type": "DEALER"}), ErrProtocol},
-		{"PING too short", rawCommand(CmdPing, []byte{0}), ErrProtocol},
-		{"PING context over 16 bytes", rawCommand(CmdPing, append([]byte{0, 1}, bytes.Repeat([]byte{'c'}, 17)...)), ErrProtocol},
-		{"ERROR from peer", rawCommand(CmdError, []byte("\x03bye")), ErrPeerError},
-		{"malformed ERROR", rawCommand(CmdError, []byte("\x09bye")), ErrPeerError},
+		{"reserved flag 0x08", zmtptest.Frame(0x08, []byte("x")), ErrProtocol},
+		{"reserved flag 0x80", zmtptest.Frame(0x80, []byte("x")), ErrProtocol},
+		{"reserved flags on later frame", append(zmtptest.Frame(flagMore, []byte("a")), zmtptest.Frame(0x20, []byte("b"))...), ErrProtocol},
+		{"command with MORE", zmtptest.Frame(flagCommand|flagMore, []byte("\x04PING\x00\x00")), ErrProtocol},
+		{"command inside multipart", append(zmtptest.Frame(flagMore, []byte("a")), zmtptest.Command(CmdPong, nil)...), ErrProtocol},
+		{"empty command frame", zmtptest.Frame(flagCommand, nil), ErrProtocol},
+		{"bad command name", zmtptest.Frame(flagCommand, []byte{9, 'S'}), ErrProtocol},
+		{"second READY", zmtptest.Ready(Metadata{"Socket-Type": "DEALER"}), ErrProtocol},
+		{"PING too short", zmtptest.Command(CmdPing, []byte{0}), ErrProtocol},
+		{"PING context over 16 bytes", zmtptest.Command(CmdPing, append([]byte{0, 1}, bytes.Repeat([]byte{'c'}, 17)...)), ErrProtocol},
+		{"ERROR from peer", zmtptest.Command(CmdError, []byte("\x03bye")), ErrPeerError},
+		{"malformed ERROR", zmtptest.Command(CmdError, []byte("\x09bye")), ErrPeerError},
 		{"EOF in header", []byte{flagLong, 0, 0}, io.ErrUnexpectedEOF},
 		{"EOF after flags", []byte{0}, io.ErrUnexpectedEOF},
 		{"EOF in body", []byte{0, 10, 'a'}, io.ErrUnexpectedEOF},
-		{"EOF in multipart", rawFrame(flagMore, []byte("a")), io.ErrUnexpectedEOF},
+		{"EOF in multipart", zmtptest.Frame(flagMore, []byte("a")), io.ErrUnexpectedEOF},
 		{"clean EOF", nil, io.EOF},
 	}
 	for _, tt := range tests {
@@ -501,11 +499,11 @@ func TestReadMessageProtocolErrors(t *testing.T) {
 
 func TestReadMessageAnswersPing(t *testing.T) {
 	var out bytes.Buffer
-	in := rawCommand(CmdPing, []byte{0x00, 0x1e, 'c', 't', 'x', '-', '4', '2'})
-	in = append(in, rawCommand(CmdPing, []byte{0, 0})...) // empty context
-	in = append(in, rawCommand(CmdPong, []byte("ignored"))...)
-	in = append(in, rawCommand("UNKNOWN", []byte("ignored"))...)
-	in = append(in, rawMessage([]byte("after"), []byte("pings"))...)
+	in := zmtptest.Command(CmdPing, []byte{0x00, 0x1e, 'c', 't', 'x', '-', '4', '2'})
+	in = append(in, zmtptest.Command(CmdPing, []byte{0, 0})...) // empty context
+	in = append(in, zmtptest.Command(CmdPong, []byte("ignored"))...)
+	in = append(in, zmtptest.Command("UNKNOWN", []byte("ignored"))...)
+	in = append(in, zmtptest.Message([]byte("after"), []byte("pings"))...)
 	c := memConn(in, &out, DefaultMaxMessageSize)
 	msg, err := c.ReadMessage()
 	if err != nil {
@@ -514,8 +512,8 @@ func TestReadMessageAnswersPing(t *testing.T) {
 	if !reflect.DeepEqual(msg, [][]byte{[]byte("after"), []byte("pings")}) {
 		t.Fatalf("got %q", msg)
 	}
-	want := rawCommand(CmdPong, []byte("ctx-42"))
-	want = append(want, rawCommand(CmdPong, nil)...)
+	want := zmtptest.Command(CmdPong, []byte("ctx-42"))
+	want = append(want, zmtptest.Command(CmdPong, nil)...)
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("PONGs on the wire\n got % x\nwant % x", out.Bytes(), want)
 	}
@@ -558,21 +556,21 @@ func TestPingWireFormat(t *testing.T) {
 	if err := c.Ping(3 * time.Second); err != nil {
 		t.Fatal(err)
 	}
-	want := rawCommand(CmdPing, []byte{0, 30})
+	want := zmtptest.Command(CmdPing, []byte{0, 30})
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("got % x, want % x", out.Bytes(), want)
 	}
 	out.Reset()
 	c.Ping(time.Hour * 24) // TTL saturates at 0xffff deciseconds
-	if want := rawCommand(CmdPing, []byte{0xff, 0xff}); !bytes.Equal(out.Bytes(), want) {
+	if want := zmtptest.Command(CmdPing, []byte{0xff, 0xff}); !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("got % x, want % x", out.Bytes(), want)
 	}
 }
 
 func TestReadMessageSubscribeCancelCommands(t *testing.T) {
-	in := rawCommand(CmdSubscribe, []byte("news."))
-	in = append(in, rawCommand(CmdCancel, []byte("news."))...)
-	in = append(in, rawCommand(CmdSubscribe, nil)...) // subscribe to everything
+	in := zmtptest.Command(CmdSubscribe, []byte("news."))
+	in = append(in, zmtptest.Command(CmdCancel, []byte("news."))...)
+	in = append(in, zmtptest.Command(CmdSubscribe, nil)...) // subscribe to everything
 	c := memConn(in, nil, DefaultMaxMessageSize)
 	for _, want := range []string{"\x01news.", "\x00news.", "\x01"} {
 		msg, err := c.ReadMessage()

@@ -2,18 +2,19 @@ package zmtp
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"io"
 	"reflect"
 	"testing"
+
+	"github.com/gozmp/zmp/internal/zmtp/zmtptest"
 )
 
 func FuzzParseGreeting(f *testing.F) {
-	f.Add(greetingBytes("NULL"))
-	f.Add(greetingBytes("PLAIN"))
-	f.Add(greetingBytes("ABCDEFGHIJKLMNOPQRST"))
-	f.Add(greetingBytes("NULL")[:10])
+	f.Add(zmtptest.NullGreeting())
+	f.Add(zmtptest.Greeting("PLAIN", 1, false))
+	f.Add(zmtptest.Greeting("ABCDEFGHIJKLMNOPQRST", 1, false))
+	f.Add(zmtptest.NullGreeting()[:10])
 	f.Add(make([]byte, GreetingSize))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := ParseGreeting(b)
@@ -93,16 +94,16 @@ func FuzzParseCommand(f *testing.F) {
 }
 
 func FuzzReadMessage(f *testing.F) {
-	hugeHeader := binary.BigEndian.AppendUint64([]byte{flagLong}, 1<<50)
-	f.Add(rawMessage([]byte("hello")))
-	f.Add(rawMessage([]byte("id"), nil, bytes.Repeat([]byte{'b'}, 300)))
-	f.Add(append(rawCommand(CmdPing, []byte{0, 10, 'c'}), rawMessage([]byte("x"))...))
-	f.Add(rawCommand(CmdSubscribe, []byte("topic")))
-	f.Add(rawCommand(CmdCancel, nil))
-	f.Add(rawCommand(CmdError, []byte("\x03bad")))
+	hugeHeader := zmtptest.FrameHeader(0, 1<<50)
+	f.Add(zmtptest.Message([]byte("hello")))
+	f.Add(zmtptest.Message([]byte("id"), nil, bytes.Repeat([]byte{'b'}, 300)))
+	f.Add(append(zmtptest.Command(CmdPing, []byte{0, 10, 'c'}), zmtptest.Message([]byte("x"))...))
+	f.Add(zmtptest.Command(CmdSubscribe, []byte("topic")))
+	f.Add(zmtptest.Command(CmdCancel, nil))
+	f.Add(zmtptest.Command(CmdError, []byte("\x03bad")))
 	f.Add(append(hugeHeader, "abc"...))
-	f.Add(binary.BigEndian.AppendUint64([]byte{flagLong | flagMore}, 3000))
-	f.Add(rawMessage([]byte("truncated"))[:5])
+	f.Add(zmtptest.FrameHeader(flagLong|flagMore, 3000))
+	f.Add(zmtptest.Message([]byte("truncated"))[:5])
 	f.Add([]byte{flagMore, 0, flagMore, 0, flagMore, 0, 0, 0})
 	f.Add([]byte{0x08, 0})
 	f.Add([]byte{flagCommand | flagMore, 0})

@@ -3,6 +3,8 @@ package zmtp
 import (
 	"errors"
 	"testing"
+
+	"github.com/gozmp/zmp/internal/zmtp/zmtptest"
 )
 
 func TestGreetingRoundTrip(t *testing.T) {
@@ -42,7 +44,7 @@ func TestGreetingMarshalRejectsBadMechanism(t *testing.T) {
 }
 
 func TestParseGreetingBad(t *testing.T) {
-	good := greetingBytes("NULL")
+	good := zmtptest.NullGreeting()
 	mod := func(f func(b []byte) []byte) []byte {
 		b := append([]byte(nil), good...)
 		return f(b)
@@ -83,7 +85,7 @@ func TestParseGreetingBad(t *testing.T) {
 func TestParseGreetingLenient(t *testing.T) {
 	// Padding bytes 1-8 and 33-63 are not checked, as in libzmq;
 	// ZMTP 3.0 and later major versions are accepted.
-	b := greetingBytes("NULL")
+	b := zmtptest.NullGreeting()
 	for i := 1; i <= 8; i++ {
 		b[i] = byte(i)
 	}

@@ -3,61 +3,11 @@ package zmtp
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"io"
 	"net"
 	"testing"
 	"time"
 )
-
-// greetingBytes returns a raw 64-byte ZMTP 3.1 greeting for mech.
-func greetingBytes(mech string) []byte {
-	b := make([]byte, GreetingSize)
-	b[0], b[9], b[10], b[11] = 0xff, 0x7f, 3, 1
-	copy(b[12:32], mech)
-	return b
-}
-
-// rawFrame encodes one frame with explicit flags, choosing the long
-// form when the body needs it (or when flags already ask for it).
-func rawFrame(flags byte, body []byte) []byte {
-	var b []byte
-	if len(body) > 255 || flags&flagLong != 0 {
-		b = append(b, flags|flagLong)
-		b = binary.BigEndian.AppendUint64(b, uint64(len(body)))
-	} else {
-		b = append(b, flags, byte(len(body)))
-	}
-	return append(b, body...)
-}
-
-// rawCommand encodes a command frame.
-func rawCommand(name string, body []byte) []byte {
-	return rawFrame(flagCommand, Command{Name: name, Body: body}.appendTo(nil))
-}
-
-// rawMessage encodes a multipart message.
-func rawMessage(frames ...[]byte) []byte {
-	var b []byte
-	for i, f := range frames {
-		var flags byte
-		if i < len(frames)-1 {
-			flags = flagMore
-		}
-		b = append(b, rawFrame(flags, f)...)
-	}
-	return b
-}
-
-// rawReady encodes a READY command carrying meta.
-func rawReady(t testing.TB, meta Metadata) []byte {
-	t.Helper()
-	body, err := meta.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rawCommand(CmdReady, body)
-}
 
 // fakeConn is an in-memory net.Conn: reads come from r, writes go to w.
 type fakeConn struct {
