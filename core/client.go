@@ -168,7 +168,7 @@ func (c *client) connLocked(n NodeInfo) *providerConn {
 		if ok {
 			go pc.close()
 		}
-		pc = newProviderConn(&c.p.cfg, c.p.name, n, nil)
+		pc = newProviderConn(&c.p.cfg, c.p.name, n, connHooks{retireOnGoodbye: true})
 		c.conns[n.ID] = pc
 	}
 	return pc
@@ -219,14 +219,26 @@ type providerConn struct {
 	nextID  uint64
 	wasUp   atomic.Bool
 	goodbye atomic.Bool // the provider is shutting down
+	hooks   connHooks
+	retired bool // under mu: the session is being closed after GOODBYE
+	retire  sync.WaitGroup
+}
+
+// connHooks adapts a providerConn to its owner.
+type connHooks struct {
+	// reconnected, when set, runs on the session goroutine after every
+	// connect but the first; it must not wait for the connection.
+	reconnected func()
+	// retireOnGoodbye closes the connection for good once the provider
+	// said GOODBYE and every call in flight on it has its answer: the
+	// provider waits for its callers to leave before it closes.
+	retireOnGoodbye bool
 }
 
 // newProviderConn starts dialling n's RPC endpoint; self is the
-// caller's node name, announced to the provider. reconnected, when not
-// nil, runs on the session goroutine after every connect but the first;
-// it must not wait for the connection.
-func newProviderConn(cfg *config, self string, n NodeInfo, reconnected func()) *providerConn {
-	pc := &providerConn{info: n, pending: map[uint64]chan rpcMessage{}}
+// caller's node name, announced to the provider.
+func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *providerConn {
+	pc := &providerConn{info: n, pending: map[uint64]chan rpcMessage{}, hooks: hooks}
 	pc.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         n.RPC,
 		Dial:             cfg.dial,
@@ -238,8 +250,8 @@ func newProviderConn(cfg *config, self string, n NodeInfo, reconnected func()) *
 			HeartbeatTimeout: cfg.heartbeatTimeout,
 		},
 		OnUp: func(*sock.Link) {
-			if pc.wasUp.Swap(true) && reconnected != nil {
-				reconnected()
+			if pc.wasUp.Swap(true) && hooks.reconnected != nil {
+				hooks.reconnected()
 			}
 		},
 		OnDown: pc.onDown,
@@ -263,6 +275,7 @@ func (pc *providerConn) onMessage(_ *sock.Link, frames [][]byte) {
 	m, err := parseRPC(frames)
 	if err == nil && m.typ == typeGoodbye {
 		pc.goodbye.Store(true)
+		pc.maybeRetire()
 		return
 	}
 	if err != nil || (m.typ != typeReply && m.typ != typeError) {
@@ -278,6 +291,27 @@ func (pc *providerConn) onMessage(_ *sock.Link, frames [][]byte) {
 	if ok {
 		ch <- m
 	}
+	pc.maybeRetire()
+}
+
+// maybeRetire closes the session once the provider said GOODBYE and no
+// call waits for an answer on it. It runs on the link's own goroutine,
+// which the close waits for, so the close runs on a goroutine of its own.
+func (pc *providerConn) maybeRetire() {
+	if !pc.hooks.retireOnGoodbye || !pc.goodbye.Load() {
+		return
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.retired || len(pc.pending) > 0 {
+		return
+	}
+	pc.retired = true
+	pc.retire.Add(1)
+	go func() {
+		defer pc.retire.Done()
+		pc.sess.Close()
+	}()
 }
 
 // onDown fails every call in flight on the lost connection.
@@ -292,7 +326,13 @@ func (pc *providerConn) onDown(*sock.Link, error) {
 }
 
 func (pc *providerConn) call(ctx context.Context, service string, body []byte) ([]byte, error) {
+	if pc.goodbye.Load() && pc.hooks.retireOnGoodbye {
+		return nil, errNotSent
+	}
 	link, err := pc.sess.Link(ctx)
+	if errors.Is(err, sock.ErrClosed) {
+		return nil, fmt.Errorf("%w: connection retired", errNotSent)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -327,6 +367,7 @@ func (pc *providerConn) forget(id uint64) {
 	pc.mu.Lock()
 	delete(pc.pending, id)
 	pc.mu.Unlock()
+	pc.maybeRetire()
 }
 
 func (pc *providerConn) result(service string, m rpcMessage) ([]byte, error) {
@@ -336,4 +377,7 @@ func (pc *providerConn) result(service string, m rpcMessage) ([]byte, error) {
 	return nil, &RemoteError{Code: m.code, Message: string(m.body), Detail: string(m.detail), Node: pc.info.Name, Service: service}
 }
 
-func (pc *providerConn) close() { pc.sess.Close() }
+func (pc *providerConn) close() {
+	pc.sess.Close()
+	pc.retire.Wait()
+}

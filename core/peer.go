@@ -228,16 +228,18 @@ func (p *Peer) reregister() error {
 	return err
 }
 
-// shutdownLinger is how long Shutdown keeps connections open after
-// telling callers it is going, so that requests already on the wire
-// are answered (CodeUnavailable: not run, retry elsewhere), not lost.
-const shutdownLinger = 100 * time.Millisecond
+// shutdownLinger bounds how long Shutdown waits, after telling callers
+// it is going, for them to disconnect: zmp callers leave as soon as
+// their calls in flight are answered; other clients never do. Requests
+// arriving meanwhile are answered CodeUnavailable (not run), not lost.
+const shutdownLinger = time.Second
 
 // Shutdown stops the peer gracefully: it leaves the registry, tells
-// connected callers to send no more requests (they move to other
-// providers), answers requests that still arrive with CodeUnavailable
-// (which callers retry elsewhere), waits until the running handlers
-// have replied or ctx ends, and then closes like Close.
+// connected callers to send no more requests (zmp callers move to other
+// providers and disconnect once their calls here are answered), answers
+// requests that still arrive with CodeUnavailable (which callers retry
+// elsewhere), waits until its callers have gone (at most 1 s) and its
+// running handlers have replied, or ctx ends, and then closes like Close.
 func (p *Peer) Shutdown(ctx context.Context) error {
 	err := p.leave(ctx)
 	p.srv.beginDrain()
@@ -252,6 +254,7 @@ func (p *Peer) Shutdown(ctx context.Context) error {
 		case <-linger.C:
 			lingering = false
 		case <-tick.C:
+			lingering = lingering && p.router.Peers() > 0
 		}
 	}
 	return errors.Join(err, p.Close())

@@ -158,7 +158,7 @@ func NewRemoteRegistry(endpoint string, opts ...Option) (*RemoteRegistry, error)
 	}
 	r := &RemoteRegistry{cfg: cfg, entries: map[entryKey]registerRequest{}}
 	n := NodeInfo{Name: "zmp-registry", RPC: endpoint}
-	r.conn = newProviderConn(&r.cfg, "", n, r.reconnected)
+	r.conn = newProviderConn(&r.cfg, "", n, connHooks{reconnected: r.reconnected})
 	return r, nil
 }
 
