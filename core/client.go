@@ -117,7 +117,7 @@ func (c *client) call(ctx context.Context, service string, body []byte, o callOp
 		}
 		if pc != nil {
 			reply, err := pc.call(ctx, service, body)
-			if notRun(err) && ctx.Err() == nil {
+			if err != nil && notRun(err) && ctx.Err() == nil {
 				lastErr, fresh = err, true
 				continue // the provider did not run it: safe to try another
 			}
@@ -248,6 +248,7 @@ func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *pro
 			OnMessage:        pc.onMessage,
 			Heartbeat:        cfg.heartbeat,
 			HeartbeatTimeout: cfg.heartbeatTimeout,
+			DirectWrite:      true,
 		},
 		OnUp: func(*sock.Link) {
 			if pc.wasUp.Swap(true) && hooks.reconnected != nil {
@@ -342,7 +343,7 @@ func (pc *providerConn) call(ctx context.Context, service string, body []byte) (
 	id := pc.nextID
 	pc.pending[id] = ch
 	pc.mu.Unlock()
-	req := requestFrames(id, timeoutMS(ctx), service, slices.Clone(body))
+	req := requestFrames(id, timeoutMS(ctx), service, body)
 	if err := link.Send(ctx, req); err != nil {
 		pc.forget(id)
 		if ctx.Err() != nil {

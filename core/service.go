@@ -49,11 +49,10 @@ type serviceStats struct {
 }
 
 type job struct {
-	link   *sock.Link
-	msg    rpcMessage
-	svc    *service
-	ctx    context.Context // the handler's, from the request's arrival
-	cancel context.CancelFunc
+	link *sock.Link
+	msg  rpcMessage
+	svc  *service
+	ctx  *callCtx // the handler's, from the request's arrival
 }
 
 type inflightKey struct {
@@ -68,8 +67,10 @@ type server struct {
 	mu       sync.RWMutex
 	services map[string]*service
 	jobs     chan job
-	inflight sync.Map // inflightKey -> context.CancelFunc
 	wg       sync.WaitGroup
+
+	inflightMu sync.Mutex
+	inflight   map[inflightKey]*callCtx // for CANCEL
 
 	malformed, overloaded, unknown atomic.Uint64
 
@@ -97,7 +98,7 @@ func (s *server) peerClosed(l *sock.Link) {
 }
 
 func newServer(p *Peer) *server {
-	return &server{p: p, services: map[string]*service{}, jobs: make(chan job, p.cfg.requestQueue)}
+	return &server{p: p, services: map[string]*service{}, jobs: make(chan job, p.cfg.requestQueue), inflight: map[inflightKey]*callCtx{}}
 }
 
 func (s *server) start() {
@@ -189,8 +190,11 @@ func (s *server) onMessage(l *sock.Link, frames [][]byte) {
 	}
 	switch m.typ {
 	case typeCancel:
-		if cancel, ok := s.inflight.Load(inflightKey{l, m.id}); ok {
-			cancel.(context.CancelFunc)()
+		s.inflightMu.Lock()
+		ctx := s.inflight[inflightKey{l, m.id}]
+		s.inflightMu.Unlock()
+		if ctx != nil {
+			ctx.cancel(context.Canceled)
 		}
 		return
 	case typeRequest:
@@ -208,16 +212,14 @@ func (s *server) onMessage(l *sock.Link, frames [][]byte) {
 	default:
 		// The context starts, and CANCEL can reach it, when the request
 		// arrives, not when a worker picks it up.
-		ctx, cancel := s.handlerContext(m.timeout)
-		key := inflightKey{l, m.id}
-		s.inflight.Store(key, cancel)
+		ctx := newCallCtx(s.p.ctx, m.timeout)
+		s.track(l, m.id, ctx)
 		s.active.Add(1)
 		select {
-		case s.jobs <- job{link: l, msg: m, svc: svc, ctx: ctx, cancel: cancel}:
+		case s.jobs <- job{link: l, msg: m, svc: svc, ctx: ctx}:
 		default:
 			s.active.Add(-1)
-			s.inflight.Delete(key)
-			cancel()
+			s.untrack(l, m.id, ctx)
 			s.overloaded.Add(1)
 			s.replyError(l, m.id, NewError(CodeOverloaded, "node %q: %d requests queued", s.p.name, cap(s.jobs)))
 		}
@@ -246,8 +248,7 @@ func (s *server) drainJobs() {
 	for {
 		select {
 		case j := <-s.jobs:
-			s.inflight.Delete(inflightKey{j.link, j.msg.id})
-			j.cancel()
+			s.untrack(j.link, j.msg.id, j.ctx)
 			s.replyError(j.link, j.msg.id, errStopping(s.p.name))
 			s.active.Add(-1)
 		default:
@@ -256,16 +257,31 @@ func (s *server) drainJobs() {
 	}
 }
 
+func (s *server) track(l *sock.Link, id uint64, ctx *callCtx) {
+	s.inflightMu.Lock()
+	s.inflight[inflightKey{l, id}] = ctx
+	s.inflightMu.Unlock()
+}
+
+// untrack forgets a request and releases its context.
+func (s *server) untrack(l *sock.Link, id uint64, ctx *callCtx) {
+	s.inflightMu.Lock()
+	if s.inflight[inflightKey{l, id}] == ctx {
+		delete(s.inflight, inflightKey{l, id})
+	}
+	s.inflightMu.Unlock()
+	ctx.cancel(context.Canceled)
+}
+
 func (s *server) run(j job) {
 	ctx := j.ctx
 	defer s.active.Add(-1)
-	defer j.cancel()
-	defer s.inflight.Delete(inflightKey{j.link, j.msg.id})
+	defer s.untrack(j.link, j.msg.id, ctx)
 
 	st := &j.svc.stats
 	st.calls.Add(1)
 	st.bytesIn.Add(uint64(len(j.msg.body)))
-	req := &Request{Service: j.msg.service, Body: j.msg.body, From: j.link.Conn().RemoteAddr().String(), conn: j.link}
+	req := &Request{Service: j.svc.name, Body: j.msg.body, From: j.link.Conn().RemoteAddrString(), conn: j.link}
 	req.Deadline, _ = ctx.Deadline()
 	body, err := invoke(ctx, j.svc.handler, req)
 	if err == nil && int64(len(body)) > s.p.cfg.maxMessageSize-replyOverhead {
@@ -298,13 +314,6 @@ func (s *server) beginDrain() {
 
 // replyOverhead is what a reply envelope adds to its body on the wire.
 const replyOverhead = 4*32 + headerLen
-
-func (s *server) handlerContext(timeoutMS uint32) (context.Context, context.CancelFunc) {
-	if timeoutMS == 0 {
-		return context.WithCancel(s.p.ctx)
-	}
-	return context.WithTimeout(s.p.ctx, time.Duration(timeoutMS)*time.Millisecond)
-}
 
 // invoke calls h, turning a panic into a CodePanic error with its stack.
 func invoke(ctx context.Context, h Handler, req *Request) (body []byte, err error) {

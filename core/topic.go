@@ -2,7 +2,6 @@ package core
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -95,7 +94,7 @@ func (p *Peer) Publish(topic string, data []byte) error {
 		return fmt.Errorf("%w: message of %d bytes on %q", ErrTooLarge, len(data), topic)
 	}
 	seq := ts.seq.Add(1)
-	matched, dropped := p.pub.Publish(dataFrames(ts.frame, seq, slices.Clone(data)))
+	matched, dropped := p.pub.Publish(dataFrames(ts.frame, seq, data))
 	ts.stats.published.Add(1)
 	ts.stats.bytes.Add(uint64(len(data)))
 	ts.stats.delivered.Add(uint64(matched - dropped))

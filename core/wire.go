@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Wire format (docs/protocol.md is the normative description):
@@ -46,12 +47,17 @@ type header struct {
 
 func (h header) marshal() []byte {
 	b := make([]byte, headerLen)
+	h.put(b)
+	return b
+}
+
+// put writes the header into b[:headerLen].
+func (h header) put(b []byte) {
 	b[0] = wireVersion
 	b[1] = byte(h.typ)
 	binary.BigEndian.PutUint16(b[2:], uint16(h.code))
 	binary.BigEndian.PutUint64(b[4:], h.id)
 	binary.BigEndian.PutUint32(b[12:], h.timeout)
-	return b
 }
 
 func parseHeader(b []byte) (header, error) {
@@ -93,10 +99,12 @@ func parseRPC(frames [][]byte) (rpcMessage, error) {
 		if len(rest) != 2 {
 			return m, fmt.Errorf("%w: REQUEST has %d frames after the header, want 2", errBadEnvelope, len(rest))
 		}
-		if err := checkName(string(rest[0])); err != nil {
+		// Received frames are never written to, so the service name can
+		// be a view of its frame instead of a copy.
+		m.service, m.body = unsafe.String(unsafe.SliceData(rest[0]), len(rest[0])), rest[1]
+		if err := checkName(m.service); err != nil {
 			return m, err
 		}
-		m.service, m.body = string(rest[0]), rest[1]
 	case typeReply:
 		if len(rest) != 1 {
 			return m, fmt.Errorf("%w: REPLY has %d frames after the header, want 1", errBadEnvelope, len(rest))
@@ -119,9 +127,19 @@ func parseRPC(frames [][]byte) (rpcMessage, error) {
 
 var emptyFrame = []byte{}
 
+// requestFrames builds a REQUEST in one buffer; body is copied, so the
+// caller may reuse it at once.
 func requestFrames(id uint64, timeoutMS uint32, service string, body []byte) [][]byte {
-	h := header{typ: typeRequest, id: id, timeout: timeoutMS}
-	return [][]byte{emptyFrame, h.marshal(), []byte(service), body}
+	m := &struct {
+		frames [4][]byte
+		hdr    [headerLen]byte
+	}{}
+	header{typ: typeRequest, id: id, timeout: timeoutMS}.put(m.hdr[:])
+	buf := make([]byte, len(service)+len(body))
+	copy(buf, service)
+	copy(buf[len(service):], body)
+	m.frames = [4][]byte{emptyFrame, m.hdr[:], buf[:len(service):len(service)], buf[len(service):]}
+	return m.frames[:]
 }
 
 func cancelFrames(id uint64) [][]byte {
@@ -134,7 +152,13 @@ func goodbyeFrames() [][]byte {
 }
 
 func replyFrames(id uint64, body []byte) [][]byte {
-	return [][]byte{emptyFrame, header{typ: typeReply, id: id}.marshal(), body}
+	m := &struct {
+		frames [3][]byte
+		hdr    [headerLen]byte
+	}{}
+	header{typ: typeReply, id: id}.put(m.hdr[:])
+	m.frames = [3][]byte{emptyFrame, m.hdr[:], body}
+	return m.frames[:]
 }
 
 func errorFrames(id uint64, e *RemoteError) [][]byte {
@@ -151,8 +175,16 @@ func topicFrame(topic string) []byte {
 	return b
 }
 
+// dataFrames builds a DATA message; body is copied, so the publisher
+// may reuse it at once, and the message is shared by every subscriber.
 func dataFrames(topic []byte, seq uint64, body []byte) [][]byte {
-	return [][]byte{topic, header{typ: typeData, id: seq}.marshal(), body}
+	m := &struct {
+		frames [3][]byte
+		hdr    [headerLen]byte
+	}{}
+	header{typ: typeData, id: seq}.put(m.hdr[:])
+	m.frames = [3][]byte{topic, m.hdr[:], append([]byte(nil), body...)}
+	return m.frames[:]
 }
 
 // dataMessage is a decoded DATA envelope.

@@ -71,14 +71,16 @@ func TestStallIsDetectedByHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	net.Stall(addr)
-	start := time.Now()
-	err := call(cli, 10*time.Second)
-	if !errors.Is(err, core.ErrConnectionLost) {
-		t.Fatalf("call through a stalled link: %v, want ErrConnectionLost", err)
+	// The stall is detected (heartbeats: 50 ms interval, 300 ms timeout,
+	// or the write deadline): the call ends as "provider unreachable" —
+	// ErrConnectionLost if the request was on the wire, ErrNoProvider if
+	// it never left — never as a plain timeout of a silent wait.
+	err := call(cli, 2*time.Second)
+	if !errors.Is(err, core.ErrConnectionLost) && !errors.Is(err, core.ErrNoProvider) {
+		t.Fatalf("call through a stalled link: %v, want ErrConnectionLost or ErrNoProvider", err)
 	}
-	// interval 50 ms + timeout 300 ms; generous bound for -race on 2 cores.
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("stall detected after %v", d)
+	if errors.Is(err, core.ErrTimeout) {
+		t.Fatalf("stall not detected: %v", err)
 	}
 	net.Heal(addr)
 	if err := call(cli, 5*time.Second); err != nil {

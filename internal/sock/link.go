@@ -28,9 +28,20 @@ type LinkConfig struct {
 	// also bounded by HeartbeatTimeout.
 	Heartbeat        time.Duration
 	HeartbeatTimeout time.Duration
+	// DirectWrite lets Send write on the caller's goroutine when the
+	// link is idle (nothing queued, no write in progress), saving the
+	// hand-off to the writer goroutine; busy links queue and batch as
+	// usual. Such a write is bounded by DirectWriteTimeout (default 5 s,
+	// or HeartbeatTimeout with heartbeats on), after which the link
+	// ends. Not for links whose senders must never wait (publishers).
+	DirectWrite        bool
+	DirectWriteTimeout time.Duration
 	// Value is the owner's per-link state, returned by Link.Value.
 	Value any
 }
+
+// DefaultDirectWriteTimeout bounds a direct write without heartbeats.
+const DefaultDirectWriteTimeout = 5 * time.Second
 
 // Link runs one zmtp.Conn: a reader goroutine and a writer goroutine
 // that drains the bounded send queue in batches, one flush per batch.
@@ -38,6 +49,7 @@ type Link struct {
 	conn *zmtp.Conn
 	cfg  LinkConfig
 	q    *queue
+	wmu  sync.Mutex // held by whoever writes to conn
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -60,6 +72,12 @@ func StartLink(c *zmtp.Conn, cfg LinkConfig) *Link {
 	if c.PeerMinor() < 1 {
 		cfg.Heartbeat = 0 // a ZMTP 3.0 peer does not answer PING
 	}
+	if cfg.DirectWriteTimeout <= 0 {
+		cfg.DirectWriteTimeout = DefaultDirectWriteTimeout
+		if cfg.Heartbeat > 0 {
+			cfg.DirectWriteTimeout = cfg.HeartbeatTimeout
+		}
+	}
 	l := &Link{conn: c, cfg: cfg, q: newQueue(cfg.QueueLen), closing: make(chan struct{}), done: make(chan struct{})}
 	l.running.Store(2)
 	go l.readLoop()
@@ -76,8 +94,41 @@ func (l *Link) Conn() *zmtp.Conn { return l.conn }
 // Send queues frames, waiting for room while ctx allows. The link owns
 // frames from then on: the caller must not modify them.
 func (l *Link) Send(ctx context.Context, frames [][]byte) error {
+	if l.cfg.DirectWrite {
+		if done, err := l.writeDirect(frames); done {
+			return err
+		}
+	}
 	_, err := l.q.push(ctx, frames, Block)
 	return l.sendResult(err)
+}
+
+// writeDirect writes frames at once if the link is idle; done is false
+// when the caller must queue them instead.
+func (l *Link) writeDirect(frames [][]byte) (done bool, err error) {
+	if !l.wmu.TryLock() {
+		return false, nil
+	}
+	defer l.wmu.Unlock()
+	if l.q.len() > 0 {
+		return false, nil // queued messages go first
+	}
+	select {
+	case <-l.closing:
+		return true, l.sendResult(ErrClosed)
+	default:
+	}
+	l.conn.SetWriteDeadline(time.Now().Add(l.cfg.DirectWriteTimeout))
+	if err := l.conn.WriteMessage(frames); err != nil {
+		l.fail(err)
+		return true, err
+	}
+	if err := l.conn.Flush(); err != nil {
+		l.fail(err)
+		return true, err
+	}
+	l.sent.Add(1)
+	return true, nil
 }
 
 // TrySend queues frames without waiting, applying p (DropNewest or
@@ -192,10 +243,15 @@ func (l *Link) writeLoop() {
 }
 
 func (l *Link) writeBatch() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	batch := l.q.take()
 	defer l.q.recycle(batch)
-	if l.cfg.Heartbeat > 0 {
+	switch {
+	case l.cfg.Heartbeat > 0:
 		l.conn.SetWriteDeadline(time.Now().Add(l.cfg.HeartbeatTimeout))
+	case l.cfg.DirectWrite:
+		l.conn.SetWriteDeadline(time.Time{}) // a direct write may have set one
 	}
 	for _, m := range batch {
 		if err := l.conn.WriteMessage(m); err != nil {
@@ -213,6 +269,8 @@ func (l *Link) heartbeat() error {
 	if time.Since(l.conn.LastReceive()) > l.cfg.HeartbeatTimeout {
 		return ErrHeartbeatTimeout
 	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	l.conn.SetWriteDeadline(time.Now().Add(l.cfg.HeartbeatTimeout))
 	return l.conn.Ping(l.cfg.HeartbeatTimeout)
 }

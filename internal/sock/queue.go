@@ -39,7 +39,8 @@ type queue struct {
 	limit  int
 	closed bool
 	wake   chan struct{} // capacity 1: the writer has work
-	room   chan struct{} // closed (and replaced) when the writer takes items
+	room   chan struct{} // closed (and replaced) when the writer takes items and someone waits
+	waits  int           // senders blocked for room
 }
 
 func newQueue(limit int) *queue {
@@ -56,20 +57,26 @@ func (q *queue) push(ctx context.Context, msg [][]byte, p Policy) (dropped bool,
 			q.mu.Unlock()
 			return true, ErrQueueFull
 		case DropOldest:
-			copy(q.items, q.items[1:])
-			q.items[len(q.items)-1] = nil
-			q.items = q.items[:len(q.items)-1]
+			// Re-slicing is O(1); append reallocates when the front
+			// space runs out, so drops cost amortised constant time.
+			q.items[0] = nil
+			q.items = q.items[1:]
 			dropped = true
 			continue
 		}
 		room := q.room
+		q.waits++
 		q.mu.Unlock()
 		select {
 		case <-room:
 		case <-ctx.Done():
+			q.mu.Lock()
+			q.waits--
+			q.mu.Unlock()
 			return false, ctx.Err()
 		}
 		q.mu.Lock()
+		q.waits--
 	}
 	if q.closed {
 		q.mu.Unlock()
@@ -92,7 +99,7 @@ func (q *queue) take() [][][]byte {
 	batch := q.items
 	q.items = q.spare[:0]
 	q.spare = nil
-	if len(batch) > 0 {
+	if len(batch) > 0 && q.waits > 0 {
 		close(q.room)
 		q.room = make(chan struct{})
 	}

@@ -77,6 +77,8 @@ type Conn struct {
 	werr error
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last frame read
+	remote   string       // RemoteAddr().String(), computed once
+	arena    []byte       // backing store for small incoming frames
 }
 
 // Handshake exchanges greetings and READY commands on nc, which it
@@ -118,6 +120,9 @@ func handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
 		return nil, err
 	}
 	c.lastRecv.Store(time.Now().UnixNano())
+	if ra := nc.RemoteAddr(); ra != nil {
+		c.remote = ra.String()
+	}
 	return c, nil
 }
 
@@ -240,10 +245,36 @@ func (c *Conn) PeerType() SocketType { return SocketType(c.peerMeta.Get("Socket-
 // RemoteAddr returns the peer's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
+// RemoteAddrString returns RemoteAddr().String(), computed once.
+func (c *Conn) RemoteAddrString() string { return c.remote }
+
 // LastReceive returns when a frame was last read from the peer.
 func (c *Conn) LastReceive() time.Time { return time.Unix(0, c.lastRecv.Load()) }
 
 func (c *Conn) touch() { c.lastRecv.Store(time.Now().UnixNano()) }
+
+// Small frames are carved out of a shared arena: one allocation serves
+// many messages. A frame's capacity is its length, so appending to it
+// never writes into its neighbours.
+const (
+	arenaSize     = 16 << 10
+	arenaMaxFrame = 512
+)
+
+func (c *Conn) readFrameBody(n uint64) ([]byte, error) {
+	if n == 0 || n > arenaMaxFrame {
+		return readBody(c.r, n, c.touch)
+	}
+	if uint64(len(c.arena)) < n {
+		c.arena = make([]byte, arenaSize)
+	}
+	b := c.arena[:n:n]
+	c.arena = c.arena[n:]
+	if _, err := io.ReadFull(c.r, b); err != nil {
+		return nil, unexpectedEOF(err)
+	}
+	return b, nil
+}
 
 // Close closes the underlying connection, unblocking any reader or writer.
 func (c *Conn) Close() error { return c.nc.Close() }
@@ -255,7 +286,7 @@ func (c *Conn) Close() error { return c.nc.Close() }
 // called concurrently with itself.
 func (c *Conn) ReadMessage() ([][]byte, error) {
 	var (
-		frames [][]byte
+		frames = make([][]byte, 0, 4)
 		total  uint64
 	)
 	for {
@@ -270,7 +301,7 @@ func (c *Conn) ReadMessage() ([][]byte, error) {
 		if h.size > c.maxSize || total > c.maxSize {
 			return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, total, c.maxSize)
 		}
-		body, err := readBody(c.r, h.size, c.touch)
+		body, err := c.readFrameBody(h.size)
 		if err != nil {
 			return nil, err
 		}
