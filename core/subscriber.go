@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -224,11 +225,16 @@ type pubConn struct {
 	info    NodeInfo
 	link    *sock.Link
 	acked   map[string]bool
-	lastSeq map[string]uint64
+	lastSeq map[string]uint64 // by interned topic name
+	names   map[string]string // interned topic names
 }
 
+// maxInterned bounds the topic names a connection keeps; past it names
+// are copied per message.
+const maxInterned = 4096
+
 func newPubConn(s *subscriber, n NodeInfo) *pubConn {
-	pc := &pubConn{s: s, info: n, name: n.Name, acked: map[string]bool{}, lastSeq: map[string]uint64{}}
+	pc := &pubConn{s: s, info: n, name: n.Name, acked: map[string]bool{}, lastSeq: map[string]uint64{}, names: map[string]string{}}
 	meta := zmtp.Metadata{"X-Zmp-Node": s.p.name, sock.PropSubAck: "1"}
 	pc.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         n.Pub,
@@ -308,8 +314,8 @@ func (pc *pubConn) onMessage(_ *sock.Link, frames [][]byte) {
 	if err != nil {
 		return
 	}
-	missed := pc.gap(d.topic, d.seq)
-	m := Message{Topic: d.topic, Data: d.body, Seq: d.seq, Publisher: pc.name}
+	topic, missed := pc.track(d.topic, d.seq)
+	m := Message{Topic: topic, Data: d.body, Seq: d.seq, Publisher: pc.name}
 	for _, sub := range *pc.s.snap.Load() {
 		if sub.matches(d.topic) {
 			sub.missed.Add(missed)
@@ -318,15 +324,25 @@ func (pc *pubConn) onMessage(_ *sock.Link, frames [][]byte) {
 	}
 }
 
-// gap returns how many sequence numbers were skipped on topic since the
-// last message from this publisher on this connection.
-func (pc *pubConn) gap(topic string, seq uint64) uint64 {
+// track interns the topic name (view is only valid with its frame) and
+// returns how many sequence numbers were skipped on it since the last
+// message from this publisher on this connection.
+func (pc *pubConn) track(view string, seq uint64) (topic string, missed uint64) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	last, seen := pc.lastSeq[topic]
-	pc.lastSeq[topic] = seq
-	if seen && seq > last+1 {
-		return seq - last - 1
+	topic, ok := pc.names[view]
+	if !ok {
+		topic = strings.Clone(view)
+		if len(pc.names) < maxInterned {
+			pc.names[topic] = topic
+		}
 	}
-	return 0
+	last, seen := pc.lastSeq[topic]
+	if seen || len(pc.lastSeq) < maxInterned {
+		pc.lastSeq[topic] = seq
+	}
+	if seen && seq > last+1 {
+		missed = seq - last - 1
+	}
+	return topic, missed
 }

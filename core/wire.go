@@ -202,7 +202,9 @@ func parseData(frames [][]byte) (dataMessage, error) {
 	if len(t) < 2 || t[len(t)-1] != 0 {
 		return dataMessage{}, fmt.Errorf("%w: topic frame not NUL-terminated", errBadEnvelope)
 	}
-	topic := string(t[:len(t)-1])
+	// A view of the frame (see parseRPC); subscribers intern it before
+	// handing it out.
+	topic := unsafe.String(unsafe.SliceData(t), len(t)-1)
 	if err := checkName(topic); err != nil {
 		return dataMessage{}, err
 	}

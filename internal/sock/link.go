@@ -59,6 +59,10 @@ type Link struct {
 	err       error
 
 	sent, dropped atomic.Uint64
+
+	// heartbeat state, owned by the writer goroutine
+	seenReceived uint64
+	lastTraffic  time.Time
 }
 
 // StartLink takes ownership of c and starts its goroutines.
@@ -78,7 +82,7 @@ func StartLink(c *zmtp.Conn, cfg LinkConfig) *Link {
 			cfg.DirectWriteTimeout = cfg.HeartbeatTimeout
 		}
 	}
-	l := &Link{conn: c, cfg: cfg, q: newQueue(cfg.QueueLen), closing: make(chan struct{}), done: make(chan struct{})}
+	l := &Link{conn: c, cfg: cfg, q: newQueue(cfg.QueueLen), closing: make(chan struct{}), done: make(chan struct{}), lastTraffic: time.Now()}
 	l.running.Store(2)
 	go l.readLoop()
 	go l.writeLoop()
@@ -266,7 +270,11 @@ func (l *Link) writeBatch() error {
 }
 
 func (l *Link) heartbeat() error {
-	if time.Since(l.conn.LastReceive()) > l.cfg.HeartbeatTimeout {
+	now := time.Now()
+	if n := l.conn.Received(); n != l.seenReceived {
+		l.seenReceived, l.lastTraffic = n, now
+	}
+	if now.Sub(l.lastTraffic) > l.cfg.HeartbeatTimeout {
 		return ErrHeartbeatTimeout
 	}
 	l.wmu.Lock()
