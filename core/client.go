@@ -248,7 +248,6 @@ func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *pro
 			OnMessage:        pc.onMessage,
 			Heartbeat:        cfg.heartbeat,
 			HeartbeatTimeout: cfg.heartbeatTimeout,
-			DirectWrite:      true,
 		},
 		OnUp: func(*sock.Link) {
 			if pc.wasUp.Swap(true) && hooks.reconnected != nil {
@@ -342,9 +341,14 @@ func (pc *providerConn) call(ctx context.Context, service string, body []byte) (
 	pc.nextID++
 	id := pc.nextID
 	pc.pending[id] = ch
+	alone := len(pc.pending) == 1
 	pc.mu.Unlock()
 	req := requestFrames(id, timeoutMS(ctx), service, body)
-	if err := link.Send(ctx, req); err != nil {
+	send := link.Send
+	if alone {
+		send = link.SendNow // latency: no hand-off; under load the writer batches
+	}
+	if err := send(ctx, req); err != nil {
 		pc.forget(id)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -152,7 +152,7 @@ func (p *Peer) bind() error {
 		return err
 	}
 	listen := sock.ListenConfig{ZMTP: p.zmtpConfig(zmtp.Router), HandshakeTimeout: p.cfg.handshakeTimeout}
-	p.router, err = sock.ListenRouter(rpcEP, sock.RouterConfig{Listen: listen, Link: sock.LinkConfig{DirectWrite: true}, OnMessage: p.srv.onMessage, OnPeerClose: p.srv.peerClosed})
+	p.router, err = sock.ListenRouter(rpcEP, sock.RouterConfig{Listen: listen, OnMessage: p.srv.onMessage, OnPeerClose: p.srv.peerClosed})
 	if err != nil {
 		return fmt.Errorf("core: binding %s: %w", rpcEP, err)
 	}

@@ -295,7 +295,13 @@ func (s *server) run(j job) {
 		st.bytesOut.Add(uint64(len(body)))
 	}
 	// The reply waits for queue room at most until the caller's deadline.
-	j.link.Send(ctx, frames)
+	// A lone request is answered on this goroutine; under load the
+	// link's writer batches replies.
+	if s.active.Load() == 1 {
+		j.link.SendNow(ctx, frames)
+	} else {
+		j.link.Send(ctx, frames)
+	}
 }
 
 // errStopping is the reply to requests a stopping node will not run;

@@ -2,6 +2,7 @@ package sock
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,13 +29,9 @@ type LinkConfig struct {
 	// also bounded by HeartbeatTimeout.
 	Heartbeat        time.Duration
 	HeartbeatTimeout time.Duration
-	// DirectWrite lets Send write on the caller's goroutine when the
-	// link is idle (nothing queued, no write in progress), saving the
-	// hand-off to the writer goroutine; busy links queue and batch as
-	// usual. Such a write is bounded by DirectWriteTimeout (default 5 s,
-	// or HeartbeatTimeout with heartbeats on), after which the link
-	// ends. Not for links whose senders must never wait (publishers).
-	DirectWrite        bool
+	// DirectWriteTimeout bounds a SendNow that writes on the caller's
+	// goroutine (default 5 s, or HeartbeatTimeout with heartbeats on);
+	// past it the link ends.
 	DirectWriteTimeout time.Duration
 	// Value is the owner's per-link state, returned by Link.Value.
 	Value any
@@ -50,6 +47,8 @@ type Link struct {
 	cfg  LinkConfig
 	q    *queue
 	wmu  sync.Mutex // held by whoever writes to conn
+	// directUsed, under wmu: a direct write left a deadline on conn
+	directUsed bool
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -98,13 +97,21 @@ func (l *Link) Conn() *zmtp.Conn { return l.conn }
 // Send queues frames, waiting for room while ctx allows. The link owns
 // frames from then on: the caller must not modify them.
 func (l *Link) Send(ctx context.Context, frames [][]byte) error {
-	if l.cfg.DirectWrite {
-		if done, err := l.writeDirect(frames); done {
-			return err
-		}
-	}
 	_, err := l.q.push(ctx, frames, Block)
 	return l.sendResult(err)
+}
+
+// SendNow is Send for a sender that expects to be alone: when the link
+// is idle (nothing queued, no write in progress) it writes frames on
+// the caller's goroutine, saving the hand-off to the writer; otherwise
+// it queues them like Send. Senders that send in bursts should use
+// Send, whose writer batches many messages into one write. Not for
+// senders that must never wait (publishers).
+func (l *Link) SendNow(ctx context.Context, frames [][]byte) error {
+	if done, err := l.writeDirect(frames); done {
+		return err
+	}
+	return l.Send(ctx, frames)
 }
 
 // writeDirect writes frames at once if the link is idle; done is false
@@ -122,6 +129,7 @@ func (l *Link) writeDirect(frames [][]byte) (done bool, err error) {
 		return true, l.sendResult(ErrClosed)
 	default:
 	}
+	l.directUsed = true
 	l.conn.SetWriteDeadline(time.Now().Add(l.cfg.DirectWriteTimeout))
 	if err := l.conn.WriteMessage(frames); err != nil {
 		l.fail(err)
@@ -233,6 +241,9 @@ func (l *Link) writeLoop() {
 		case <-l.closing:
 			return
 		case <-l.q.wake:
+			// Let senders that are already runnable queue behind this
+			// message, so that one write carries them all.
+			runtime.Gosched()
 			if err := l.writeBatch(); err != nil {
 				l.fail(err)
 				return
@@ -251,11 +262,11 @@ func (l *Link) writeBatch() error {
 	defer l.wmu.Unlock()
 	batch := l.q.take()
 	defer l.q.recycle(batch)
-	switch {
-	case l.cfg.Heartbeat > 0:
+	if l.cfg.Heartbeat > 0 {
 		l.conn.SetWriteDeadline(time.Now().Add(l.cfg.HeartbeatTimeout))
-	case l.cfg.DirectWrite:
-		l.conn.SetWriteDeadline(time.Time{}) // a direct write may have set one
+	} else if l.directUsed {
+		l.conn.SetWriteDeadline(time.Time{}) // clear a direct write's deadline
+		l.directUsed = false
 	}
 	for _, m := range batch {
 		if err := l.conn.WriteMessage(m); err != nil {
