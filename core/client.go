@@ -17,40 +17,86 @@ import (
 // per provider node (never one DEALER to many: zmq4 defect 1), and
 // spreads calls over them.
 type client struct {
-	p     *Peer
-	mu    sync.Mutex
+	p    *Peer
+	view atomic.Pointer[view] // the registry as last read
+	done atomic.Bool
+
+	mu    sync.RWMutex
 	conns map[string]*providerConn // by node ID
-	rr    map[string]uint64        // round-robin position per service
-	view  []NodeInfo
-	seen  time.Time
-	done  bool
+}
+
+// view is one reading of the registry, shared read-only by every call
+// until the next reading.
+type view struct {
+	nodes     []NodeInfo
+	seen      time.Time
+	providers map[string][]NodeInfo     // by service, nodes with an RPC endpoint
+	rr        map[string]*atomic.Uint64 // round-robin position by service
+}
+
+func newView(nodes []NodeInfo) *view {
+	v := &view{nodes: nodes, seen: time.Now(), providers: map[string][]NodeInfo{}, rr: map[string]*atomic.Uint64{}}
+	for _, n := range nodes {
+		if n.RPC == "" {
+			continue
+		}
+		for _, s := range n.Services {
+			v.providers[s] = append(v.providers[s], n)
+			if v.rr[s] == nil {
+				v.rr[s] = new(atomic.Uint64)
+			}
+		}
+	}
+	return v
+}
+
+// candidates returns the nodes a call may go to: the providers of
+// service, or the pinned node (which may also serve zmp's reserved
+// services without listing them).
+func (v *view) candidates(service, pin string) []NodeInfo {
+	if pin == "" {
+		return v.providers[service]
+	}
+	var out []NodeInfo
+	for _, n := range v.nodes {
+		if n.Name == pin && n.RPC != "" && (n.Provides(service) || isReserved(service)) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// next returns where the round robin of service starts this time.
+func (v *view) next(service string) uint64 {
+	if c := v.rr[service]; c != nil {
+		return c.Add(1) - 1
+	}
+	return 0
 }
 
 func newClient(p *Peer) *client {
-	return &client{p: p, conns: map[string]*providerConn{}, rr: map[string]uint64{}}
+	return &client{p: p, conns: map[string]*providerConn{}}
 }
 
-// nodes returns the registry's live entries, re-read when the cached
-// copy is older than the discovery interval or fresh is set.
-func (c *client) nodes(ctx context.Context, fresh bool) ([]NodeInfo, error) {
-	c.mu.Lock()
-	if !fresh && time.Since(c.seen) < c.p.cfg.discoveryInterval {
-		defer c.mu.Unlock()
-		return c.view, nil
+// current returns the registry view, read again when it is older than
+// the discovery interval or fresh is set.
+func (c *client) current(ctx context.Context, fresh bool) (*view, error) {
+	if v := c.view.Load(); !fresh && v != nil && time.Since(v.seen) < c.p.cfg.discoveryInterval {
+		return v, nil
 	}
-	c.mu.Unlock()
 	nodes, err := c.p.reg.Nodes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("core: reading registry: %w", err)
 	}
+	v := newView(nodes)
+	c.view.Store(v)
 	c.mu.Lock()
-	c.view, c.seen = nodes, time.Now()
 	stale := c.dropVanished(nodes)
 	c.mu.Unlock()
 	for _, pc := range stale {
 		pc.close()
 	}
-	return nodes, nil
+	return v, nil
 }
 
 // dropVanished forgets connections to nodes no longer registered.
@@ -63,19 +109,6 @@ func (c *client) dropVanished(nodes []NodeInfo) []*providerConn {
 		}
 	}
 	return stale
-}
-
-func candidates(nodes []NodeInfo, service, pin string) []NodeInfo {
-	var out []NodeInfo
-	for _, n := range nodes {
-		if n.RPC == "" || (pin != "" && n.Name != pin) {
-			continue
-		}
-		if n.Provides(service) || (pin != "" && isReserved(service)) {
-			out = append(out, n)
-		}
-	}
-	return out
 }
 
 func isReserved(service string) bool {
@@ -99,11 +132,11 @@ func (c *client) call(ctx context.Context, service string, body []byte, o callOp
 	fresh := false
 	var lastErr error
 	for {
-		nodes, err := c.nodes(ctx, fresh)
+		v, err := c.current(ctx, fresh)
 		if err != nil {
 			return nil, err
 		}
-		cands := candidates(nodes, service, o.node)
+		cands := v.candidates(service, o.node)
 		if len(cands) == 0 && !fresh {
 			fresh = true
 			continue
@@ -111,7 +144,7 @@ func (c *client) call(ctx context.Context, service string, body []byte, o callOp
 		if len(cands) == 0 {
 			return nil, noProvider(service, o.node, lastErr)
 		}
-		pc, err := c.pick(service, cands)
+		pc, err := c.pick(cands, v.next(service))
 		if err != nil {
 			return nil, err
 		}
@@ -144,17 +177,15 @@ func noProvider(service, node string, cause error) error {
 
 // pick chooses the next provider round-robin, skipping those whose
 // connection is known to be down. It returns nil when all are down.
-func (c *client) pick(service string, cands []NodeInfo) (*providerConn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done {
+func (c *client) pick(cands []NodeInfo, start uint64) (*providerConn, error) {
+	if c.done.Load() {
 		return nil, ErrClosed
 	}
-	start := c.rr[service]
-	c.rr[service] = start + 1
 	for i := range cands {
-		n := cands[(start+uint64(i))%uint64(len(cands))]
-		pc := c.connLocked(n)
+		pc, err := c.conn(cands[(start+uint64(i))%uint64(len(cands))])
+		if err != nil {
+			return nil, err
+		}
 		if !pc.down() {
 			return pc, nil
 		}
@@ -162,21 +193,36 @@ func (c *client) pick(service string, cands []NodeInfo) (*providerConn, error) {
 	return nil, nil
 }
 
-func (c *client) connLocked(n NodeInfo) *providerConn {
+// conn returns the connection to n, made on first use.
+func (c *client) conn(n NodeInfo) (*providerConn, error) {
+	c.mu.RLock()
 	pc, ok := c.conns[n.ID]
-	if !ok || pc.info.RPC != n.RPC {
-		if ok {
-			go pc.close()
-		}
-		pc = newProviderConn(&c.p.cfg, c.p.name, n, connHooks{retireOnGoodbye: true})
-		c.conns[n.ID] = pc
+	c.mu.RUnlock()
+	if ok && pc.info.RPC == n.RPC {
+		return pc, nil
 	}
-	return pc
+	c.mu.Lock()
+	if c.done.Load() {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	old, ok := c.conns[n.ID]
+	if ok && old.info.RPC == n.RPC {
+		c.mu.Unlock()
+		return old, nil
+	}
+	pc = newProviderConn(&c.p.cfg, c.p.name, n, connHooks{retireOnGoodbye: true})
+	c.conns[n.ID] = pc
+	c.mu.Unlock()
+	if ok {
+		old.close() // the node moved to another endpoint
+	}
+	return pc, nil
 }
 
 func (c *client) unreachableReason(cands []NodeInfo) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	for _, n := range cands {
 		if pc := c.conns[n.ID]; pc != nil {
 			if err := pc.sess.LastError(); err != nil {
@@ -189,7 +235,7 @@ func (c *client) unreachableReason(cands []NodeInfo) error {
 
 func (c *client) close() {
 	c.mu.Lock()
-	c.done = true
+	c.done.Store(true)
 	conns := c.conns
 	c.conns = map[string]*providerConn{}
 	c.mu.Unlock()

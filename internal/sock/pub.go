@@ -161,6 +161,37 @@ func (p *Pub) Publish(frames [][]byte) (matched, dropped int) {
 	return matched, dropped
 }
 
+// PublishFunc is Publish for a message that is expensive to make: it
+// calls build, at most once, only when a subscriber matching topic has
+// room for the message (or drops its oldest), so that a message every
+// subscriber would drop is never built.
+func (p *Pub) PublishFunc(topic []byte, build func() [][]byte) (matched, dropped int) {
+	var frames [][]byte
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for l, peer := range p.peers {
+		if !peer.matches(topic) {
+			continue
+		}
+		matched++
+		if p.cfg.Policy == DropNewest && l.q.full() {
+			l.dropped.Add(1)
+			dropped++
+			continue
+		}
+		if frames == nil {
+			frames = build()
+		}
+		if d, _ := l.TrySend(frames, p.cfg.Policy); d {
+			dropped++
+		}
+	}
+	if dropped > 0 {
+		p.dropped.Add(uint64(dropped))
+	}
+	return matched, dropped
+}
+
 // PubStats counts a Pub's subscribers and drops.
 type PubStats struct {
 	Subscribers int

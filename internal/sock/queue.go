@@ -115,6 +115,12 @@ func (q *queue) recycle(batch [][][]byte) {
 	q.mu.Unlock()
 }
 
+func (q *queue) full() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) >= q.limit
+}
+
 func (q *queue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
