@@ -36,3 +36,43 @@ selftest:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# --- comparative benchmark: bench/ is its own module (see docs/performance.md) ---
+BENCH_BIN   ?= bench/bin
+BENCH_OUT   ?= bench/results
+BENCH_FLAGS ?=
+# libzmq's workers run in a binary of their own (-tags libzmq, cgo), so
+# that cgo does not add to the memory figures of the other systems.
+BENCH_LIBZMQ = $$(if [ -x $(BENCH_BIN)/zmpbench-libzmq ]; then echo --libzmq-exe $(BENCH_BIN)/zmpbench-libzmq; fi)
+
+.PHONY: bench-compare bench-smoke bench-build bench-libzmq-dev
+
+## bench-compare: zmp next to raw TCP, zmq4, libzmq, net/rpc and NATS, 3 interleaved repetitions (~10 min); writes $(BENCH_OUT)
+bench-compare: bench-libzmq-dev bench-build
+	$(BENCH_BIN)/zmpbench compare --out $(BENCH_OUT) $(BENCH_LIBZMQ) $(BENCH_FLAGS)
+
+## bench-smoke: the same on tcp with tiny windows and one repetition (< 2 min)
+bench-smoke: bench-build
+	$(BENCH_BIN)/zmpbench compare --quick --transports tcp --out $(BENCH_OUT)/smoke $(BENCH_LIBZMQ) $(BENCH_FLAGS)
+
+## bench-build: build zmpbench, and zmpbench-libzmq when libzmq's headers are installed
+bench-build:
+	cd bench && $(GO) build -o bin/zmpbench ./cmd/zmpbench
+	@rm -f $(BENCH_BIN)/zmpbench-libzmq; \
+	if pkg-config --exists libzmq 2>/dev/null; then \
+	  echo "cd bench && $(GO) build -tags libzmq -o bin/zmpbench-libzmq ./cmd/zmpbench"; \
+	  cd bench && $(GO) build -tags libzmq -o bin/zmpbench-libzmq ./cmd/zmpbench; \
+	else \
+	  echo "bench: libzmq not found by pkg-config (package libzmq3-dev): libzmq is skipped"; \
+	fi
+
+## bench-libzmq-dev: install libzmq3-dev with apt-get if it is missing and we are root
+bench-libzmq-dev:
+	@if pkg-config --exists libzmq 2>/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "bench: installing libzmq3-dev with apt-get for the libzmq comparison"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev pkg-config >/dev/null; } \
+	    || echo "bench: could not install libzmq3-dev: libzmq is skipped"; \
+	else \
+	  echo "bench: libzmq3-dev is missing and installing it needs root (apt-get install libzmq3-dev pkg-config): libzmq is skipped"; \
+	fi

@@ -1,0 +1,45 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/gozmp/zmp/bench/harness"
+)
+
+// Text writes the comparison table, the memory table and the targets
+// for a terminal.
+func Text(w io.Writer, run *harness.Run) {
+	r := index(run)
+	fmt.Fprintf(w, "\nzmp comparison: medians of %d repetition(s), %s windows; (r×) = system ÷ zmp\n\n", run.Reps, run.Duration)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "case\ttransport\t%s\tzmp÷tcp\n", strings.Join(run.Systems, "\t"))
+	for _, row := range rows(run) {
+		fmt.Fprintf(tw, "%s\t%s", row.label(), row.v.Transport)
+		for _, s := range run.Systems {
+			fmt.Fprintf(tw, "\t%s", r.cell(row.v, s, row.metric))
+		}
+		fmt.Fprintf(tw, "\t%s\n", r.zmpVsTCP(row.v, row.metric))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\npeak RSS, MiB (server / client):")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "case\ttransport\t%s\n", strings.Join(run.Systems, "\t"))
+	for _, v := range run.Variants {
+		fmt.Fprintf(tw, "%s\t%s", v.Title(), v.Transport)
+		for _, s := range run.Systems {
+			fmt.Fprintf(tw, "\t%s", r.memory(v, s))
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "\ntargets:")
+	for _, t := range targets(r) {
+		fmt.Fprintf(w, "  %-55s %s\n", t.name, t.verdict())
+	}
+	for _, n := range notes(r) {
+		fmt.Fprintln(w, "note:", n)
+	}
+}

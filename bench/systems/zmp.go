@@ -1,0 +1,210 @@
+package systems
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gozmp/zmp/bench/spec"
+	"github.com/gozmp/zmp/core"
+)
+
+// zmp: the library under test. Both processes share a directory
+// registry (and IPC socket directory) in the measurement's Dir; the
+// client finds the server by name, as a zmp program would.
+const (
+	zmpService = "echo"
+	zmpTopic   = "bench"
+	// zmpSubQueue is each subscription's receive queue: large enough
+	// that a subscriber draining it in a tight loop does not drop.
+	zmpSubQueue = 8192
+	// zmpPaceEvery is how many publishes go by between two looks at the
+	// drop counter, and zmpPaceDelay how long a publisher that saw drops
+	// waits for its queues to drain.
+	zmpPaceEvery = 32
+	zmpPaceDelay = 50 * time.Microsecond
+)
+
+func zmpSystem() *System {
+	return &System{Name: "zmp", RPC: true, PubSub: true, IPC: true, NewEcho: newZmpEcho, DialEcho: dialZmpEcho, NewPub: newZmpPub, DialSubs: dialZmpSubs}
+}
+
+// newZmpPeer makes a peer registered in ep.Dir, binding on ep.Transport.
+func newZmpPeer(ctx context.Context, ep Endpoint, name string) (*core.Peer, error) {
+	reg, err := core.NewDirRegistry(ep.Dir)
+	if err != nil {
+		return nil, err
+	}
+	opts := []core.Option{core.WithRegistry(reg), core.WithRuntimeDir(ep.Dir)}
+	if ep.Transport == spec.IPC {
+		opts = append(opts, core.WithTransport(core.IPC))
+	}
+	return core.NewPeer(ctx, name, opts...)
+}
+
+type zmpServer struct{ p *core.Peer }
+
+func (s *zmpServer) Addr() string { return s.p.Name() }
+func (s *zmpServer) Close() error { return s.p.Close() }
+
+func (s *zmpServer) Stats() map[string]float64 {
+	st := s.p.Stats()
+	return map[string]float64{
+		"served":     float64(st.Services[zmpService].Calls),
+		"overloaded": float64(st.Server.Overloaded),
+	}
+}
+
+func newZmpEcho(ctx context.Context, ep Endpoint) (Server, error) {
+	p, err := newZmpPeer(ctx, ep, "bench-server")
+	if err != nil {
+		return nil, err
+	}
+	err = p.HandleFunc(zmpService, func(_ context.Context, r *core.Request) ([]byte, error) { return r.Body, nil })
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	return &zmpServer{p: p}, nil
+}
+
+type zmpCaller struct{ p *core.Peer }
+
+func dialZmpEcho(ctx context.Context, ep Endpoint, _ string) (Caller, error) {
+	p, err := newZmpPeer(ctx, ep, "bench-client")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.Call(ctx, zmpService, []byte("warm")); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("first call: %w", err)
+	}
+	return &zmpCaller{p: p}, nil
+}
+
+func (c *zmpCaller) Run(ctx context.Context, n int, payload []byte, rec *Recorder) error {
+	return parallel(ctx, n, func(ctx context.Context) error {
+		_, err := c.p.Call(ctx, zmpService, payload)
+		return err
+	}, rec)
+}
+
+func (c *zmpCaller) Close() error { return c.p.Close() }
+
+type zmpPub struct {
+	zmpServer
+	pace bool
+}
+
+func newZmpPub(ctx context.Context, ep Endpoint, o PubOptions) (Publisher, error) {
+	p, err := newZmpPeer(ctx, ep, "bench-server")
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Advertise(zmpTopic); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return &zmpPub{zmpServer: zmpServer{p: p}, pace: o.Pace}, nil
+}
+
+// Run publishes flat out; when pacing, it looks at the drop counter
+// every zmpPaceEvery messages and waits while the queues are full, so
+// that the publisher spends its time on messages that are delivered.
+func (s *zmpPub) Run(ctx context.Context, payload []byte) error {
+	var dropped uint64
+	for i := 0; !stopped(ctx, i); i++ {
+		if err := s.p.Publish(zmpTopic, payload); err != nil {
+			return err
+		}
+		if !s.pace || i%zmpPaceEvery != 0 {
+			continue
+		}
+		for d := s.p.Stats().Topics[zmpTopic].Dropped; d != dropped && ctx.Err() == nil; d = s.p.Stats().Topics[zmpTopic].Dropped {
+			dropped = d
+			time.Sleep(zmpPaceDelay)
+		}
+	}
+	return nil
+}
+
+func (s *zmpPub) Stats() map[string]float64 {
+	ts := s.p.Stats().Topics[zmpTopic]
+	return map[string]float64{
+		"published":   float64(ts.Published),
+		"pub_dropped": float64(ts.Dropped),
+	}
+}
+
+type zmpSubs struct {
+	peers  []*core.Peer
+	subs   []*core.Subscription
+	counts *Counters
+	wg     sync.WaitGroup
+}
+
+func dialZmpSubs(ctx context.Context, ep Endpoint, _ string, n int) (Subscribers, error) {
+	s := &zmpSubs{counts: NewCounters(n)}
+	for i := range n {
+		if err := s.add(ctx, ep, i); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// add makes subscriber i: a peer of its own, so a connection of its own.
+func (s *zmpSubs) add(ctx context.Context, ep Endpoint, i int) error {
+	p, err := newZmpPeer(ctx, ep, fmt.Sprintf("bench-sub-%d", i))
+	if err != nil {
+		return err
+	}
+	s.peers = append(s.peers, p)
+	sub, err := p.Subscribe(zmpTopic, core.WithQueue(zmpSubQueue, core.DropNewest))
+	if err != nil {
+		return err
+	}
+	s.subs = append(s.subs, sub)
+	s.wg.Go(func() {
+		for range sub.C() {
+			s.counts.Add(i)
+		}
+	})
+	return nil
+}
+
+func (s *zmpSubs) Ready(ctx context.Context) error {
+	for _, sub := range s.subs {
+		if err := sub.WaitConnected(ctx, 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *zmpSubs) Counts() *Counters { return s.counts }
+
+func (s *zmpSubs) Stats() map[string]float64 {
+	var dropped, missed uint64
+	for _, sub := range s.subs {
+		st := sub.Stats()
+		dropped += st.Dropped
+		missed += st.Missed
+	}
+	return map[string]float64{"sub_dropped": float64(dropped), "sub_missed": float64(missed)}
+}
+
+func (s *zmpSubs) Close() error {
+	var errs []error
+	for _, sub := range s.subs {
+		errs = append(errs, sub.Close())
+	}
+	s.wg.Wait()
+	for _, p := range s.peers {
+		errs = append(errs, p.Close())
+	}
+	return errors.Join(errs...)
+}
