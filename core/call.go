@@ -41,13 +41,15 @@ func (p *Peer) Call(ctx context.Context, service string, body []byte, opts ...Ca
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.cfg.callTimeout)
-		defer cancel()
-	}
+	// Without a deadline in ctx the call timeout applies. It is kept as
+	// a plain time, enforced by the client's sweeper, so that a call
+	// costs no timer of its own.
 	start := time.Now()
-	reply, err := p.cli.call(ctx, service, body, o)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = start.Add(p.cfg.callTimeout)
+	}
+	reply, err := p.cli.call(ctx, deadline, service, body, o)
 	if err != nil {
 		return nil, callError(ctx, service, start, err)
 	}
@@ -58,7 +60,7 @@ func requestOverhead(service string) int64 { return int64(4*32 + headerLen + len
 
 // callError turns a context error into ErrTimeout and decorates remote errors.
 func callError(ctx context.Context, service string, start time.Time, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == context.DeadlineExceeded {
+	if errors.Is(err, errExpired) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == context.DeadlineExceeded) {
 		return &timeoutError{service: service, after: time.Since(start).Round(time.Millisecond), cause: err}
 	}
 	return err
@@ -79,13 +81,13 @@ func (e *timeoutError) Is(target error) bool {
 	return target == ErrTimeout || target == context.DeadlineExceeded
 }
 
+// errExpired ends a call whose deadline passed while its context,
+// which had none of its own, is still live.
+var errExpired = fmt.Errorf("core: call deadline passed: %w", context.DeadlineExceeded)
+
 // timeoutMS is what a request tells the provider about the deadline.
-func timeoutMS(ctx context.Context) uint32 {
-	d, ok := ctx.Deadline()
-	if !ok {
-		return 0
-	}
-	ms := time.Until(d).Milliseconds()
+func timeoutMS(deadline time.Time) uint32 {
+	ms := time.Until(deadline).Milliseconds()
 	return uint32(min(max(ms, 1), math.MaxUint32))
 }
 

@@ -128,7 +128,7 @@ func notRun(err error) bool {
 // provider is unreachable.
 const retryPause = 25 * time.Millisecond
 
-func (c *client) call(ctx context.Context, service string, body []byte, o callOptions) ([]byte, error) {
+func (c *client) call(ctx context.Context, deadline time.Time, service string, body []byte, o callOptions) ([]byte, error) {
 	fresh := false
 	var lastErr error
 	for {
@@ -149,15 +149,15 @@ func (c *client) call(ctx context.Context, service string, body []byte, o callOp
 			return nil, err
 		}
 		if pc != nil {
-			reply, err := pc.call(ctx, service, body)
-			if err != nil && notRun(err) && ctx.Err() == nil {
+			reply, err := pc.call(ctx, deadline, service, body)
+			if err != nil && notRun(err) && ctx.Err() == nil && time.Now().Before(deadline) {
 				lastErr, fresh = err, true
 				continue // the provider did not run it: safe to try another
 			}
 			return reply, err
 		}
 		lastErr = c.unreachableReason(cands)
-		if !sleepCtx(ctx, retryPause) {
+		if !sleepUntil(ctx, deadline, retryPause) {
 			return nil, noProvider(service, o.node, lastErr)
 		}
 		fresh = true
@@ -233,6 +233,34 @@ func (c *client) unreachableReason(cands []NodeInfo) error {
 	return nil
 }
 
+// sweepEvery is how often the client looks for calls past their
+// deadline: the precision of deadlines that come from WithCallTimeout.
+// Deadlines of the caller's context are exact.
+const sweepEvery = 10 * time.Millisecond
+
+// sweepLoop ends calls whose deadline has passed.
+func (c *client) sweepLoop() {
+	defer c.p.wg.Done()
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.p.ctx.Done():
+			return
+		case now := <-t.C:
+			c.mu.RLock()
+			conns := make([]*providerConn, 0, len(c.conns))
+			for _, pc := range c.conns {
+				conns = append(conns, pc)
+			}
+			c.mu.RUnlock()
+			for _, pc := range conns {
+				pc.expire(now)
+			}
+		}
+	}
+}
+
 func (c *client) close() {
 	c.mu.Lock()
 	c.done.Store(true)
@@ -242,6 +270,16 @@ func (c *client) close() {
 	for _, pc := range conns {
 		pc.close()
 	}
+}
+
+// sleepUntil sleeps d, or until deadline or the end of ctx; it reports
+// whether the whole d passed before the deadline.
+func sleepUntil(ctx context.Context, deadline time.Time, d time.Duration) bool {
+	if time.Until(deadline) < d {
+		sleepCtx(ctx, time.Until(deadline))
+		return false
+	}
+	return sleepCtx(ctx, d)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -261,7 +299,7 @@ type providerConn struct {
 	info    NodeInfo
 	sess    *sock.Session
 	mu      sync.Mutex
-	pending map[uint64]chan rpcMessage
+	pending map[uint64]pendingCall
 	nextID  uint64
 	wasUp   atomic.Bool
 	goodbye atomic.Bool // the provider is shutting down
@@ -284,7 +322,7 @@ type connHooks struct {
 // newProviderConn starts dialling n's RPC endpoint; self is the
 // caller's node name, announced to the provider.
 func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *providerConn {
-	pc := &providerConn{info: n, pending: map[uint64]chan rpcMessage{}, hooks: hooks}
+	pc := &providerConn{info: n, pending: map[uint64]pendingCall{}, hooks: hooks}
 	pc.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         n.RPC,
 		Dial:             cfg.dial,
@@ -331,13 +369,40 @@ func (pc *providerConn) onMessage(_ *sock.Link, frames [][]byte) {
 		pc.goodbye.Store(true)
 	}
 	pc.mu.Lock()
-	ch, ok := pc.pending[m.id]
+	call, ok := pc.pending[m.id]
 	delete(pc.pending, m.id)
 	pc.mu.Unlock()
 	if ok {
-		ch <- m
+		call.ch <- m
 	}
 	pc.maybeRetire()
+}
+
+// pendingCall is a call waiting for its answer.
+type pendingCall struct {
+	ch       chan rpcMessage // capacity 1; closed when the connection is lost
+	deadline time.Time
+}
+
+// typeExpired marks, inside this process only, a call whose deadline
+// the sweeper saw pass.
+const typeExpired msgType = 0xff
+
+// expire ends the calls whose deadline has passed.
+func (pc *providerConn) expire(now time.Time) {
+	pc.mu.Lock()
+	n := 0
+	for id, call := range pc.pending {
+		if !now.Before(call.deadline) {
+			delete(pc.pending, id)
+			call.ch <- rpcMessage{header: header{typ: typeExpired, id: id}}
+			n++
+		}
+	}
+	pc.mu.Unlock()
+	if n > 0 {
+		pc.maybeRetire()
+	}
 }
 
 // maybeRetire closes the session once the provider said GOODBYE and no
@@ -364,21 +429,20 @@ func (pc *providerConn) maybeRetire() {
 func (pc *providerConn) onDown(*sock.Link, error) {
 	pc.mu.Lock()
 	pending := pc.pending
-	pc.pending = map[uint64]chan rpcMessage{}
+	pc.pending = map[uint64]pendingCall{}
 	pc.mu.Unlock()
-	for _, ch := range pending {
-		close(ch)
+	for _, call := range pending {
+		close(call.ch)
 	}
 }
 
-func (pc *providerConn) call(ctx context.Context, service string, body []byte) ([]byte, error) {
+// call runs one call on this connection. ctx may carry no deadline:
+// deadline always holds, enforced by ctx or by the client's sweeper.
+func (pc *providerConn) call(ctx context.Context, deadline time.Time, service string, body []byte) ([]byte, error) {
 	if pc.goodbye.Load() && pc.hooks.retireOnGoodbye {
 		return nil, errNotSent
 	}
-	link, err := pc.sess.Link(ctx)
-	if errors.Is(err, sock.ErrClosed) {
-		return nil, fmt.Errorf("%w: connection retired", errNotSent)
-	}
+	link, err := pc.link(ctx, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -386,25 +450,22 @@ func (pc *providerConn) call(ctx context.Context, service string, body []byte) (
 	pc.mu.Lock()
 	pc.nextID++
 	id := pc.nextID
-	pc.pending[id] = ch
+	pc.pending[id] = pendingCall{ch: ch, deadline: deadline}
 	alone := len(pc.pending) == 1
 	pc.mu.Unlock()
-	req := requestFrames(id, timeoutMS(ctx), service, body)
-	send := link.Send
-	if alone {
-		send = link.SendNow // latency: no hand-off; under load the writer batches
-	}
-	if err := send(ctx, req); err != nil {
+	req := requestFrames(id, timeoutMS(deadline), service, body)
+	if err := pc.send(ctx, deadline, link, req, alone); err != nil {
 		pc.forget(id)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w: %v", errNotSent, err)
+		return nil, err
 	}
 	select {
 	case m, ok := <-ch:
 		if !ok {
 			return nil, fmt.Errorf("%w: %s on %s", ErrConnectionLost, service, pc.info.Name)
+		}
+		if m.typ == typeExpired {
+			link.TrySend(cancelFrames(id), sock.DropNewest)
+			return nil, errExpired
 		}
 		return pc.result(service, m)
 	case <-ctx.Done():
@@ -412,6 +473,48 @@ func (pc *providerConn) call(ctx context.Context, service string, body []byte) (
 		link.TrySend(cancelFrames(id), sock.DropNewest)
 		return nil, ctx.Err()
 	}
+}
+
+// link returns the live link, waiting for a connection until deadline.
+func (pc *providerConn) link(ctx context.Context, deadline time.Time) (*sock.Link, error) {
+	if l := pc.sess.Current(); l != nil {
+		return l, nil
+	}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	l, err := pc.sess.Link(wctx)
+	switch {
+	case errors.Is(err, sock.ErrClosed):
+		return nil, fmt.Errorf("%w: connection retired", errNotSent)
+	case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		return nil, errExpired
+	}
+	return l, err
+}
+
+// send queues req (written at once for a lone call), waiting for queue
+// room at most until deadline.
+func (pc *providerConn) send(ctx context.Context, deadline time.Time, link *sock.Link, req [][]byte, alone bool) error {
+	var err error
+	switch {
+	case alone:
+		err = link.SendNow(ctx, req) // latency: no hand-off; under load the writer batches
+	case link.QueueFull():
+		wctx, cancel := context.WithDeadline(ctx, deadline)
+		err = link.Send(wctx, req)
+		cancel()
+	default:
+		err = link.Send(ctx, req)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		return errExpired
+	}
+	return fmt.Errorf("%w: %v", errNotSent, err)
 }
 
 func (pc *providerConn) forget(id uint64) {

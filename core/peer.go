@@ -100,9 +100,10 @@ func newPeer(ctx context.Context, name string, cfg config) (*Peer, error) {
 		p.shutdown()
 		return nil, err
 	}
-	p.wg.Add(2)
+	p.wg.Add(3)
 	go p.leaseLoop()
 	go p.subs.discoveryLoop()
+	go p.cli.sweepLoop()
 	return p, nil
 }
 

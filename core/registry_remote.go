@@ -198,7 +198,8 @@ func (r *RemoteRegistry) call(ctx context.Context, service string, req any) ([]b
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.callTimeout)
 		defer cancel()
 	}
-	reply, err := r.conn.call(ctx, service, body)
+	deadline, _ := ctx.Deadline()
+	reply, err := r.conn.call(ctx, deadline, service, body)
 	if err != nil {
 		var re *RemoteError
 		if asRemote(err, &re) && re.Code == codeNameTaken {

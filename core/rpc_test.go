@@ -592,3 +592,30 @@ func TestRPCIntrospection(t *testing.T) {
 		}
 	})
 }
+
+// A call with no deadline in its context ends at the call timeout even
+// when the handler ignores its own context and never answers in time.
+func TestRPCCallTimeoutWithoutContextDeadline(t *testing.T) {
+	e := newTenv(t, TCP)
+	release := make(chan struct{})
+	srv := e.peer("stubborn")
+	mustHandle(t, srv, "stuck", func(context.Context, *Request) ([]byte, error) {
+		<-release
+		return nil, nil
+	})
+	cli := e.peer("caller", WithCallTimeout(200*time.Millisecond))
+	t.Cleanup(func() { close(release) }) // runs before the peers close (LIFO)
+	start := time.Now()
+	_, err := cli.Call(context.Background(), "stuck", nil)
+	elapsed := time.Since(start)
+	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want ErrTimeout and context.DeadlineExceeded", err)
+	}
+	var re *RemoteError
+	if errors.As(err, &re) {
+		t.Fatalf("got the provider's error %v; the caller must time out by itself", err)
+	}
+	if elapsed < 200*time.Millisecond || elapsed > 5*time.Second {
+		t.Fatalf("timed out after %v, want about 200 ms", elapsed)
+	}
+}

@@ -143,6 +143,9 @@ func (l *Link) writeDirect(frames [][]byte) (done bool, err error) {
 	return true, nil
 }
 
+// QueueFull reports whether Send would have to wait for room now.
+func (l *Link) QueueFull() bool { return l.q.full() }
+
 // TrySend queues frames without waiting, applying p (DropNewest or
 // DropOldest) when the queue is full. It reports whether a message was
 // dropped; drops are also counted in Stats.

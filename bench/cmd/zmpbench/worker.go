@@ -1,6 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/gozmp/zmp/bench/harness"
@@ -41,6 +46,11 @@ func workerCommand(role string) *cli.Command {
 			if err != nil {
 				return err
 			}
+			stop, err := startProfile(role, job)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			if role == roleServe {
 				return harness.Serve(c.Context, job, c.App.Reader, c.App.Writer)
 			}
@@ -57,4 +67,26 @@ func workerJob(c *cli.Context) (harness.Job, error) {
 	v := spec.Variant{Case: cs, Transport: c.String("transport"), Size: c.Int("size"), Inflight: c.Int("inflight"), Subs: c.Int("subs")}
 	return harness.Job{System: c.String("system"), Variant: v, Dir: c.String("dir"), Addr: c.String("addr"),
 		Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), CPUs: c.String("cpus")}, nil
+}
+
+// envProfile names a directory: when set, every worker writes a CPU
+// profile there, named after its role and variant.
+const envProfile = "ZMP_BENCH_CPUPROFILE"
+
+func startProfile(role string, job harness.Job) (stop func(), err error) {
+	dir := os.Getenv(envProfile)
+	if dir == "" {
+		return func() {}, nil
+	}
+	v := job.Variant
+	name := fmt.Sprintf("%s-%s-%s-%s-%dB-in%d-s%d.prof", role, job.System, v.Case, v.Transport, v.Size, v.Inflight, v.Subs)
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
