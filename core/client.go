@@ -111,10 +111,6 @@ func (c *client) dropVanished(nodes []NodeInfo) []*providerConn {
 	return stale
 }
 
-func isReserved(service string) bool {
-	return len(service) > len(reservedPrefix) && service[:len(reservedPrefix)] == reservedPrefix
-}
-
 // errNotSent marks a request that was never written to the provider.
 var errNotSent = errors.New("core: request not sent")
 

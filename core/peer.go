@@ -22,6 +22,9 @@ import (
 // listed in the registry and cannot be provided by users.
 const reservedPrefix = "zmp."
 
+// isReserved reports whether name belongs to zmp's own services.
+func isReserved(name string) bool { return strings.HasPrefix(name, reservedPrefix) }
+
 // Peer is a participant in a zmp system: it provides services,
 // publishes topics, calls services and subscribes to topics. Every
 // running Node has one; a program that is not a node makes its own

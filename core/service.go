@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,7 +115,7 @@ func (p *Peer) Handle(service string, h Handler) error {
 	if err := checkName(service); err != nil {
 		return err
 	}
-	if strings.HasPrefix(service, reservedPrefix) {
+	if isReserved(service) {
 		return fmt.Errorf("%w: %q: the %q prefix is reserved", ErrBadName, service, reservedPrefix)
 	}
 	if h == nil {
@@ -172,7 +171,7 @@ func (s *server) names() []string {
 	defer s.mu.RUnlock()
 	names := make([]string, 0, len(s.services))
 	for n := range s.services {
-		if !strings.HasPrefix(n, reservedPrefix) {
+		if !isReserved(n) {
 			names = append(names, n)
 		}
 	}
