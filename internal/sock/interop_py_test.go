@@ -50,9 +50,16 @@ func pyScript(name string) string { return filepath.Join("testdata", "interop", 
 // test unless it prints "ok" as its last line.
 func runPy(t *testing.T, timeout time.Duration, script string, args ...string) {
 	t.Helper()
+	runPyEnv(t, nil, timeout, script, args...)
+}
+
+// runPyEnv is runPy with extra environment entries.
+func runPyEnv(t *testing.T, env []string, timeout time.Duration, script string, args ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, append([]string{pyScript(script)}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
 	checkPyOutput(t, script, out, err)
@@ -69,34 +76,49 @@ func checkPyOutput(t *testing.T, script string, out []byte, err error) {
 func TestInteropPyzmqDealerToRouter(t *testing.T) {
 	requirePyzmq(t)
 	forEachTransport(t, func(t *testing.T, tr transport) {
-		var n atomic.Int64
-		var identity atomic.Value
-		r := startRouter(t, tr.endpoint(t), RouterConfig{OnMessage: func(p *Link, f [][]byte) {
-			n.Add(1)
-			identity.Store(p.Conn().PeerMetadata().Get("Identity"))
-			echo(p, f)
-		}})
-		runPy(t, 60*time.Second, "dealer_echo.py", r.Endpoint())
-		if n.Load() != 207 {
-			t.Fatalf("router saw %d messages, want 207", n.Load())
-		}
-		if id := identity.Load(); id != "py-dealer" {
-			t.Fatalf("peer identity %q", id)
-		}
-		if got := r.Listener().Stats(); got.Accepted != 1 || got.HandshakeFailed != 0 {
-			t.Fatalf("listener stats %+v", got)
-		}
+		forEachSecurity(t, func(t *testing.T, sv secVariant) {
+			var n atomic.Int64
+			var identity, user atomic.Value
+			listen := ListenConfig{ZMTP: zmtp.Config{Type: zmtp.Router, Security: sv.server}}
+			r := startRouter(t, tr.endpoint(t), RouterConfig{Listen: listen, OnMessage: func(p *Link, f [][]byte) {
+				n.Add(1)
+				identity.Store(p.Conn().PeerMetadata().Get("Identity"))
+				user.Store(p.Conn().PeerAuth().UserID)
+				echo(p, f)
+			}})
+			runPyEnv(t, []string{pyEnv(t, sv.pyClient)}, 60*time.Second, "dealer_echo.py", r.Endpoint())
+			if n.Load() != 207 {
+				t.Fatalf("router saw %d messages, want 207", n.Load())
+			}
+			if id := identity.Load(); id != "py-dealer" {
+				t.Fatalf("peer identity %q", id)
+			}
+			wantUser := map[string]string{"null": "", "plain": "alice", "curve": "client-c"}[sv.name]
+			if u := user.Load(); u != wantUser {
+				t.Fatalf("peer user id %q, want %q", u, wantUser)
+			}
+			if got := r.Listener().Stats(); got.Accepted != 1 || got.HandshakeFailed != 0 {
+				t.Fatalf("listener stats %+v", got)
+			}
+		})
 	})
 }
 
 func TestInteropPyzmqSubToPub(t *testing.T) {
 	requirePyzmq(t)
 	forEachTransport(t, func(t *testing.T, tr transport) {
-		p := startPub(t, tr.endpoint(t), PubConfig{})
+		forEachSecurity(t, func(t *testing.T, sv secVariant) { testInteropPyzmqSubToPub(t, tr, sv) })
+	})
+}
+
+func testInteropPyzmqSubToPub(t *testing.T, tr transport, sv secVariant) {
+	{
+		p := startPub(t, tr.endpoint(t), PubConfig{Listen: ListenConfig{ZMTP: zmtp.Config{Type: zmtp.Pub, Security: sv.server}}})
 		const want = 20
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, python, pyScript("sub_prefix.py"), p.Endpoint(), "keep.", fmt.Sprint(want))
+		cmd.Env = append(os.Environ(), pyEnv(t, sv.pyClient))
 		cmd.WaitDelay = time.Second
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -136,15 +158,20 @@ func TestInteropPyzmqSubToPub(t *testing.T) {
 		if keepMatched < want {
 			t.Fatalf("python got %d messages but only %d were sent to it", want, keepMatched)
 		}
-	})
+	}
 }
 
 func TestInteropSessionToPyzmqRouter(t *testing.T) {
 	requirePyzmq(t)
+	forEachSecurity(t, testInteropSessionToPyzmqRouter)
+}
+
+func testInteropSessionToPyzmqRouter(t *testing.T, sv secVariant) {
 	const count = 300
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, python, pyScript("router_echo.py"), fmt.Sprint(count))
+	cmd.Env = append(os.Environ(), pyEnv(t, sv.pyServ))
 	cmd.WaitDelay = time.Second
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -180,7 +207,7 @@ func TestInteropSessionToPyzmqRouter(t *testing.T) {
 	got := make(chan [][]byte, count)
 	s := startSession(t, SessionConfig{
 		Endpoint: ep,
-		ZMTP:     zmtp.Config{Type: zmtp.Dealer, Identity: []byte("zmp-dealer")},
+		ZMTP:     zmtp.Config{Type: zmtp.Dealer, Identity: []byte("zmp-dealer"), Security: sv.client},
 		Link:     LinkConfig{OnMessage: func(_ *Link, f [][]byte) { got <- f }},
 	})
 	l := sessionLink(t, s)

@@ -15,6 +15,10 @@ const (
 	CmdPong      = "PONG"
 	CmdSubscribe = "SUBSCRIBE"
 	CmdCancel    = "CANCEL"
+	CmdHello     = "HELLO"
+	CmdWelcome   = "WELCOME"
+	CmdInitiate  = "INITIATE"
+	CmdMessage   = "MESSAGE"
 )
 
 // Command is one decoded command frame.

@@ -38,6 +38,8 @@ var compatible = map[SocketType][]SocketType{
 	Dealer: {Router, Rep, Dealer},
 	Pub:    {Sub, XSub},
 	Sub:    {Pub, XPub},
+	XPub:   {Sub, XSub},
+	XSub:   {Pub, XPub},
 }
 
 // Compatible reports whether a socket of type local may talk to remote.
@@ -61,9 +63,11 @@ type Config struct {
 	// MaxMessageSize bounds every incoming message, counted as its
 	// body bytes plus 32 per frame. 0 means DefaultMaxMessageSize.
 	MaxMessageSize int64
+	// Security selects the mechanism; the zero value is NULL.
+	Security Security
 }
 
-// Conn is an established ZMTP connection using the NULL mechanism.
+// Conn is an established ZMTP connection.
 type Conn struct {
 	nc       net.Conn
 	r        *bufio.Reader
@@ -75,6 +79,9 @@ type Conn struct {
 	w    *bufio.Writer
 	hdr  []byte
 	werr error
+
+	curve *curveCodec // set once a CURVE handshake is through
+	auth  PeerAuth
 
 	received atomic.Uint64 // frames (and chunks of large frames) read
 	remote   string        // RemoteAddr().String(), computed once
@@ -97,6 +104,9 @@ func handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
 	if cfg.Type == "" {
 		return nil, errors.New("zmtp: Config.Type is required")
 	}
+	if err := cfg.Security.validate(); err != nil {
+		return nil, err
+	}
 	max := cfg.MaxMessageSize
 	if max <= 0 {
 		max = DefaultMaxMessageSize
@@ -110,23 +120,56 @@ func handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
 	if err := nc.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
-	if err := c.exchangeGreetings(); err != nil {
+	if err := c.exchangeGreetings(cfg.Security); err != nil {
 		return nil, err
 	}
-	if err := c.exchangeReady(cfg); err != nil {
+	if err := c.runMechanism(cfg); err != nil {
 		return nil, err
 	}
 	if err := nc.SetDeadline(time.Time{}); err != nil {
 		return nil, err
 	}
-	if ra := nc.RemoteAddr(); ra != nil {
-		c.remote = ra.String()
-	}
+	c.remote = remoteAddr(nc)
 	return c, nil
 }
 
-func (c *Conn) exchangeGreetings() error {
-	g, _ := Greeting{Major: versionMajor, Minor: versionMinor, Mechanism: "NULL"}.MarshalBinary()
+func remoteAddr(nc net.Conn) string {
+	if ra := nc.RemoteAddr(); ra != nil {
+		return ra.String()
+	}
+	return ""
+}
+
+// runMechanism runs the security handshake that follows the greeting
+// and ends with both sides' metadata exchanged.
+func (c *Conn) runMechanism(cfg Config) error {
+	sec := cfg.Security
+	switch {
+	case sec.mechanism() == MechanismNull:
+		if sec.Server {
+			if err := c.authenticate(sec, AuthRequest{}); err != nil {
+				return err
+			}
+		}
+		return c.exchangeReady(cfg)
+	case sec.mechanism() == MechanismPlain && sec.Server:
+		return c.plainServer(cfg)
+	case sec.mechanism() == MechanismPlain:
+		return c.plainClient(cfg)
+	case sec.Server:
+		return c.curveServer(cfg)
+	default:
+		return c.curveClient(cfg)
+	}
+}
+
+func (c *Conn) exchangeGreetings(sec Security) error {
+	mech := sec.mechanism()
+	asServer := sec.Server && mech != MechanismNull
+	g, err := Greeting{Major: versionMajor, Minor: versionMinor, Mechanism: mech, AsServer: asServer}.MarshalBinary()
+	if err != nil {
+		return err
+	}
 	if _, err := c.w.Write(g); err != nil {
 		return err
 	}
@@ -141,15 +184,35 @@ func (c *Conn) exchangeGreetings() error {
 	if err != nil {
 		return err
 	}
-	if peer.Mechanism != "NULL" {
+	if peer.Mechanism != mech {
 		c.sendError("unsupported security mechanism")
-		return fmt.Errorf("%w: peer wants %s, we run NULL", ErrMechanism, peer.Mechanism)
+		return fmt.Errorf("%w: peer wants %s, we run %s", ErrMechanism, peer.Mechanism, mech)
 	}
+	// The peer's as-server flag is not checked: libzmq 4.3 always sends
+	// 0 there. Roles come from configuration; two clients or two servers
+	// fail at the first handshake command.
 	c.peer = peer
 	return nil
 }
 
+// exchangeReady is the NULL mechanism: both sides send READY.
 func (c *Conn) exchangeReady(cfg Config) error {
+	body, err := readyMetadata(cfg)
+	if err != nil {
+		return err
+	}
+	if err := c.writeHandshake(CmdReady, body); err != nil {
+		return err
+	}
+	peer, err := c.expectCommand(CmdReady)
+	if err != nil {
+		return err
+	}
+	return c.acceptPeerMetadata(cfg, peer)
+}
+
+// readyMetadata encodes the properties this side announces.
+func readyMetadata(cfg Config) ([]byte, error) {
 	props := Metadata{"Socket-Type": string(cfg.Type)}
 	for k, v := range cfg.Metadata {
 		props[k] = v
@@ -157,28 +220,13 @@ func (c *Conn) exchangeReady(cfg Config) error {
 	if len(cfg.Identity) > 0 {
 		props["Identity"] = string(cfg.Identity)
 	}
-	body, err := props.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	if err := c.writeCommand(Command{Name: CmdReady, Body: body}); err != nil {
-		return err
-	}
-	if err := c.w.Flush(); err != nil {
-		return err
-	}
-	cmd, err := c.readHandshakeCommand()
-	if err != nil {
-		return err
-	}
-	switch cmd.Name {
-	case CmdReady:
-	case CmdError:
-		return fmt.Errorf("%w: %s", ErrPeerError, errorReason(cmd.Body))
-	default:
-		return fmt.Errorf("%w: expected READY, got %q", ErrProtocol, cmd.Name)
-	}
-	meta, err := ParseMetadata(cmd.Body)
+	return props.MarshalBinary()
+}
+
+// acceptPeerMetadata decodes the peer's properties and checks its
+// socket type against ours.
+func (c *Conn) acceptPeerMetadata(cfg Config, body []byte) error {
+	meta, err := ParseMetadata(body)
 	if err != nil {
 		return err
 	}
@@ -189,6 +237,30 @@ func (c *Conn) exchangeReady(cfg Config) error {
 	}
 	c.peerMeta = meta
 	return nil
+}
+
+// writeHandshake sends one handshake command at once.
+func (c *Conn) writeHandshake(name string, body []byte) error {
+	if err := c.writeCommand(Command{Name: name, Body: body}); err != nil {
+		return err
+	}
+	return c.w.Flush()
+}
+
+// expectCommand reads the next handshake command, which must be name;
+// an ERROR from the peer is returned as ErrPeerError.
+func (c *Conn) expectCommand(name string) ([]byte, error) {
+	cmd, err := c.readHandshakeCommand()
+	if err != nil {
+		return nil, err
+	}
+	switch cmd.Name {
+	case name:
+		return cmd.Body, nil
+	case CmdError:
+		return nil, fmt.Errorf("%w: %s", ErrPeerError, errorReason(cmd.Body))
+	}
+	return nil, fmt.Errorf("%w: expected %s, got %q", ErrProtocol, name, cmd.Name)
 }
 
 func (c *Conn) readHandshakeCommand() (Command, error) {
@@ -308,6 +380,11 @@ func (c *Conn) ReadMessage() ([][]byte, error) {
 			return nil, err
 		}
 		c.touch()
+		if c.curve != nil {
+			if body, h.more, h.command, err = c.curve.open(body); err != nil {
+				return nil, err
+			}
+		}
 		if h.command {
 			if len(frames) > 0 {
 				return nil, fmt.Errorf("%w: command inside a multipart message", ErrProtocol)
@@ -383,17 +460,27 @@ func (c *Conn) WriteMessage(frames [][]byte) error {
 		return c.werr
 	}
 	for i, f := range frames {
-		c.hdr = appendFrameHeader(c.hdr[:0], len(f), i < len(frames)-1, false)
-		if _, err := c.w.Write(c.hdr); err != nil {
-			c.werr = err
-			return err
-		}
-		if _, err := c.w.Write(f); err != nil {
+		if err := c.writeFrame(f, i < len(frames)-1, false); err != nil {
 			c.werr = err
 			return err
 		}
 	}
 	return nil
+}
+
+// writeFrame buffers one frame; under CURVE it goes sealed in a
+// MESSAGE command, whose outer frame carries no flags (as libzmq sends it).
+func (c *Conn) writeFrame(f []byte, more, command bool) error {
+	if c.curve != nil {
+		f = c.curve.seal(f, more, command)
+		more, command = false, false
+	}
+	c.hdr = appendFrameHeader(c.hdr[:0], len(f), more, command)
+	if _, err := c.w.Write(c.hdr); err != nil {
+		return err
+	}
+	_, err := c.w.Write(f)
+	return err
 }
 
 // Flush writes buffered messages to the network.
@@ -418,11 +505,5 @@ func (c *Conn) flushLocked() error {
 }
 
 func (c *Conn) writeCommand(cmd Command) error {
-	body := cmd.appendTo(nil)
-	c.hdr = appendFrameHeader(c.hdr[:0], len(body), false, true)
-	if _, err := c.w.Write(c.hdr); err != nil {
-		return err
-	}
-	_, err := c.w.Write(body)
-	return err
+	return c.writeFrame(cmd.appendTo(nil), false, true)
 }

@@ -7,6 +7,8 @@ import sys
 
 import zmq
 
+import zsec
+
 ep = sys.argv[1]
 ctx = zmq.Context()
 s = ctx.socket(zmq.DEALER)
@@ -14,6 +16,7 @@ s.setsockopt(zmq.LINGER, 0)
 s.setsockopt(zmq.RCVTIMEO, 10000)
 s.setsockopt(zmq.SNDTIMEO, 10000)
 s.setsockopt(zmq.IDENTITY, b"py-dealer")
+zsec.apply(s, ctx)
 s.connect(ep)
 
 msgs = [
@@ -41,5 +44,6 @@ for i, want in enumerate(msgs):
               % (i, len(got), [len(f) for f in got], len(want), [len(f) for f in want]))
         sys.exit(1)
 s.close()
+zsec.stop()
 ctx.term()
 print("ok")

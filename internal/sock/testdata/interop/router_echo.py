@@ -9,11 +9,14 @@ import sys
 
 import zmq
 
+import zsec
+
 count = int(sys.argv[1])
 ctx = zmq.Context()
 s = ctx.socket(zmq.ROUTER)
 s.setsockopt(zmq.LINGER, 1000)
 s.setsockopt(zmq.RCVTIMEO, 15000)
+zsec.apply(s, ctx)
 s.bind("tcp://127.0.0.1:*")
 print(s.getsockopt(zmq.LAST_ENDPOINT).decode(), flush=True)
 for i in range(count):
@@ -24,5 +27,6 @@ for i in range(count):
         sys.exit(1)
     s.send_multipart(m)  # identity frame first: back to the sender
 s.close()
+zsec.stop()
 ctx.term()
 print("ok", flush=True)

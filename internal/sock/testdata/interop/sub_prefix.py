@@ -8,12 +8,15 @@ import sys
 
 import zmq
 
+import zsec
+
 ep, prefix, count = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
 ctx = zmq.Context()
 s = ctx.socket(zmq.SUB)
 s.setsockopt(zmq.LINGER, 0)
 s.setsockopt(zmq.RCVTIMEO, 15000)
 s.setsockopt(zmq.SUBSCRIBE, prefix)
+zsec.apply(s, ctx)
 s.connect(ep)
 for i in range(count):
     try:
@@ -25,5 +28,6 @@ for i in range(count):
         print("unexpected message %r" % (m,))
         sys.exit(1)
 s.close()
+zsec.stop()
 ctx.term()
 print("ok")
