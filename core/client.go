@@ -153,6 +153,9 @@ func (c *client) call(ctx context.Context, deadline time.Time, service string, b
 			return reply, err
 		}
 		lastErr = c.unreachableReason(cands)
+		if c.allRefused(cands) {
+			return nil, noProvider(service, o.node, lastErr) // waiting would not change a refusal
+		}
 		if !sleepUntil(ctx, deadline, retryPause) {
 			return nil, noProvider(service, o.node, lastErr)
 		}
@@ -166,7 +169,7 @@ func noProvider(service, node string, cause error) error {
 		where = " on node " + node
 	}
 	if cause != nil {
-		return fmt.Errorf("%w for %q%s: %v", ErrNoProvider, service, where, cause)
+		return fmt.Errorf("%w for %q%s: %w", ErrNoProvider, service, where, cause)
 	}
 	return fmt.Errorf("%w for %q%s", ErrNoProvider, service, where)
 }
@@ -222,11 +225,25 @@ func (c *client) unreachableReason(cands []NodeInfo) error {
 	for _, n := range cands {
 		if pc := c.conns[n.ID]; pc != nil {
 			if err := pc.sess.LastError(); err != nil {
-				return fmt.Errorf("%d provider(s) unreachable, last error: %w", len(cands), err)
+				return fmt.Errorf("%d provider(s) unreachable, last error: %w", len(cands), securityError(err))
 			}
 		}
 	}
 	return nil
+}
+
+// allRefused reports whether every candidate's last handshake failed
+// on security grounds.
+func (c *client) allRefused(cands []NodeInfo) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, n := range cands {
+		pc := c.conns[n.ID]
+		if pc == nil || !isSecurityError(pc.sess.LastError()) {
+			return false
+		}
+	}
+	return true
 }
 
 // sweepEvery is how often the client looks for calls past their
@@ -319,10 +336,11 @@ type connHooks struct {
 // caller's node name, announced to the provider.
 func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *providerConn {
 	pc := &providerConn{info: n, pending: map[uint64]pendingCall{}, hooks: hooks}
+	sec, dial := cfg.clientDial(n.Key)
 	pc.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         n.RPC,
-		Dial:             cfg.dial,
-		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: cfg.maxMessageSize, Metadata: zmtp.Metadata{"X-Zmp-Node": self}},
+		Dial:             dial,
+		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: cfg.maxMessageSize, Metadata: zmtp.Metadata{"X-Zmp-Node": self}, Security: sec},
 		HandshakeTimeout: cfg.handshakeTimeout,
 		Link: sock.LinkConfig{
 			OnMessage:        pc.onMessage,
@@ -472,20 +490,41 @@ func (pc *providerConn) call(ctx context.Context, deadline time.Time, service st
 }
 
 // link returns the live link, waiting for a connection until deadline.
+// It gives up early when the provider refuses us (or we refuse it) at
+// the security handshake: waiting would not change that.
 func (pc *providerConn) link(ctx context.Context, deadline time.Time) (*sock.Link, error) {
 	if l := pc.sess.Current(); l != nil {
 		return l, nil
 	}
-	wctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	l, err := pc.sess.Link(wctx)
-	switch {
-	case errors.Is(err, sock.ErrClosed):
-		return nil, fmt.Errorf("%w: connection retired", errNotSent)
-	case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
-		return nil, errExpired
+	for {
+		if err := pc.sess.LastError(); isSecurityError(err) {
+			return nil, fmt.Errorf("%w: %w", errNotSent, securityError(err))
+		}
+		wctx, cancel := context.WithDeadline(ctx, earliest(deadline, time.Now().Add(securityPoll)))
+		l, err := pc.sess.Link(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			return l, nil
+		case errors.Is(err, sock.ErrClosed):
+			return nil, fmt.Errorf("%w: connection retired", errNotSent)
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case !time.Now().Before(deadline):
+			return nil, errExpired
+		}
 	}
-	return l, err
+}
+
+// securityPoll is how often a call waiting for a connection looks
+// whether the handshake was refused.
+const securityPoll = 50 * time.Millisecond
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // send queues req (written at once for a lone call), waiting for queue

@@ -33,6 +33,7 @@ type childConfig struct {
 	UpdateInterval    time.Duration `json:"update_interval"`
 	StopTimeout       time.Duration `json:"stop_timeout"`
 	RuntimeDir        string        `json:"runtime_dir,omitempty"`
+	Security          *securitySpec `json:"security,omitempty"`
 }
 
 // Addresser is implemented by registries that other processes can
@@ -45,7 +46,12 @@ type Addresser interface {
 func (r *DirRegistry) Address() string { return r.Dir() }
 
 // Address returns the registry node's endpoint.
-func (r *RemoteRegistry) Address() string { return r.conn.info.RPC }
+func (r *RemoteRegistry) Address() string {
+	if k := r.conn.info.Key; k != "" {
+		return r.conn.info.RPC + "?key=" + k
+	}
+	return r.conn.info.RPC
+}
 
 func newChildConfig(kind, name string, c config) (childConfig, error) {
 	cc := childConfig{
@@ -56,6 +62,7 @@ func newChildConfig(kind, name string, c config) (childConfig, error) {
 		Concurrency: c.concurrency, RequestQueue: c.requestQueue, PubQueue: c.pubQueue, PubOverflow: c.pubOverflow,
 		LeaseTTL: c.leaseTTL, DiscoveryInterval: c.discoveryInterval, UpdateInterval: c.updateInterval,
 		StopTimeout: c.stopTimeout, RuntimeDir: c.runtimeDir,
+		Security: newSecuritySpec(c.security),
 	}
 	if c.registry != nil {
 		a, ok := c.registry.(Addresser)
@@ -87,6 +94,13 @@ func (cc childConfig) options() ([]Option, error) {
 	}
 	if cc.Registry != "" {
 		opts = append(opts, func(c *config) error { c.registryAddr = cc.Registry; return nil })
+	}
+	if cc.Security != nil {
+		o, err := cc.Security.option()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, o)
 	}
 	return opts, nil
 }

@@ -82,6 +82,7 @@ type config struct {
 	logger            *slog.Logger
 	runtimeDir        string
 	dial              sock.DialFunc
+	security          Security
 
 	// node-only
 	updateInterval time.Duration
@@ -144,6 +145,20 @@ func WithRegistry(r Registry) Option {
 			return errors.New("core: WithRegistry(nil)")
 		}
 		c.registry = r
+		return nil
+	}
+}
+
+// WithRegistryAddress makes the peer open its own registry client for
+// addr, as ParseRegistry reads it (a directory, or a registry node's
+// "tcp://host:port[?key=Z85]"), with the peer's security, and close it
+// with the peer. Default: ZMP_REGISTRY. WithRegistry wins over it.
+func WithRegistryAddress(addr string) Option {
+	return func(c *config) error {
+		if addr == "" {
+			return errors.New("core: WithRegistryAddress(\"\")")
+		}
+		c.registryAddr = addr
 		return nil
 	}
 }

@@ -80,7 +80,7 @@ func newPeer(ctx context.Context, name string, cfg config) (*Peer, error) {
 		if addr == "" {
 			addr = os.Getenv(EnvRegistry)
 		}
-		r, err := ParseRegistry(addr)
+		r, err := ParseRegistry(addr, WithSecurity(cfg.security))
 		if err != nil {
 			return nil, err
 		}
@@ -143,11 +143,27 @@ func (p *Peer) Info() NodeInfo {
 		Services: p.srv.names(),
 		Topics:   p.topics.names(),
 		Started:  p.started,
+		Security: p.securityName(),
+		Key:      p.publicKeyText(),
 	}
 }
 
+func (p *Peer) securityName() string {
+	if m := p.cfg.security.Mechanism(); m != zmtp.MechanismNull {
+		return m
+	}
+	return ""
+}
+
+func (p *Peer) publicKeyText() string {
+	if p.cfg.security.Mechanism() != zmtp.MechanismCurve {
+		return ""
+	}
+	return p.cfg.security.PublicKey().String()
+}
+
 func (p *Peer) zmtpConfig(t zmtp.SocketType) zmtp.Config {
-	return zmtp.Config{Type: t, MaxMessageSize: p.cfg.maxMessageSize, Metadata: zmtp.Metadata{"X-Zmp-Node": p.name}}
+	return zmtp.Config{Type: t, MaxMessageSize: p.cfg.maxMessageSize, Metadata: zmtp.Metadata{"X-Zmp-Node": p.name}, Security: p.cfg.security.server()}
 }
 
 func (p *Peer) bind() error {

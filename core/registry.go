@@ -9,12 +9,17 @@ import (
 
 // NodeInfo is what a registry holds about one running node instance.
 type NodeInfo struct {
-	Name     string    `json:"name"`
-	ID       string    `json:"id"` // unique per start of a node
-	PID      int       `json:"pid"`
-	Host     string    `json:"host"`
-	RPC      string    `json:"rpc,omitempty"` // endpoint of its services
-	Pub      string    `json:"pub,omitempty"` // endpoint of its topics
+	Name string `json:"name"`
+	ID   string `json:"id"` // unique per start of a node
+	PID  int    `json:"pid"`
+	Host string `json:"host"`
+	RPC  string `json:"rpc,omitempty"` // endpoint of its services
+	Pub  string `json:"pub,omitempty"` // endpoint of its topics
+	// Security is the mechanism its endpoints require ("CURVE",
+	// "PLAIN"); empty for NULL.
+	Security string `json:"security,omitempty"`
+	// Key is its CURVE public key in Z85, when Security is "CURVE".
+	Key      string    `json:"key,omitempty"`
 	Services []string  `json:"services,omitempty"`
 	Topics   []string  `json:"topics,omitempty"`
 	Started  time.Time `json:"started"`

@@ -18,7 +18,10 @@ func RegistryFromEnv() (Registry, error) {
 }
 
 // ParseRegistry interprets a registry address as RegistryFromEnv does.
-func ParseRegistry(addr string) (Registry, error) {
+// opts configure the client of a registry node (tcp:// or ipc://), for
+// example WithSecurity; "?key=Z85" after its endpoint gives a CURVE
+// registry node's public key.
+func ParseRegistry(addr string, opts ...Option) (Registry, error) {
 	switch {
 	case addr == "":
 		r, err := NewDirRegistry(DefaultRegistryDir())
@@ -27,7 +30,7 @@ func ParseRegistry(addr string) (Registry, error) {
 		}
 		return r, checkPrivateDir(r.Dir())
 	case strings.HasPrefix(addr, "tcp://"), strings.HasPrefix(addr, "ipc://"):
-		return NewRemoteRegistry(addr)
+		return NewRemoteRegistry(addr, opts...)
 	}
 	return NewDirRegistry(strings.TrimPrefix(addr, "dir://"))
 }

@@ -58,6 +58,16 @@ func NewRegistryServer(ctx context.Context, endpoint string, backing Registry, o
 // Endpoint returns where the registry is served.
 func (s *RegistryServer) Endpoint() string { return s.peer.Info().RPC }
 
+// Address is what clients pass to ParseRegistry or NewRemoteRegistry:
+// the endpoint, followed by "?key=" and the public key when the
+// registry node runs CURVE.
+func (s *RegistryServer) Address() string {
+	if k := s.peer.Info().Key; k != "" {
+		return s.Endpoint() + "?key=" + k
+	}
+	return s.Endpoint()
+}
+
 // Peer returns the server's peer, for its stats.
 func (s *RegistryServer) Peer() *Peer { return s.peer }
 
@@ -150,14 +160,18 @@ type RemoteRegistry struct {
 }
 
 // NewRemoteRegistry returns a client for the registry node at endpoint.
-// It connects in the background and reconnects after failures.
+// It connects in the background and reconnects after failures. When
+// the registry node runs CURVE, give its public key in the address,
+// "tcp://host:port?key=Z85" (RegistryServer.Address returns that form),
+// and this node's security with WithSecurity.
 func NewRemoteRegistry(endpoint string, opts ...Option) (*RemoteRegistry, error) {
+	endpoint, key := splitKeyedAddress(endpoint)
 	cfg, err := buildConfig(append([]Option{WithEndpoints(endpoint, "")}, opts...))
 	if err != nil {
 		return nil, err
 	}
 	r := &RemoteRegistry{cfg: cfg, entries: map[entryKey]registerRequest{}}
-	n := NodeInfo{Name: "zmp-registry", RPC: endpoint}
+	n := NodeInfo{Name: "zmp-registry", RPC: endpoint, Key: key}
 	r.conn = newProviderConn(&r.cfg, "", n, connHooks{reconnected: r.reconnected})
 	return r, nil
 }

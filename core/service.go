@@ -21,6 +21,13 @@ type Request struct {
 	Deadline time.Time
 	// From is the caller's network address.
 	From string
+	// User is who the caller's node authenticated as, on a secured
+	// peer: the PLAIN username, or for CURVE the name its key has in
+	// the Authenticator's key directory (the key in Z85 when allowed by
+	// AllowKeys). Empty without security.
+	User string
+	// ClientKey is the caller's CURVE public key (zero otherwise).
+	ClientKey Key
 
 	conn *sock.Link // the caller's connection, for session-bound state
 }
@@ -280,7 +287,8 @@ func (s *server) run(j job) {
 	st := &j.svc.stats
 	st.calls.Add(1)
 	st.bytesIn.Add(uint64(len(j.msg.body)))
-	req := &Request{Service: j.svc.name, Body: j.msg.body, From: j.link.Conn().RemoteAddrString(), conn: j.link}
+	auth := j.link.Conn().PeerAuth()
+	req := &Request{Service: j.svc.name, Body: j.msg.body, From: j.link.Conn().RemoteAddrString(), User: auth.UserID, ClientKey: Key(auth.ClientKey), conn: j.link}
 	req.Deadline, _ = ctx.Deadline()
 	body, err := invoke(ctx, j.svc.handler, req)
 	if err == nil && int64(len(body)) > s.p.cfg.maxMessageSize-replyOverhead {

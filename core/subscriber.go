@@ -236,10 +236,11 @@ const maxInterned = 4096
 func newPubConn(s *subscriber, n NodeInfo) *pubConn {
 	pc := &pubConn{s: s, info: n, name: n.Name, acked: map[string]bool{}, lastSeq: map[string]uint64{}, names: map[string]string{}}
 	meta := zmtp.Metadata{"X-Zmp-Node": s.p.name, sock.PropSubAck: "1"}
+	sec, dial := s.p.cfg.clientDial(n.Key)
 	pc.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         n.Pub,
-		Dial:             s.p.cfg.dial,
-		ZMTP:             zmtp.Config{Type: zmtp.Sub, MaxMessageSize: s.p.cfg.maxMessageSize, Metadata: meta},
+		Dial:             dial,
+		ZMTP:             zmtp.Config{Type: zmtp.Sub, MaxMessageSize: s.p.cfg.maxMessageSize, Metadata: meta, Security: sec},
 		HandshakeTimeout: s.p.cfg.handshakeTimeout,
 		Link: sock.LinkConfig{
 			OnMessage:        pc.onMessage,
