@@ -15,17 +15,26 @@ func registryCommand() *cli.Command {
 		Usage: "run a registry node that other hosts' nodes point at with ZMP_REGISTRY",
 		Description: "Serves an in-memory registry until interrupted. Point nodes at it with\n" +
 			"ZMP_REGISTRY=<endpoint>; entries live while their nodes renew their leases.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: "tcp://127.0.0.1:5550", Usage: "endpoint to serve on", EnvVars: []string{"ZMP_REGISTRY_LISTEN"}},
 			&cli.DurationFlag{Name: "stats", Value: 0, Usage: "print the number of live nodes at this interval (0: never)", EnvVars: []string{"ZMP_STATS_INTERVAL"}},
-		},
+		}, securityFlags()...),
 		Action: func(c *cli.Context) error {
-			srv, err := core.NewRegistryServer(c.Context, c.String("listen"), nil)
+			var opts []core.Option
+			sec, err := securityOption(c)
+			if err != nil {
+				return err
+			}
+			if sec != nil {
+				opts = append(opts, sec)
+			}
+			srv, err := core.NewRegistryServer(c.Context, c.String("listen"), nil, opts...)
 			if err != nil {
 				return err
 			}
 			defer srv.Close()
 			fmt.Fprintf(c.App.Writer, "registry serving on %s\n", srv.Endpoint())
+			fmt.Fprintf(c.App.Writer, "nodes use ZMP_REGISTRY=%s\n", srv.Address())
 			return serveUntilDone(c.Context, c.Duration("stats"), func() {
 				nodes, err := srv.Peer().Registry().Nodes(c.Context)
 				if err == nil {
