@@ -13,11 +13,11 @@ import (
 // Benchmarks for `make bench`. Each zmp case has a raw Go TCP
 // counterpart measured in the same run, so ratios are meaningful.
 
-func benchPeers(b *testing.B, t Transport) (srv, cli *Peer) {
+func benchPeers(b *testing.B, t Transport, extra ...Option) (srv, cli *Peer) {
 	b.Helper()
 	ctx := context.Background()
 	reg := NewMemRegistry()
-	opts := []Option{WithRegistry(reg), WithTransport(t)}
+	opts := append([]Option{WithRegistry(reg), WithTransport(t)}, extra...)
 	if t == IPC {
 		opts = append(opts, WithRuntimeDir(b.TempDir()))
 	}
@@ -51,8 +51,8 @@ func reportLatency(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(pct(0.999), "p99.9-µs")
 }
 
-func benchCallLatency(b *testing.B, t Transport) {
-	_, cli := benchPeers(b, t)
+func benchCallLatency(b *testing.B, t Transport, extra ...Option) {
+	_, cli := benchPeers(b, t, extra...)
 	ctx := context.Background()
 	msg := make([]byte, 64)
 	lat := make([]time.Duration, 0, b.N)
@@ -75,8 +75,10 @@ func BenchmarkCallLatency(b *testing.B) {
 }
 
 // BenchmarkCallsInFlight: 64-byte calls from 64 goroutines at once.
-func BenchmarkCallsInFlight64(b *testing.B) {
-	_, cli := benchPeers(b, TCP)
+func BenchmarkCallsInFlight64(b *testing.B) { benchCallsInFlight64(b) }
+
+func benchCallsInFlight64(b *testing.B, extra ...Option) {
+	_, cli := benchPeers(b, TCP, extra...)
 	ctx := context.Background()
 	msg := make([]byte, 64)
 	const inFlight = 64
@@ -106,8 +108,10 @@ func BenchmarkCallsInFlight64(b *testing.B) {
 
 // BenchmarkPublish64B: one publisher, one subscriber in another peer;
 // reports messages delivered per second and how many were dropped.
-func BenchmarkPublish64B(b *testing.B) {
-	srv, cli := benchPeers(b, TCP)
+func BenchmarkPublish64B(b *testing.B) { benchPublish64B(b) }
+
+func benchPublish64B(b *testing.B, extra ...Option) {
+	srv, cli := benchPeers(b, TCP, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := srv.Advertise("bench"); err != nil {
@@ -154,6 +158,34 @@ func BenchmarkPublish64B(b *testing.B) {
 		b.Fatalf("delivered %d of %d", sub.Stats().Received, b.N)
 	}
 	b.ReportMetric(float64(got)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkSecurity: the cost of CURVE (and PLAIN, which adds nothing
+// after the handshake) next to NULL in the same run, over TCP.
+func BenchmarkSecurity(b *testing.B) {
+	mechs := []struct {
+		name string
+		opt  func(b *testing.B) []Option
+	}{
+		{"NULL", func(*testing.B) []Option { return nil }},
+		{"PLAIN", func(b *testing.B) []Option {
+			auth, _ := NewAuthenticator(AllowUser("bench", "pw"))
+			return []Option{WithSecurity(Plain("bench", "pw", auth))}
+		}},
+		{"CURVE", func(b *testing.B) []Option {
+			kp, err := GenerateKeyPair()
+			if err != nil {
+				b.Fatal(err)
+			}
+			auth, _ := NewAuthenticator(AllowKeys(kp.Public))
+			return []Option{WithSecurity(Curve(kp, auth))} // both peers share the pair: only the cost matters here
+		}},
+	}
+	for _, m := range mechs {
+		b.Run(m.name+"/latency", func(b *testing.B) { benchCallLatency(b, TCP, m.opt(b)...) })
+		b.Run(m.name+"/inflight64", func(b *testing.B) { benchCallsInFlight64(b, m.opt(b)...) })
+		b.Run(m.name+"/publish64B", func(b *testing.B) { benchPublish64B(b, m.opt(b)...) })
+	}
 }
 
 // --- raw Go TCP baselines, same run ---

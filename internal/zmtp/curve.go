@@ -254,14 +254,15 @@ func openInitiate(b []byte, cookieKey *[32]byte, clientT, serverTSec *[KeySize]b
 // reader.
 type curveCodec struct {
 	shared               [32]byte
-	sendPrefix           string
-	recvPrefix           string
-	sendNonce, recvNonce uint64 // last used, last seen
-	plain, sealed        []byte // write scratch
+	sendNonce, recvNonce uint64   // last used, last seen
+	sendFull, recvFull   [24]byte // prefix, then the short nonce: no allocation per frame
+	plain, sealed        []byte   // write scratch
 }
 
 func newCurveCodec(peerT, ourTSec *[KeySize]byte, sendPrefix, recvPrefix string, sent, seen uint64) *curveCodec {
-	cc := &curveCodec{sendPrefix: sendPrefix, recvPrefix: recvPrefix, sendNonce: sent, recvNonce: seen}
+	cc := &curveCodec{sendNonce: sent, recvNonce: seen}
+	copy(cc.sendFull[:], sendPrefix)
+	copy(cc.recvFull[:], recvPrefix)
 	box.Precompute(&cc.shared, peerT, ourTSec)
 	return cc
 }
@@ -287,7 +288,8 @@ func (cc *curveCodec) seal(frame []byte, more, command bool) []byte {
 	cc.sendNonce++
 	cc.sealed = append(cc.sealed[:0], 7, 'M', 'E', 'S', 'S', 'A', 'G', 'E')
 	cc.sealed = binary.BigEndian.AppendUint64(cc.sealed, cc.sendNonce)
-	cc.sealed = box.SealAfterPrecomputation(cc.sealed, cc.plain, shortNonce(cc.sendPrefix, cc.sendNonce), &cc.shared)
+	binary.BigEndian.PutUint64(cc.sendFull[16:], cc.sendNonce)
+	cc.sealed = box.SealAfterPrecomputation(cc.sealed, cc.plain, &cc.sendFull, &cc.shared)
 	return cc.sealed
 }
 
@@ -306,7 +308,8 @@ func (cc *curveCodec) open(b []byte) (frame []byte, more, command bool, err erro
 	if nonce <= cc.recvNonce {
 		return nil, false, false, fmt.Errorf("%w: MESSAGE nonce %d after %d (replay)", ErrCrypto, nonce, cc.recvNonce)
 	}
-	plain, ok := box.OpenAfterPrecomputation(make([]byte, 0, len(b)-8-boxOverhead), b[8:], shortNonce(cc.recvPrefix, nonce), &cc.shared)
+	copy(cc.recvFull[16:], b[:8])
+	plain, ok := box.OpenAfterPrecomputation(make([]byte, 0, len(b)-8-boxOverhead), b[8:], &cc.recvFull, &cc.shared)
 	if !ok {
 		return nil, false, false, fmt.Errorf("%w: MESSAGE does not open", ErrCrypto)
 	}
