@@ -103,3 +103,50 @@ func TestRegistryCommandCurve(t *testing.T) {
 		t.Fatalf("lookup: %+v, %v", info, err)
 	}
 }
+
+// TestCallSecured: zmptool call reaches a CURVE node with the security
+// flags, and is refused without them.
+func TestCallSecured(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	if err := os.Mkdir(keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"server", "tool"} {
+		if code := run([]string{"zmptool", "keygen", "--dir", keys, name}, io.Discard, io.Discard); code != exitOK {
+			t.Fatalf("keygen %s: exit %d", name, code)
+		}
+	}
+	reg, err := core.NewDirRegistry(filepath.Join(dir, "reg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverKeys, err := core.LoadKeyPair(filepath.Join(keys, "server.key_secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := core.NewAuthenticator(core.AllowKeyDir(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	srv, err := core.NewPeer(ctx, "secure-calc", core.WithRegistry(reg), core.WithSecurity(core.Curve(serverKeys, auth)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := core.Provide(srv, "add", func(_ context.Context, r struct{ A, B int }) (int, error) { return r.A + r.B, nil }); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut strings.Builder
+	args := []string{"zmptool", "call", "--registry", reg.Dir(), "--timeout", "5s",
+		"--curve-secret", filepath.Join(keys, "tool.key_secret"), "--allow-keys", keys, "add", `{"A":40,"B":2}`}
+	if code := run(args, &out, &errOut); code != exitOK || strings.TrimSpace(out.String()) != "42" {
+		t.Fatalf("secured call: exit %d, out %q, err %q", code, out.String(), errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"zmptool", "call", "--registry", reg.Dir(), "--timeout", "3s", "add", `{"A":1,"B":2}`}, io.Discard, &errOut); code != exitFailure {
+		t.Fatalf("NULL call to a CURVE node: exit %d, stderr %q", code, errOut.String())
+	}
+}

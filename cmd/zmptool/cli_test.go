@@ -1,0 +1,119 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+func TestInspectUsageErrors(t *testing.T) {
+	t.Setenv("ZMP_REGISTRY", t.TempDir()) // never the user's registry
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"list without kind shows help", []string{"list"}, exitOK, "services", ""},
+		{"list unknown kind", []string{"list", "things"}, exitUsage, "", "unknown kind"},
+		{"list nodes extra argument", []string{"list", "nodes", "calc"}, exitUsage, "", "takes 0 argument"},
+		{"list nodes bad timeout", []string{"list", "nodes", "--timeout", "soon"}, exitUsage, "", "timeout"},
+		{"list topics unknown flag", []string{"list", "topics", "--bogus"}, exitUsage, "", "bogus"},
+		{"info without node", []string{"info"}, exitUsage, "", "usage: zmptool info NODE"},
+		{"info two nodes", []string{"info", "a", "b"}, exitUsage, "", "takes 1 argument"},
+		{"call without service", []string{"call"}, exitUsage, "", "SERVICE [JSON]"},
+		{"call bad json", []string{"call", "add", "{a:1}"}, exitUsage, "", "not valid JSON"},
+		{"call flag after arguments", []string{"call", "add", "1", "--node", "x"}, exitUsage, "", "flags go before"},
+		{"call bad timeout", []string{"call", "--timeout", "-", "add"}, exitUsage, "", "timeout"},
+		{"pub without message", []string{"pub", "t"}, exitUsage, "", "takes 2 argument"},
+		{"pub bad json", []string{"pub", "t", "hello"}, exitUsage, "", "not valid JSON"},
+		{"pub zero rate", []string{"pub", "--rate", "0", "t", "1"}, exitUsage, "", "--rate must be positive"},
+		{"pub negative count", []string{"pub", "--count", "-1", "t", "1"}, exitUsage, "", "must not be negative"},
+		{"echo without topic", []string{"echo"}, exitUsage, "", "TOPIC"},
+		{"echo negative count", []string{"echo", "--count", "-2", "t"}, exitUsage, "", "must not be negative"},
+		{"hz without topic", []string{"hz"}, exitUsage, "", "TOPIC"},
+		{"hz zero window", []string{"hz", "--window", "0", "t"}, exitUsage, "", "must be positive"},
+		{"hz zero interval", []string{"hz", "--interval", "0s", "t"}, exitUsage, "", "must be positive"},
+		{"graph with argument", []string{"graph", "x"}, exitUsage, "", "takes 0 argument"},
+		{"graph unknown format", []string{"graph", "--out", "g.txt"}, exitUsage, "", ".dot, .gv, .svg"},
+		{"demo bad transport", []string{"demo", "--transport", "udp"}, exitUsage, "", "tcp or ipc"},
+		{"demo zero interval", []string{"demo", "--sensor-interval", "0s"}, exitUsage, "", "must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runTool(tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if !strings.Contains(stdout, tt.stdout) {
+				t.Errorf("stdout %q lacks %q", stdout, tt.stdout)
+			}
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr %q lacks %q", stderr, tt.stderr)
+			}
+		})
+	}
+}
+
+// walkCommands calls f with the path of every command and subcommand.
+func walkCommands(cmds []*cli.Command, path []string, f func(path []string, c *cli.Command)) {
+	for _, c := range cmds {
+		p := append(append([]string(nil), path...), c.Name)
+		f(p, c)
+		walkCommands(c.Subcommands, p, f)
+	}
+}
+
+func TestHelpAtEveryLevel(t *testing.T) {
+	app := newApp(nil, io.Discard, io.Discard)
+	walkCommands(app.Commands, nil, func(path []string, c *cli.Command) {
+		t.Run(strings.Join(path, " "), func(t *testing.T) {
+			code, stdout, stderr := runTool(append(path, "--help")...)
+			if code != exitOK || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			if !strings.Contains(stdout, "zmptool "+strings.Join(path, " ")) || !strings.Contains(stdout, c.Usage) {
+				t.Errorf("help lacks the command line or usage:\n%s", stdout)
+			}
+			for _, f := range c.Flags {
+				if !strings.Contains(stdout, "--"+f.Names()[0]) {
+					t.Errorf("help lacks --%s:\n%s", f.Names()[0], stdout)
+				}
+			}
+		})
+	})
+}
+
+// Every flag of every command can be set from a ZMP_ variable, and
+// its help shows which.
+func TestEveryFlagHasAnEnvVar(t *testing.T) {
+	app := newApp(nil, io.Discard, io.Discard)
+	walkCommands(app.Commands, nil, func(path []string, c *cli.Command) {
+		for _, f := range c.Flags {
+			ev, ok := f.(interface{ GetEnvVars() []string })
+			if !ok || len(ev.GetEnvVars()) == 0 || !strings.HasPrefix(ev.GetEnvVars()[0], "ZMP_") {
+				t.Errorf("zmptool %s --%s has no ZMP_ environment variable", strings.Join(path, " "), f.Names()[0])
+				continue
+			}
+			if !strings.Contains(f.String(), "$"+ev.GetEnvVars()[0]) {
+				t.Errorf("help of zmptool %s --%s does not name $%s: %s", strings.Join(path, " "), f.Names()[0], ev.GetEnvVars()[0], f.String())
+			}
+		}
+	})
+}
+
+func TestEnvVarsSetFlags(t *testing.T) {
+	t.Setenv("ZMP_REGISTRY", t.TempDir())
+	t.Setenv("ZMP_JSON", "true")
+	code, stdout, stderr := runTool("list", "nodes")
+	if code != exitOK || strings.TrimSpace(stdout) != "[]" {
+		t.Fatalf("ZMP_JSON=true list nodes on an empty registry: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	t.Setenv("ZMP_TIMEOUT", "soon")
+	if code, _, stderr := runTool("list", "nodes"); code != exitUsage || !strings.Contains(stderr, "soon") {
+		t.Fatalf("ZMP_TIMEOUT=soon: exit %d, stderr %q", code, stderr)
+	}
+}
