@@ -82,6 +82,7 @@ type Conn struct {
 
 	curve *curveCodec // set once a CURVE handshake is through
 	auth  PeerAuth
+	rerr  error // first read error; ReadMessage returns it from then on
 
 	received atomic.Uint64 // frames (and chunks of large frames) read
 	remote   string        // RemoteAddr().String(), computed once
@@ -123,6 +124,7 @@ func handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
 	if err := c.exchangeGreetings(cfg.Security); err != nil {
 		return nil, err
 	}
+	c.auth = PeerAuth{Mechanism: cfg.Security.mechanism()} // servers add what Authenticate says
 	if err := c.runMechanism(cfg); err != nil {
 		return nil, err
 	}
@@ -188,9 +190,15 @@ func (c *Conn) exchangeGreetings(sec Security) error {
 		c.sendError("unsupported security mechanism")
 		return fmt.Errorf("%w: peer wants %s, we run %s", ErrMechanism, peer.Mechanism, mech)
 	}
-	// The peer's as-server flag is not checked: libzmq 4.3 always sends
-	// 0 there. Roles come from configuration; two clients or two servers
-	// fail at the first handshake command.
+	// libzmq 4.3 always sends as-server = 0, so a peer's 0 proves
+	// nothing and roles come from configuration. A 1 from a peer when
+	// we are the server too is a sure mismatch: say so now rather than
+	// both waiting for a HELLO until the deadline. Two clients fail at
+	// the first command.
+	if asServer && peer.AsServer {
+		c.sendError("both ends are servers")
+		return fmt.Errorf("%w: both ends are %s servers", ErrMechanism, mech)
+	}
 	c.peer = peer
 	return nil
 }
@@ -258,7 +266,7 @@ func (c *Conn) expectCommand(name string) ([]byte, error) {
 	case name:
 		return cmd.Body, nil
 	case CmdError:
-		return nil, fmt.Errorf("%w: %s", ErrPeerError, errorReason(cmd.Body))
+		return nil, handshakeError(errorReason(cmd.Body))
 	}
 	return nil, fmt.Errorf("%w: expected %s, got %q", ErrProtocol, name, cmd.Name)
 }
@@ -359,6 +367,17 @@ func (c *Conn) Close() error { return c.nc.Close() }
 // callers handle one form. Other commands are ignored. It must not be
 // called concurrently with itself.
 func (c *Conn) ReadMessage() ([][]byte, error) {
+	if c.rerr != nil {
+		return nil, c.rerr
+	}
+	msg, err := c.readMessage()
+	if err != nil {
+		c.rerr = err // the stream position is lost: every later read fails too
+	}
+	return msg, err
+}
+
+func (c *Conn) readMessage() ([][]byte, error) {
 	var (
 		frames = make([][]byte, 0, 4)
 		total  uint64

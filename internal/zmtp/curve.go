@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"golang.org/x/crypto/nacl/box"
@@ -94,7 +93,7 @@ func (c *Conn) curveClient(cfg Config) error {
 
 	welcome, err := c.expectCommand(CmdWelcome)
 	if err != nil {
-		return deniedByServer(err)
+		return err
 	}
 	if len(welcome) != welcomeBodySiz {
 		return fmt.Errorf("%w: WELCOME body of %d bytes, want %d", ErrProtocol, len(welcome), welcomeBodySiz)
@@ -126,7 +125,7 @@ func (c *Conn) curveClient(cfg Config) error {
 
 	ready, err := c.expectCommand(CmdReady)
 	if err != nil {
-		return deniedByServer(err)
+		return err
 	}
 	if len(ready) < minReady {
 		return fmt.Errorf("%w: READY body of %d bytes", ErrProtocol, len(ready))
@@ -320,5 +319,3 @@ func (cc *curveCodec) open(b []byte) (frame []byte, more, command bool, err erro
 	}
 	return plain[1:], flags&curveMore != 0, flags&curveCommand != 0, nil
 }
-
-func isPeerError(err error) bool { return errors.Is(err, ErrPeerError) }

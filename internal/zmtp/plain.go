@@ -1,6 +1,9 @@
 package zmtp
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // PLAIN (RFC 24/ZMTP-PLAIN): the client sends its credentials in clear
 // text in HELLO, the server checks them with its Authenticator and
@@ -20,7 +23,7 @@ func (c *Conn) plainClient(cfg Config) error {
 	}
 	welcome, err := c.expectCommand(CmdWelcome)
 	if err != nil {
-		return deniedByServer(err)
+		return err
 	}
 	if len(welcome) != 0 {
 		return fmt.Errorf("%w: PLAIN WELCOME with a %d-byte body", ErrProtocol, len(welcome))
@@ -34,7 +37,7 @@ func (c *Conn) plainClient(cfg Config) error {
 	}
 	ready, err := c.expectCommand(CmdReady)
 	if err != nil {
-		return deniedByServer(err)
+		return err
 	}
 	c.auth = PeerAuth{Mechanism: MechanismPlain}
 	return c.acceptPeerMetadata(cfg, ready)
@@ -84,11 +87,13 @@ func parsePlainHello(b []byte) (user, pass string, err error) {
 	return user, string(rest[1:]), nil
 }
 
-// deniedByServer marks an ERROR received during a client handshake as
-// a refusal, so that callers can tell it from a network failure.
-func deniedByServer(err error) error {
-	if isPeerError(err) {
-		return fmt.Errorf("%w (%w)", ErrDenied, err)
+// handshakeError interprets an ERROR received during the handshake. A
+// reason starting with ZAP's status code 400 (what zmp and libzmq send
+// when their authenticator refuses a peer) is a refusal: ErrDenied.
+// Other reasons are ErrPeerError only.
+func handshakeError(reason string) error {
+	if strings.HasPrefix(reason, "400") {
+		return fmt.Errorf("%w (%w: %s)", ErrDenied, ErrPeerError, reason)
 	}
-	return err
+	return fmt.Errorf("%w: %s", ErrPeerError, reason)
 }
