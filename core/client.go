@@ -462,6 +462,12 @@ func (pc *providerConn) call(ctx context.Context, deadline time.Time, service st
 	}
 	ch := make(chan rpcMessage, 1)
 	pc.mu.Lock()
+	if pc.retired {
+		// GOODBYE came after the check above and the connection is
+		// being closed: the request was not sent, try another provider.
+		pc.mu.Unlock()
+		return nil, fmt.Errorf("%w: connection retired", errNotSent)
+	}
 	pc.nextID++
 	id := pc.nextID
 	pc.pending[id] = pendingCall{ch: ch, deadline: deadline}
