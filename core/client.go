@@ -18,8 +18,9 @@ import (
 // spreads calls over them.
 type client struct {
 	p    *Peer
-	view atomic.Pointer[view] // the registry as last read
-	done atomic.Bool
+	view  atomic.Pointer[view] // the registry as last read
+	reads atomic.Uint64        // registry readings started, numbering views
+	done  atomic.Bool
 
 	mu    sync.RWMutex
 	conns map[string]*providerConn // by node ID
@@ -28,15 +29,18 @@ type client struct {
 // view is one reading of the registry, shared read-only by every call
 // until the next reading.
 type view struct {
+	seq       uint64 // reading number: a slow older reading never replaces a newer one
 	nodes     []NodeInfo
+	ids       map[string]bool
 	seen      time.Time
 	providers map[string][]NodeInfo     // by service, nodes with an RPC endpoint
 	rr        map[string]*atomic.Uint64 // round-robin position by service
 }
 
 func newView(nodes []NodeInfo) *view {
-	v := &view{nodes: nodes, seen: time.Now(), providers: map[string][]NodeInfo{}, rr: map[string]*atomic.Uint64{}}
+	v := &view{nodes: nodes, ids: map[string]bool{}, seen: time.Now(), providers: map[string][]NodeInfo{}, rr: map[string]*atomic.Uint64{}}
 	for _, n := range nodes {
+		v.ids[n.ID] = true
 		if n.RPC == "" {
 			continue
 		}
@@ -84,12 +88,22 @@ func (c *client) current(ctx context.Context, fresh bool) (*view, error) {
 	if v := c.view.Load(); !fresh && v != nil && time.Since(v.seen) < c.p.cfg.discoveryInterval {
 		return v, nil
 	}
+	seq := c.reads.Add(1)
 	nodes, err := c.p.reg.Nodes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("core: reading registry: %w", err)
 	}
 	v := newView(nodes)
-	c.view.Store(v)
+	v.seq = seq
+	for {
+		old := c.view.Load()
+		if old != nil && old.seq > seq {
+			return old, nil // a reading started after ours is already in place
+		}
+		if c.view.CompareAndSwap(old, v) {
+			break
+		}
+	}
 	c.mu.Lock()
 	stale := c.dropVanished(nodes)
 	c.mu.Unlock()
@@ -99,10 +113,16 @@ func (c *client) current(ctx context.Context, fresh bool) (*view, error) {
 	return v, nil
 }
 
-// dropVanished forgets connections to nodes no longer registered.
+// dropVanished forgets connections to nodes no longer registered. A
+// node that said GOODBYE leaves the registry before it stops serving:
+// its connection stays until the calls in flight on it are answered
+// (it retires itself then), and is dropped at a later reading.
 func (c *client) dropVanished(nodes []NodeInfo) []*providerConn {
 	var stale []*providerConn
 	for id, pc := range c.conns {
+		if pc.goodbye.Load() && pc.inFlight() > 0 {
+			continue
+		}
 		if !slices.ContainsFunc(nodes, func(n NodeInfo) bool { return n.ID == id }) {
 			stale = append(stale, pc)
 			delete(c.conns, id)
@@ -185,14 +205,15 @@ func (c *client) pick(cands []NodeInfo, start uint64) (*providerConn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !pc.down() {
+		if pc != nil && !pc.down() {
 			return pc, nil
 		}
 	}
 	return nil, nil
 }
 
-// conn returns the connection to n, made on first use.
+// conn returns the connection to n, made on first use, or nil when n
+// has left the registry since the caller's view was read.
 func (c *client) conn(n NodeInfo) (*providerConn, error) {
 	c.mu.RLock()
 	pc, ok := c.conns[n.ID]
@@ -209,6 +230,12 @@ func (c *client) conn(n NodeInfo) (*providerConn, error) {
 	if ok && old.info.RPC == n.RPC {
 		c.mu.Unlock()
 		return old, nil
+	}
+	if v := c.view.Load(); v != nil && !v.ids[n.ID] {
+		// n comes from an older view and has left the registry since
+		// (its connection was dropped): do not dial it again.
+		c.mu.Unlock()
+		return nil, nil
 	}
 	pc = newProviderConn(&c.p.cfg, c.p.name, n, connHooks{retireOnGoodbye: true})
 	c.conns[n.ID] = pc
@@ -570,6 +597,13 @@ func (pc *providerConn) result(service string, m rpcMessage) ([]byte, error) {
 		return m.body, nil
 	}
 	return nil, &RemoteError{Code: m.code, Message: string(m.body), Detail: string(m.detail), Node: pc.info.Name, Service: service}
+}
+
+// inFlight counts the calls waiting for an answer.
+func (pc *providerConn) inFlight() int {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return len(pc.pending)
 }
 
 func (pc *providerConn) close() {

@@ -576,7 +576,8 @@ func TestCurveCommandsTravelSealed(t *testing.T) {
 		if string(frame) != w.frame || more != w.more || command != w.command {
 			t.Fatalf("MESSAGE %d: %q more=%v command=%v, want %q more=%v command=%v", i, frame, more, command, w.frame, w.more, w.command)
 		}
-		if bytes.Contains(body, []byte(w.frame)) {
+		// Only frames long enough not to appear in random ciphertext by chance.
+		if len(w.frame) >= 8 && bytes.Contains(body, []byte(w.frame)) {
 			t.Fatalf("MESSAGE %d carries its frame in clear text", i)
 		}
 	}
