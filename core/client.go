@@ -17,7 +17,7 @@ import (
 // per provider node (never one DEALER to many: zmq4 defect 1), and
 // spreads calls over them.
 type client struct {
-	p    *Peer
+	p     *Peer
 	view  atomic.Pointer[view] // the registry as last read
 	reads atomic.Uint64        // registry readings started, numbering views
 	done  atomic.Bool
