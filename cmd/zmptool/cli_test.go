@@ -10,13 +10,7 @@ import (
 
 func TestInspectUsageErrors(t *testing.T) {
 	t.Setenv("ZMP_REGISTRY", t.TempDir()) // never the user's registry
-	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		stdout string
-		stderr string
-	}{
+	tests := []runCase{
 		{"list without kind shows help", []string{"list"}, exitOK, "services", ""},
 		{"list unknown kind", []string{"list", "things"}, exitUsage, "", "unknown kind"},
 		{"list nodes extra argument", []string{"list", "nodes", "calc"}, exitUsage, "", "takes 0 argument"},
@@ -42,20 +36,7 @@ func TestInspectUsageErrors(t *testing.T) {
 		{"demo bad transport", []string{"demo", "--transport", "udp"}, exitUsage, "", "tcp or ipc"},
 		{"demo zero interval", []string{"demo", "--sensor-interval", "0s"}, exitUsage, "", "must be positive"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := runTool(tt.args...)
-			if code != tt.code {
-				t.Errorf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
-			}
-			if !strings.Contains(stdout, tt.stdout) {
-				t.Errorf("stdout %q lacks %q", stdout, tt.stdout)
-			}
-			if !strings.Contains(stderr, tt.stderr) {
-				t.Errorf("stderr %q lacks %q", stderr, tt.stderr)
-			}
-		})
-	}
+	checkRunCases(t, tests)
 }
 
 // walkCommands calls f with the path of every command and subcommand.

@@ -26,22 +26,17 @@ func runTool(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-func TestExitCodes(t *testing.T) {
-	tests := []struct {
-		name   string
-		args   []string
-		code   int
-		stdout string
-		stderr string
-	}{
-		{"help", []string{"--help"}, exitOK, "selftest", ""},
-		{"no command shows help", nil, exitOK, "USAGE", ""},
-		{"command help", []string{"selftest", "--help"}, exitOK, "--transport", ""},
-		{"unknown command", []string{"frobnicate"}, exitUsage, "", "unknown command"},
-		{"unknown flag", []string{"--bogus"}, exitUsage, "", "bogus"},
-		{"bad flag value", []string{"selftest", "--timeout", "soon"}, exitUsage, "", "timeout"},
-		{"bad transport", []string{"selftest", "--transport", "udp"}, exitUsage, "", "tcp or ipc"},
-	}
+// runCase is one zmptool invocation and what it must produce: its exit
+// code, and text its stdout and stderr must contain.
+type runCase struct {
+	name           string
+	args           []string
+	code           int
+	stdout, stderr string
+}
+
+func checkRunCases(t *testing.T, tests []runCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := runTool(tt.args...)
@@ -56,6 +51,19 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []runCase{
+		{"help", []string{"--help"}, exitOK, "selftest", ""},
+		{"no command shows help", nil, exitOK, "USAGE", ""},
+		{"command help", []string{"selftest", "--help"}, exitOK, "--transport", ""},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "", "unknown command"},
+		{"unknown flag", []string{"--bogus"}, exitUsage, "", "bogus"},
+		{"bad flag value", []string{"selftest", "--timeout", "soon"}, exitUsage, "", "timeout"},
+		{"bad transport", []string{"selftest", "--transport", "udp"}, exitUsage, "", "tcp or ipc"},
+	}
+	checkRunCases(t, tests)
 }
 
 func TestSelftestEndToEnd(t *testing.T) {
