@@ -8,7 +8,7 @@ import (
 )
 
 func TestCallCtxDeadlineWithoutDone(t *testing.T) {
-	c := newCallCtx(context.Background(), 20)
+	c := newCallCtx(newScope(context.Background()), 20)
 	if d, ok := c.Deadline(); !ok || time.Until(d) > 20*time.Millisecond {
 		t.Fatalf("deadline %v %v", d, ok)
 	}
@@ -24,7 +24,7 @@ func TestCallCtxDeadlineWithoutDone(t *testing.T) {
 }
 
 func TestCallCtxDeadlineClosesDone(t *testing.T) {
-	c := newCallCtx(context.Background(), 30)
+	c := newCallCtx(newScope(context.Background()), 30)
 	select {
 	case <-c.Done():
 	case <-time.After(5 * time.Second):
@@ -37,7 +37,8 @@ func TestCallCtxDeadlineClosesDone(t *testing.T) {
 
 func TestCallCtxParentCancel(t *testing.T) {
 	for _, armed := range []bool{false, true} {
-		parent, cancel := context.WithCancel(context.Background())
+		parent := newScope(context.Background())
+		cancel := parent.end
 		c := newCallCtx(parent, 0)
 		if armed {
 			c.Done()
@@ -57,7 +58,7 @@ func TestCallCtxParentCancel(t *testing.T) {
 }
 
 func TestCallCtxCancelAndDerived(t *testing.T) {
-	c := newCallCtx(context.Background(), 0)
+	c := newCallCtx(newScope(context.Background()), 0)
 	derived, stop := context.WithTimeout(c, time.Hour)
 	defer stop()
 	called := make(chan struct{})
@@ -77,7 +78,7 @@ func TestCallCtxCancelAndDerived(t *testing.T) {
 }
 
 func TestCallCtxNoDeadline(t *testing.T) {
-	c := newCallCtx(context.Background(), 0)
+	c := newCallCtx(newScope(context.Background()), 0)
 	if _, ok := c.Deadline(); ok {
 		t.Fatal("deadline without a timeout")
 	}

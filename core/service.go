@@ -70,6 +70,7 @@ type inflightKey struct {
 // fixed pool of workers.
 type server struct {
 	p        *Peer
+	life     *scope // ends with the peer: the parent of handler contexts
 	mu       sync.RWMutex
 	services map[string]*service
 	jobs     chan job
@@ -104,7 +105,7 @@ func (s *server) peerClosed(l *sock.Link) {
 }
 
 func newServer(p *Peer) *server {
-	return &server{p: p, services: map[string]*service{}, jobs: make(chan job, p.cfg.requestQueue), inflight: map[inflightKey]*callCtx{}}
+	return &server{p: p, life: newScope(p.ctx), services: map[string]*service{}, jobs: make(chan job, p.cfg.requestQueue), inflight: map[inflightKey]*callCtx{}}
 }
 
 func (s *server) start() {
@@ -218,7 +219,7 @@ func (s *server) onMessage(l *sock.Link, frames [][]byte) {
 	default:
 		// The context starts, and CANCEL can reach it, when the request
 		// arrives, not when a worker picks it up.
-		ctx := newCallCtx(s.p.ctx, m.timeout)
+		ctx := newCallCtx(s.life, m.timeout)
 		s.track(l, m.id, ctx)
 		s.active.Add(1)
 		select {
