@@ -566,8 +566,8 @@ func (pc *providerConn) send(ctx context.Context, deadline time.Time, link *sock
 	var err error
 	switch {
 	case alone:
-		err = link.SendNow(ctx, req) // latency: no hand-off; under load the writer batches
-	case link.QueueFull():
+		err = link.SendNow(ctx, req, sock.Block) // latency: no hand-off; under load the writer batches
+	case link.QueueFull(0):
 		wctx, cancel := context.WithDeadline(ctx, deadline)
 		err = link.Send(wctx, req)
 		cancel()

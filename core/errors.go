@@ -57,6 +57,7 @@ const (
 	CodeTooLarge         Code = 6 // the reply exceeded the maximum message size
 	CodeUnavailable      Code = 7 // the node is shutting down
 	CodePanic            Code = 8 // the handler panicked
+	CodeCanceled         Code = 9 // the handler gave up: its call was cancelled (CANCEL, the caller left, or the node stopped)
 )
 
 func (c Code) String() string {
@@ -77,6 +78,8 @@ func (c Code) String() string {
 		return "unavailable"
 	case CodePanic:
 		return "handler panic"
+	case CodeCanceled:
+		return "canceled"
 	}
 	return fmt.Sprintf("code %d", uint16(c))
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/gozmp/zmp/internal/sock"
@@ -53,10 +54,13 @@ const (
 	DefaultHandshakeTimeout  = sock.DefaultHandshakeTimeout // 5 s
 	DefaultConcurrency       = 64
 	DefaultRequestQueue      = 1024
-	DefaultQueueLen          = sock.DefaultQueueLen // 1000 messages
+	DefaultQueueLen          = sock.DefaultQueueLen   // 1000 messages
+	DefaultQueueBytes        = sock.DefaultQueueBytes // 8 MiB
+	DefaultWriteTimeout      = sock.DefaultWriteTimeout
 	DefaultLeaseTTL          = 10 * time.Second
 	DefaultDiscoveryInterval = 200 * time.Millisecond
 	DefaultStopTimeout       = 5 * time.Second
+	DefaultMaxTopics         = 1024
 )
 
 // config holds every option; Peer uses the network part, Node all of it.
@@ -75,6 +79,11 @@ type config struct {
 	handshakeTimeout  time.Duration
 	concurrency       int
 	requestQueue      int
+	connHandlers      int // 0: half of concurrency
+	connQueue         int // 0: half of requestQueue
+	queueBytes        int64
+	writeTimeout      time.Duration
+	maxTopics         int
 	pubQueue          int
 	pubOverflow       Overflow
 	leaseTTL          time.Duration
@@ -89,6 +98,44 @@ type config struct {
 	stopTimeout    time.Duration
 	output         io.Writer
 	inProcess      bool
+
+	set optionSet // which options of limited scope were given
+}
+
+// optionSet names the options that apply to some constructors only.
+type optionSet uint8
+
+const (
+	setUpdateInterval optionSet = 1 << iota
+	setStopTimeout
+	setOutput
+	setInProcess
+)
+
+// nodeOnly are the options that only nodes take.
+const nodeOnly = setUpdateInterval | setStopTimeout | setOutput | setInProcess
+
+// names lists the options in s, for error messages.
+func (s optionSet) names() []string {
+	var names []string
+	for _, o := range []struct {
+		bit  optionSet
+		name string
+	}{{setUpdateInterval, "WithUpdateInterval"}, {setStopTimeout, "WithStopTimeout"}, {setOutput, "WithOutput"}, {setInProcess, "WithInProcess"}} {
+		if s&o.bit != 0 {
+			names = append(names, o.name)
+		}
+	}
+	return names
+}
+
+// reject returns an error naming the options of s that were given to
+// what, which does not take them.
+func (c *config) reject(s optionSet, what string) error {
+	if bad := c.set & s; bad != 0 {
+		return fmt.Errorf("core: %s does not take %s", what, strings.Join(bad.names(), ", "))
+	}
+	return nil
 }
 
 func defaultConfig() config {
@@ -103,6 +150,9 @@ func defaultConfig() config {
 		handshakeTimeout:  DefaultHandshakeTimeout,
 		concurrency:       DefaultConcurrency,
 		requestQueue:      DefaultRequestQueue,
+		queueBytes:        DefaultQueueBytes,
+		writeTimeout:      DefaultWriteTimeout,
+		maxTopics:         DefaultMaxTopics,
 		pubQueue:          DefaultQueueLen,
 		pubOverflow:       DropNewest,
 		leaseTTL:          DefaultLeaseTTL,
@@ -122,6 +172,12 @@ func buildConfig(opts []Option) (config, error) {
 	}
 	if c.heartbeat > 0 && c.heartbeatTimeout <= c.heartbeat {
 		errs = append(errs, fmt.Errorf("core: heartbeat timeout %v must exceed the interval %v", c.heartbeatTimeout, c.heartbeat))
+	}
+	if c.connHandlers == 0 {
+		c.connHandlers = max(1, c.concurrency/2)
+	}
+	if c.connQueue == 0 {
+		c.connQueue = max(1, c.requestQueue/2)
 	}
 	return c, errors.Join(errs...)
 }
@@ -260,11 +316,63 @@ func WithHandshakeTimeout(d time.Duration) Option {
 
 // WithConcurrency bounds how many handlers run at once (default 64) and
 // how many requests wait for a handler (default 1024); a request beyond
-// both is answered with CodeOverloaded.
+// both is answered with CodeOverloaded. Waiting requests are run
+// connection by connection in turn, so one caller's burst does not
+// delay another caller by more than one request per busy connection.
 func WithConcurrency(handlers, queue int) Option {
 	return func(c *config) error {
 		c.concurrency, c.requestQueue = handlers, queue
 		return errors.Join(positive("concurrency", handlers), positive("request queue", queue))
+	}
+}
+
+// WithConnectionShare bounds what one caller's connection may take of
+// the handler pool: at most handlers of its requests run at once and
+// at most queue of them wait (their bodies at most the WithQueueBytes
+// bound, one request always being let in); its further requests are
+// answered with CodeOverloaded. Defaults: half of WithConcurrency's
+// handlers and half of its queue, so that one connection can never
+// hold every worker while others wait.
+func WithConnectionShare(handlers, queue int) Option {
+	return func(c *config) error {
+		c.connHandlers, c.connQueue = handlers, queue
+		return errors.Join(positive("handlers per connection", handlers), positive("queue per connection", queue))
+	}
+}
+
+// WithQueueBytes bounds, in bytes, each connection's send queue (the
+// replies queued to a caller, the messages queued to a subscriber, the
+// requests queued to a provider) and the request bodies one caller's
+// connection may have waiting for a handler; a message always fits
+// into an empty queue. Default 8 MiB. A caller whose replies exceed it
+// is not read from until they drain: replies never take more than this
+// bound plus the replies of its requests already running.
+func WithQueueBytes(n int64) Option {
+	return func(c *config) error {
+		c.queueBytes = n
+		return positive("queue bytes", n)
+	}
+}
+
+// WithWriteTimeout closes a connection whose peer takes none of the
+// bytes written to it for d: a caller that stops reading its replies,
+// a subscriber that stops reading its messages, a provider that hangs.
+// A peer that reads slowly but steadily is never cut off. Default 5 s;
+// a caller's connections to providers use the heartbeat timeout when
+// heartbeats are on.
+func WithWriteTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		c.writeTimeout = d
+		return positive("write timeout", d)
+	}
+}
+
+// WithMaxTopics bounds how many topics a peer advertises (explicitly,
+// or by publishing on them). Default 1024. Unadvertise makes room.
+func WithMaxTopics(n int) Option {
+	return func(c *config) error {
+		c.maxTopics = n
+		return positive("max topics", n)
 	}
 }
 
@@ -346,6 +454,7 @@ func WithUpdateInterval(d time.Duration) Option {
 			return fmt.Errorf("core: update interval must not be negative, got %v", d)
 		}
 		c.updateInterval = d
+		c.set |= setUpdateInterval
 		return nil
 	}
 }
@@ -356,6 +465,7 @@ func WithUpdateInterval(d time.Duration) Option {
 func WithStopTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		c.stopTimeout = d
+		c.set |= setStopTimeout
 		return positive("stop timeout", d)
 	}
 }
@@ -368,6 +478,7 @@ func WithOutput(w io.Writer) Option {
 			return errors.New("core: WithOutput(nil)")
 		}
 		c.output = w
+		c.set |= setOutput
 		return nil
 	}
 }
@@ -377,6 +488,7 @@ func WithOutput(w io.Writer) Option {
 func WithInProcess(enabled bool) Option {
 	return func(c *config) error {
 		c.inProcess = enabled
+		c.set |= setInProcess
 		return nil
 	}
 }

@@ -172,12 +172,17 @@ func (p *Peer) bind() error {
 		return err
 	}
 	listen := sock.ListenConfig{ZMTP: p.zmtpConfig(zmtp.Router), HandshakeTimeout: p.cfg.handshakeTimeout}
-	p.router, err = sock.ListenRouter(rpcEP, sock.RouterConfig{Listen: listen, OnMessage: p.srv.onMessage, OnPeerClose: p.srv.peerClosed})
+	link := sock.LinkConfig{QueueBytes: p.cfg.queueBytes, WriteTimeout: p.cfg.writeTimeout}
+	p.router, err = sock.ListenRouter(rpcEP, sock.RouterConfig{
+		Listen: listen, Link: link, NewValue: newConnState,
+		OnMessage: p.srv.onMessage, OnPeerClose: p.srv.peerClosed,
+	})
 	if err != nil {
 		return fmt.Errorf("core: binding %s: %w", rpcEP, err)
 	}
 	listen.ZMTP = p.zmtpConfig(zmtp.Pub)
-	p.pub, err = sock.ListenPub(pubEP, sock.PubConfig{Listen: listen, QueueLen: p.cfg.pubQueue, Policy: p.cfg.pubOverflow.sockPolicy()})
+	link.QueueLen = p.cfg.pubQueue
+	p.pub, err = sock.ListenPub(pubEP, sock.PubConfig{Listen: listen, Link: link, Policy: p.cfg.pubOverflow.sockPolicy()})
 	if err != nil {
 		return fmt.Errorf("core: binding %s: %w", pubEP, err)
 	}

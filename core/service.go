@@ -45,9 +45,10 @@ type HandlerFunc func(ctx context.Context, req *Request) ([]byte, error)
 func (f HandlerFunc) ServeRPC(ctx context.Context, req *Request) ([]byte, error) { return f(ctx, req) }
 
 type service struct {
-	name    string
-	handler Handler
-	stats   serviceStats
+	name     string
+	handler  Handler
+	reserved bool // zmp's introspection: served from reserved capacity
+	stats    serviceStats
 }
 
 type serviceStats struct {
@@ -56,36 +57,86 @@ type serviceStats struct {
 
 type job struct {
 	link *sock.Link
+	conn *connState
+	cq   *connQueue // where it waited
 	msg  rpcMessage
 	svc  *service
 	ctx  *callCtx // the handler's, from the request's arrival
 }
 
-type inflightKey struct {
-	link *sock.Link
-	id   uint64
-}
-
-// server runs a peer's handlers: a bounded request queue drained by a
-// fixed pool of workers.
+// server runs a peer's handlers. Requests wait in their connection's
+// queue and are run by a fixed pool of workers that serves connections
+// in turn; zmp's introspection services have a small pool of their own,
+// so that they answer when user services are saturated.
 type server struct {
 	p        *Peer
 	life     *scope // ends with the peer: the parent of handler contexts
 	mu       sync.RWMutex
 	services map[string]*service
-	jobs     chan job
-	wg       sync.WaitGroup
+	main     *pool
+	reserved *pool
 
-	inflightMu sync.Mutex
-	inflight   map[inflightKey]*callCtx // for CANCEL
-
-	malformed, overloaded, unknown atomic.Uint64
+	malformed, overloaded, unknown, expired atomic.Uint64
 
 	draining atomic.Bool  // new requests are refused with CodeUnavailable
 	active   atomic.Int64 // requests accepted and not yet answered
 
 	watchMu  sync.Mutex
 	watchers []func(*sock.Link) // told when a caller's connection closes
+}
+
+// connState is what the server keeps of one caller's connection.
+type connState struct {
+	mu       sync.Mutex
+	inflight map[uint64]*callCtx // accepted and not answered: for CANCEL and disconnects
+	closed   bool
+	main     connQueue
+	reserved connQueue
+}
+
+func newConnState() any { return &connState{inflight: map[uint64]*callCtx{}} }
+
+// track records a request's context; false once the connection closed.
+func (cs *connState) track(id uint64, ctx *callCtx) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.closed {
+		return false
+	}
+	cs.inflight[id] = ctx
+	return true
+}
+
+// untrack forgets a request and releases its context.
+func (cs *connState) untrack(id uint64, ctx *callCtx) {
+	cs.mu.Lock()
+	if cs.inflight[id] == ctx {
+		delete(cs.inflight, id)
+	}
+	cs.mu.Unlock()
+	ctx.cancel(context.Canceled)
+}
+
+// cancel ends the context of request id, if it is still in flight.
+func (cs *connState) cancel(id uint64) {
+	cs.mu.Lock()
+	ctx := cs.inflight[id]
+	cs.mu.Unlock()
+	if ctx != nil {
+		ctx.cancel(context.Canceled)
+	}
+}
+
+// close cancels every request of the connection, running or waiting.
+func (cs *connState) close() {
+	cs.mu.Lock()
+	cs.closed = true
+	ctxs := cs.inflight
+	cs.inflight = map[uint64]*callCtx{}
+	cs.mu.Unlock()
+	for _, ctx := range ctxs {
+		ctx.cancel(context.Canceled)
+	}
 }
 
 // watchPeers registers f to run when a caller's connection closes.
@@ -95,7 +146,18 @@ func (s *server) watchPeers(f func(*sock.Link)) {
 	s.watchers = append(s.watchers, f)
 }
 
+// peerClosed cancels the closed connection's requests (their caller has
+// gone), drops those that wait, and tells the watchers.
 func (s *server) peerClosed(l *sock.Link) {
+	cs := l.Value().(*connState)
+	cs.close()
+	for _, pl := range []*pool{s.main, s.reserved} {
+		cq := &cs.main
+		if pl == s.reserved {
+			cq = &cs.reserved
+		}
+		s.active.Add(-int64(len(pl.drop(cq))))
+	}
 	s.watchMu.Lock()
 	ws := s.watchers
 	s.watchMu.Unlock()
@@ -104,18 +166,36 @@ func (s *server) peerClosed(l *sock.Link) {
 	}
 }
 
+// Capacity reserved for introspection.
+const (
+	reservedWorkers   = 2
+	reservedQueue     = 256
+	reservedConnQueue = 16
+)
+
 func newServer(p *Peer) *server {
-	return &server{p: p, life: newScope(p.ctx), services: map[string]*service{}, jobs: make(chan job, p.cfg.requestQueue), inflight: map[inflightKey]*callCtx{}}
+	s := &server{p: p, life: newScope(p.ctx), services: map[string]*service{}}
+	c := &p.cfg
+	s.main = newPool(c.concurrency, poolLimits{
+		queue: c.requestQueue, queueBytes: 8 * c.queueBytes,
+		connRun: c.connHandlers, connQueue: c.connQueue, connBytes: c.queueBytes,
+	}, s.run)
+	s.reserved = newPool(reservedWorkers, poolLimits{
+		queue: reservedQueue, queueBytes: c.queueBytes,
+		connRun: 1, connQueue: reservedConnQueue, connBytes: c.queueBytes,
+	}, s.run)
+	return s
 }
 
 func (s *server) start() {
-	s.wg.Add(s.p.cfg.concurrency)
-	for range s.p.cfg.concurrency {
-		go s.worker()
-	}
+	s.main.start()
+	s.reserved.start()
 }
 
-func (s *server) stop() { s.wg.Wait() }
+func (s *server) stop() {
+	s.main.close()
+	s.reserved.close()
+}
 
 // Handle provides service on this peer, replacing an earlier handler of
 // the same name, and lists it in the registry.
@@ -159,6 +239,13 @@ func (s *server) add(name string, h Handler) {
 	s.services[name] = &service{name: name, handler: h}
 }
 
+// addReserved adds one of zmp's introspection services.
+func (s *server) addReserved(name string, h Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.services[name] = &service{name: name, handler: h, reserved: true}
+}
+
 func (s *server) remove(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -187,22 +274,24 @@ func (s *server) names() []string {
 	return names
 }
 
-// onMessage runs on a connection's reader goroutine: it must not block.
+// onMessage runs on a connection's reader goroutine. It waits, before
+// taking on more work from the connection, while the replies queued to
+// it are over their bounds: a caller that does not read its replies is
+// not read either, so it cannot make the node queue replies without end.
 func (s *server) onMessage(l *sock.Link, frames [][]byte) {
+	if l.WaitRoom(s.life.ctx) != nil {
+		return // the connection or the peer is closing
+	}
 	m, err := parseRPC(frames)
 	if err != nil {
 		s.malformed.Add(1)
 		s.p.cfg.logger.Debug("zmp: malformed request", "node", s.p.name, "from", l.Conn().RemoteAddr(), "err", err)
 		return
 	}
+	cs := l.Value().(*connState)
 	switch m.typ {
 	case typeCancel:
-		s.inflightMu.Lock()
-		ctx := s.inflight[inflightKey{l, m.id}]
-		s.inflightMu.Unlock()
-		if ctx != nil {
-			ctx.cancel(context.Canceled)
-		}
+		cs.cancel(m.id)
 		return
 	case typeRequest:
 	default:
@@ -210,81 +299,51 @@ func (s *server) onMessage(l *sock.Link, frames [][]byte) {
 		return
 	}
 	svc := s.lookup(m.service)
+	m.service = "" // a view of the frame: not kept while the request waits
 	switch {
 	case svc == nil:
 		s.unknown.Add(1)
-		s.replyError(l, m.id, NewError(CodeUnknownService, "no service %q on node %q", m.service, s.p.name))
+		s.replyError(l, m.id, NewError(CodeUnknownService, "no service %q on node %q", string(frames[2]), s.p.name))
 	case s.draining.Load() || s.p.ctx.Err() != nil:
 		s.replyError(l, m.id, errStopping(s.p.name))
 	default:
-		// The context starts, and CANCEL can reach it, when the request
-		// arrives, not when a worker picks it up.
-		ctx := newCallCtx(s.life, m.timeout)
-		s.track(l, m.id, ctx)
-		s.active.Add(1)
-		select {
-		case s.jobs <- job{link: l, msg: m, svc: svc, ctx: ctx}:
-		default:
-			s.active.Add(-1)
-			s.untrack(l, m.id, ctx)
-			s.overloaded.Add(1)
-			s.replyError(l, m.id, NewError(CodeOverloaded, "node %q: %d requests queued", s.p.name, cap(s.jobs)))
-		}
+		s.admit(l, cs, svc, m)
 	}
 }
 
+// admit queues a request for a worker, or refuses it as overloaded.
+// Its context starts, and CANCEL can reach it, when it arrives, not
+// when a worker picks it up.
+func (s *server) admit(l *sock.Link, cs *connState, svc *service, m rpcMessage) {
+	ctx := newCallCtx(s.life, m.timeout)
+	if !cs.track(m.id, ctx) {
+		return // the connection closed meanwhile
+	}
+	pl, cq := s.main, &cs.main
+	if svc.reserved {
+		pl, cq = s.reserved, &cs.reserved
+	}
+	s.active.Add(1)
+	if !pl.submit(cq, job{link: l, conn: cs, cq: cq, msg: m, svc: svc, ctx: ctx}) {
+		s.active.Add(-1)
+		cs.untrack(m.id, ctx)
+		s.overloaded.Add(1)
+		s.replyError(l, m.id, NewError(CodeOverloaded, "node %q: no room for another request of this connection", s.p.name))
+	}
+}
+
+// replyError queues an error reply; the reader has waited for room.
 func (s *server) replyError(l *sock.Link, id uint64, e *RemoteError) {
-	l.TrySend(errorFrames(id, e), sock.DropNewest)
-}
-
-func (s *server) worker() {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-s.p.ctx.Done():
-			s.drainJobs()
-			return
-		case j := <-s.jobs:
-			s.run(j)
-		}
-	}
-}
-
-// drainJobs answers queued requests once the node is stopping.
-func (s *server) drainJobs() {
-	for {
-		select {
-		case j := <-s.jobs:
-			s.untrack(j.link, j.msg.id, j.ctx)
-			s.replyError(j.link, j.msg.id, errStopping(s.p.name))
-			s.active.Add(-1)
-		default:
-			return
-		}
-	}
-}
-
-func (s *server) track(l *sock.Link, id uint64, ctx *callCtx) {
-	s.inflightMu.Lock()
-	s.inflight[inflightKey{l, id}] = ctx
-	s.inflightMu.Unlock()
-}
-
-// untrack forgets a request and releases its context.
-func (s *server) untrack(l *sock.Link, id uint64, ctx *callCtx) {
-	s.inflightMu.Lock()
-	if s.inflight[inflightKey{l, id}] == ctx {
-		delete(s.inflight, inflightKey{l, id})
-	}
-	s.inflightMu.Unlock()
-	ctx.cancel(context.Canceled)
+	l.TrySend(errorFrames(id, e), sock.Force)
 }
 
 func (s *server) run(j job) {
 	ctx := j.ctx
 	defer s.active.Add(-1)
-	defer s.untrack(j.link, j.msg.id, ctx)
-
+	defer j.conn.untrack(j.msg.id, ctx)
+	if s.skip(j) {
+		return
+	}
 	st := &j.svc.stats
 	st.calls.Add(1)
 	st.bytesIn.Add(uint64(len(j.msg.body)))
@@ -302,14 +361,30 @@ func (s *server) run(j job) {
 	} else {
 		st.bytesOut.Add(uint64(len(body)))
 	}
-	// The reply waits for queue room at most until the caller's deadline.
-	// A lone request is answered on this goroutine; under load the
-	// link's writer batches replies.
+	// A worker never waits for a connection: the reply is queued
+	// whatever the queue's bounds (the reader admits no more requests
+	// while they are exceeded), or, for a lone request, written on this
+	// goroutine as far as the socket takes it at once.
 	if s.active.Load() == 1 {
-		j.link.SendNow(ctx, frames)
+		j.link.SendNow(ctx, frames, sock.Force)
 	} else {
-		j.link.Send(ctx, frames)
+		j.link.TrySend(frames, sock.Force)
 	}
+}
+
+// skip reports a request that must not run: its caller's deadline
+// passed while it waited (answered, counted as expired), or the caller
+// cancelled it or left, or the node is stopping (not answered: nobody
+// waits for it).
+func (s *server) skip(j job) bool {
+	switch err := j.ctx.Err(); {
+	case err == nil:
+		return false
+	case errors.Is(err, context.DeadlineExceeded):
+		s.expired.Add(1)
+		s.replyError(j.link, j.msg.id, NewError(CodeDeadlineExceeded, "the caller's deadline passed before the request ran; it was not run"))
+	}
+	return true
 }
 
 // errStopping is the reply to requests a stopping node will not run;
@@ -344,8 +419,11 @@ func toRemoteError(ctx context.Context, err error) *RemoteError {
 	if errors.As(err, &re) {
 		return re
 	}
-	if ctx.Err() == context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded) {
+	switch cause := ctx.Err(); {
+	case cause == context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded):
 		return NewError(CodeDeadlineExceeded, "%v", err)
+	case cause == context.Canceled && errors.Is(err, context.Canceled):
+		return NewError(CodeCanceled, "%v", err)
 	}
 	return &RemoteError{Code: CodeHandler, Message: err.Error()}
 }

@@ -94,7 +94,8 @@ func (p *Peer) Publish(topic string, data []byte) error {
 		return fmt.Errorf("%w: message of %d bytes on %q", ErrTooLarge, len(data), topic)
 	}
 	seq := ts.seq.Add(1)
-	matched, dropped := p.pub.PublishFunc(ts.frame, func() [][]byte { return dataFrames(ts.frame, seq, data) })
+	size := int64(len(ts.frame) + headerLen + len(data))
+	matched, dropped := p.pub.PublishFunc(ts.frame, size, func() [][]byte { return dataFrames(ts.frame, seq, data) })
 	ts.stats.published.Add(1)
 	ts.stats.bytes.Add(uint64(len(data)))
 	ts.stats.delivered.Add(uint64(matched - dropped))

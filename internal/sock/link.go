@@ -10,13 +10,25 @@ import (
 	"github.com/gozmp/zmp/internal/zmtp"
 )
 
-// DefaultQueueLen is the send queue bound used when LinkConfig.QueueLen is 0.
-const DefaultQueueLen = 1000
+// Defaults of LinkConfig.
+const (
+	// DefaultQueueLen bounds the messages waiting to be written.
+	DefaultQueueLen = 1000
+	// DefaultQueueBytes bounds the bytes waiting to be written.
+	DefaultQueueBytes = 8 << 20
+	// DefaultWriteTimeout is how long a write may wait for a peer that
+	// takes nothing, without heartbeats.
+	DefaultWriteTimeout = 5 * time.Second
+)
 
 // LinkConfig configures a Link.
 type LinkConfig struct {
-	// QueueLen bounds the messages waiting to be written. Default DefaultQueueLen.
-	QueueLen int
+	// QueueLen and QueueBytes bound the messages waiting to be written,
+	// by count and by the bytes of their frames; a message always fits
+	// into an empty queue. Defaults DefaultQueueLen and DefaultQueueBytes;
+	// a negative QueueBytes means no byte bound.
+	QueueLen   int
+	QueueBytes int64
 	// OnMessage receives every message read, on the link's reader
 	// goroutine; the link reads nothing more until it returns.
 	OnMessage func(l *Link, frames [][]byte)
@@ -25,20 +37,17 @@ type LinkConfig struct {
 	OnClose func(l *Link, err error)
 	// Heartbeat, when positive and the peer speaks ZMTP 3.1, sends a
 	// PING every Heartbeat and ends the link when nothing has been read
-	// for HeartbeatTimeout (default 3 × Heartbeat). Writes are then
-	// also bounded by HeartbeatTimeout.
+	// for HeartbeatTimeout (default 3 × Heartbeat).
 	Heartbeat        time.Duration
 	HeartbeatTimeout time.Duration
-	// DirectWriteTimeout bounds a SendNow that writes on the caller's
-	// goroutine (default 5 s, or HeartbeatTimeout with heartbeats on);
-	// past it the link ends.
-	DirectWriteTimeout time.Duration
+	// WriteTimeout ends the link when the peer takes none of our bytes
+	// for that long (it stopped reading, or hangs). Default
+	// HeartbeatTimeout with heartbeats on, else DefaultWriteTimeout; a
+	// negative value means no bound.
+	WriteTimeout time.Duration
 	// Value is the owner's per-link state, returned by Link.Value.
 	Value any
 }
-
-// DefaultDirectWriteTimeout bounds a direct write without heartbeats.
-const DefaultDirectWriteTimeout = 5 * time.Second
 
 // Link runs one zmtp.Conn: a reader goroutine and a writer goroutine
 // that drains the bounded send queue in batches, one flush per batch.
@@ -47,8 +56,6 @@ type Link struct {
 	cfg  LinkConfig
 	q    *queue
 	wmu  sync.Mutex // held by whoever writes to conn
-	// directUsed, under wmu: a direct write left a deadline on conn
-	directUsed bool
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -61,31 +68,41 @@ type Link struct {
 
 	// heartbeat state, owned by the writer goroutine
 	seenReceived uint64
-	lastTraffic  time.Time
+	lastTraffic  atomic.Int64 // unix ns of the tick that last saw traffic
 }
 
 // StartLink takes ownership of c and starts its goroutines.
 func StartLink(c *zmtp.Conn, cfg LinkConfig) *Link {
-	if cfg.QueueLen <= 0 {
-		cfg.QueueLen = DefaultQueueLen
-	}
-	if cfg.Heartbeat > 0 && cfg.HeartbeatTimeout <= 0 {
-		cfg.HeartbeatTimeout = 3 * cfg.Heartbeat
-	}
-	if c.PeerMinor() < 1 {
-		cfg.Heartbeat = 0 // a ZMTP 3.0 peer does not answer PING
-	}
-	if cfg.DirectWriteTimeout <= 0 {
-		cfg.DirectWriteTimeout = DefaultDirectWriteTimeout
-		if cfg.Heartbeat > 0 {
-			cfg.DirectWriteTimeout = cfg.HeartbeatTimeout
-		}
-	}
-	l := &Link{conn: c, cfg: cfg, q: newQueue(cfg.QueueLen), closing: make(chan struct{}), done: make(chan struct{}), lastTraffic: time.Now()}
+	cfg = cfg.withDefaults(c.PeerMinor())
+	l := &Link{conn: c, cfg: cfg, q: newQueue(cfg.QueueLen, cfg.QueueBytes), closing: make(chan struct{}), done: make(chan struct{})}
+	l.lastTraffic.Store(time.Now().UnixNano())
+	c.SetWriteTimeout(max(cfg.WriteTimeout, 0))
 	l.running.Store(2)
 	go l.readLoop()
 	go l.writeLoop()
 	return l
+}
+
+func (cfg LinkConfig) withDefaults(peerMinor byte) LinkConfig {
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = DefaultQueueLen
+	}
+	if cfg.QueueBytes == 0 {
+		cfg.QueueBytes = DefaultQueueBytes
+	}
+	if cfg.Heartbeat > 0 && cfg.HeartbeatTimeout <= 0 {
+		cfg.HeartbeatTimeout = 3 * cfg.Heartbeat
+	}
+	if peerMinor < 1 {
+		cfg.Heartbeat = 0 // a ZMTP 3.0 peer does not answer PING
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+		if cfg.Heartbeat > 0 {
+			cfg.WriteTimeout = cfg.HeartbeatTimeout
+		}
+	}
+	return cfg
 }
 
 // Value returns LinkConfig.Value.
@@ -101,17 +118,23 @@ func (l *Link) Send(ctx context.Context, frames [][]byte) error {
 	return l.sendResult(err)
 }
 
-// SendNow is Send for a sender that expects to be alone: when the link
-// is idle (nothing queued, no write in progress) it writes frames on
-// the caller's goroutine, saving the hand-off to the writer; otherwise
-// it queues them like Send. Senders that send in bursts should use
-// Send, whose writer batches many messages into one write. Not for
-// senders that must never wait (publishers).
-func (l *Link) SendNow(ctx context.Context, frames [][]byte) error {
+// SendNow is for a sender that expects to be alone: when the link is
+// idle (nothing queued, no write in progress) it writes frames on the
+// caller's goroutine, saving the hand-off to the writer, and never
+// waits for the peer there (what the socket does not take at once is
+// left to the writer); otherwise it queues them under policy p like
+// Send or TrySend. Senders that send in bursts should use Send, whose
+// writer batches many messages into one write. The link owns frames
+// from then on.
+func (l *Link) SendNow(ctx context.Context, frames [][]byte, p Policy) error {
 	if done, err := l.writeDirect(frames); done {
 		return err
 	}
-	return l.Send(ctx, frames)
+	if p == Block {
+		return l.Send(ctx, frames)
+	}
+	_, err := l.TrySend(frames, p)
+	return err
 }
 
 // writeDirect writes frames at once if the link is idle; done is false
@@ -121,43 +144,50 @@ func (l *Link) writeDirect(frames [][]byte) (done bool, err error) {
 		return false, nil
 	}
 	defer l.wmu.Unlock()
-	if l.q.len() > 0 {
-		return false, nil // queued messages go first
+	if l.q.len() > 0 || l.conn.Pending() {
+		return false, nil // what waits goes first
 	}
 	select {
 	case <-l.closing:
 		return true, l.sendResult(ErrClosed)
 	default:
 	}
-	l.directUsed = true
-	l.conn.SetWriteDeadline(time.Now().Add(l.cfg.DirectWriteTimeout))
-	if err := l.conn.WriteMessage(frames); err != nil {
+	pending, err := l.conn.WriteMessageNow(frames)
+	if err != nil {
 		l.fail(err)
 		return true, err
 	}
-	if err := l.conn.Flush(); err != nil {
-		l.fail(err)
-		return true, err
+	if pending {
+		l.q.poke() // the writer finishes it
 	}
 	l.sent.Add(1)
 	return true, nil
 }
 
-// QueueFull reports whether Send would have to wait for room now.
-func (l *Link) QueueFull() bool { return l.q.full() }
+// QueueFull reports whether Send of a message of size bytes would have
+// to wait for room now.
+func (l *Link) QueueFull(size int64) bool { return l.q.full(size) }
 
-// TrySend queues frames without waiting, applying p (DropNewest or
-// DropOldest) when the queue is full. It reports whether a message was
-// dropped; drops are also counted in Stats.
+// WaitRoom returns once the send queue is under its bounds (count and
+// bytes), or the link stops, or ctx ends. A reader that produces
+// replies calls it before taking on more work, so that a peer that
+// does not read is not answered into unbounded memory.
+func (l *Link) WaitRoom(ctx context.Context) error {
+	return l.sendResult(l.q.waitRoom(ctx))
+}
+
+// TrySend queues frames without waiting, applying p (DropNewest,
+// DropOldest or Force) when the queue is full. It reports whether a
+// message was dropped; drops are also counted in Stats.
 func (l *Link) TrySend(frames [][]byte, p Policy) (dropped bool, err error) {
-	dropped, err = l.q.push(context.Background(), frames, p)
-	if dropped {
-		l.dropped.Add(1)
+	n, err := l.q.push(context.Background(), frames, p)
+	if n > 0 {
+		l.dropped.Add(uint64(n))
 	}
 	if err == ErrQueueFull {
 		return true, nil
 	}
-	return dropped, l.sendResult(err)
+	return n > 0, l.sendResult(err)
 }
 
 func (l *Link) sendResult(err error) error {
@@ -173,11 +203,23 @@ func (l *Link) sendResult(err error) error {
 type LinkStats struct {
 	Sent, Dropped uint64
 	Queued        int
+	QueuedBytes   int64
 }
 
 // Stats returns the link's counters.
 func (l *Link) Stats() LinkStats {
-	return LinkStats{Sent: l.sent.Load(), Dropped: l.dropped.Load(), Queued: l.q.len()}
+	n, b := l.q.stats()
+	return LinkStats{Sent: l.sent.Load(), Dropped: l.dropped.Load(), Queued: n, QueuedBytes: b}
+}
+
+// Silence is how long the peer has sent nothing, as the heartbeat saw
+// it (to within one Heartbeat): a peer that answers PINGs is never
+// silent for much longer than Heartbeat. It is 0 without heartbeats.
+func (l *Link) Silence() time.Duration {
+	if l.cfg.Heartbeat <= 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, l.lastTraffic.Load()))
 }
 
 // Done is closed when the link has stopped.
@@ -265,12 +307,6 @@ func (l *Link) writeBatch() error {
 	defer l.wmu.Unlock()
 	batch := l.q.take()
 	defer l.q.recycle(batch)
-	if l.cfg.Heartbeat > 0 {
-		l.conn.SetWriteDeadline(time.Now().Add(l.cfg.HeartbeatTimeout))
-	} else if l.directUsed {
-		l.conn.SetWriteDeadline(time.Time{}) // clear a direct write's deadline
-		l.directUsed = false
-	}
 	for _, m := range batch {
 		if err := l.conn.WriteMessage(m); err != nil {
 			return err
@@ -286,13 +322,13 @@ func (l *Link) writeBatch() error {
 func (l *Link) heartbeat() error {
 	now := time.Now()
 	if n := l.conn.Received(); n != l.seenReceived {
-		l.seenReceived, l.lastTraffic = n, now
+		l.seenReceived = n
+		l.lastTraffic.Store(now.UnixNano())
 	}
-	if now.Sub(l.lastTraffic) > l.cfg.HeartbeatTimeout {
+	if now.Sub(time.Unix(0, l.lastTraffic.Load())) > l.cfg.HeartbeatTimeout {
 		return ErrHeartbeatTimeout
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	l.conn.SetWriteDeadline(time.Now().Add(l.cfg.HeartbeatTimeout))
 	return l.conn.Ping(l.cfg.HeartbeatTimeout)
 }

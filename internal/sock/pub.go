@@ -3,7 +3,7 @@ package sock
 import (
 	"bytes"
 	"context"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -18,14 +18,25 @@ const PropSubAck = "X-Zmp-Sub-Ack"
 // the rest of the frame is the subscribed prefix.
 const SubAckByte = 0x01
 
+// DefaultMaxSubscriptions bounds the distinct prefixes one subscriber
+// connection may subscribe to.
+const DefaultMaxSubscriptions = 1024
+
 // PubConfig configures a Pub.
 type PubConfig struct {
 	Listen ListenConfig // Listen.ZMTP.Type is set to PUB and OnConn is replaced
-	// QueueLen bounds each subscriber's send queue. Default DefaultQueueLen.
-	QueueLen int
+	// Link is the template of each subscriber's link: its QueueLen and
+	// QueueBytes bound that subscriber's queue (defaults DefaultQueueLen
+	// and DefaultQueueBytes), its WriteTimeout drops a subscriber that
+	// stops reading. OnMessage, OnClose and Value are replaced.
+	Link LinkConfig
 	// Policy is applied when a subscriber's queue is full: DropNewest
 	// (the default when Block is given) or DropOldest. A publisher never waits.
 	Policy Policy
+	// MaxSubscriptions bounds the distinct prefixes each subscriber may
+	// hold; further SUBSCRIBEs are ignored (not confirmed) and counted.
+	// Default DefaultMaxSubscriptions.
+	MaxSubscriptions int
 }
 
 // Pub fans each published message out to the subscribers whose
@@ -40,9 +51,11 @@ type Pub struct {
 	peers  map[*Link]*pubPeer
 	closed bool
 
-	dropped atomic.Uint64
+	dropped, refused atomic.Uint64
 }
 
+// pubPeer is one subscriber's subscriptions: a count per prefix, and a
+// copy of the prefixes that Publish reads without locking.
 type pubPeer struct {
 	ack  bool
 	mu   sync.Mutex
@@ -52,8 +65,11 @@ type pubPeer struct {
 
 // ListenPub binds a Pub on endpoint.
 func ListenPub(endpoint string, cfg PubConfig) (*Pub, error) {
-	if cfg.Policy == Block {
+	if cfg.Policy == Block || cfg.Policy == Force {
 		cfg.Policy = DropNewest
+	}
+	if cfg.MaxSubscriptions <= 0 {
+		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	p := &Pub{cfg: cfg, peers: map[*Link]*pubPeer{}}
 	cfg.Listen.ZMTP.Type = zmtp.Pub
@@ -75,7 +91,8 @@ func (p *Pub) Listener() *Listener { return p.ln }
 func (p *Pub) addConn(c *zmtp.Conn) {
 	peer := &pubPeer{ack: c.PeerMetadata().Get(PropSubAck) == "1", subs: map[string]int{}}
 	peer.snap.Store(&[]string{})
-	lc := LinkConfig{QueueLen: p.cfg.QueueLen, OnMessage: p.onMessage, OnClose: p.removeLink, Value: peer}
+	lc := p.cfg.Link
+	lc.OnMessage, lc.OnClose, lc.Value = p.onMessage, p.removeLink, peer
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -101,30 +118,55 @@ func (p *Pub) onMessage(l *Link, frames [][]byte) {
 	prefix := string(frames[0][1:])
 	switch frames[0][0] {
 	case 1:
-		peer.update(prefix, +1)
+		if !peer.subscribe(prefix, p.cfg.MaxSubscriptions) {
+			p.refused.Add(1)
+			return
+		}
 		if peer.ack {
+			// The subscriber's own reader waits here while it does not
+			// read its confirmations: flow control, not a stall of others.
 			ack := append([]byte{SubAckByte}, prefix...)
 			l.Send(context.Background(), [][]byte{ack})
 		}
 	case 0:
-		peer.update(prefix, -1)
+		peer.cancel(prefix)
 	}
 }
 
-func (s *pubPeer) update(prefix string, delta int) {
+// subscribe counts one more subscription to prefix; it refuses a new
+// prefix beyond max.
+func (s *pubPeer) subscribe(prefix string, max int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.subs[prefix] + delta
-	if n <= 0 {
-		delete(s.subs, prefix)
-	} else {
-		s.subs[prefix] = n
+	if n, ok := s.subs[prefix]; ok {
+		s.subs[prefix] = n + 1
+		return true
 	}
-	snap := make([]string, 0, len(s.subs))
-	for k := range s.subs {
-		snap = append(snap, k)
+	if len(s.subs) >= max {
+		return false
 	}
-	sort.Strings(snap)
+	s.subs[prefix] = 1
+	snap := append(slices.Clip(*s.snap.Load()), prefix) // copy on write
+	s.snap.Store(&snap)
+	return true
+}
+
+// cancel counts one subscription to prefix less.
+func (s *pubPeer) cancel(prefix string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.subs[prefix]
+	if !ok {
+		return
+	}
+	if n > 1 {
+		s.subs[prefix] = n - 1
+		return
+	}
+	delete(s.subs, prefix)
+	old := *s.snap.Load()
+	i := slices.Index(old, prefix)
+	snap := slices.Concat(old[:i], old[i+1:])
 	s.snap.Store(&snap)
 }
 
@@ -163,9 +205,9 @@ func (p *Pub) Publish(frames [][]byte) (matched, dropped int) {
 
 // PublishFunc is Publish for a message that is expensive to make: it
 // calls build, at most once, only when a subscriber matching topic has
-// room for the message (or drops its oldest), so that a message every
-// subscriber would drop is never built.
-func (p *Pub) PublishFunc(topic []byte, build func() [][]byte) (matched, dropped int) {
+// room for a message of size bytes (or drops its oldest), so that a
+// message every subscriber would drop is never built.
+func (p *Pub) PublishFunc(topic []byte, size int64, build func() [][]byte) (matched, dropped int) {
 	var frames [][]byte
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -174,7 +216,7 @@ func (p *Pub) PublishFunc(topic []byte, build func() [][]byte) (matched, dropped
 			continue
 		}
 		matched++
-		if p.cfg.Policy == DropNewest && l.q.full() {
+		if p.cfg.Policy == DropNewest && l.q.full(size) {
 			l.dropped.Add(1)
 			dropped++
 			continue
@@ -192,17 +234,19 @@ func (p *Pub) PublishFunc(topic []byte, build func() [][]byte) (matched, dropped
 	return matched, dropped
 }
 
-// PubStats counts a Pub's subscribers and drops.
+// PubStats counts a Pub's subscribers, drops, and the subscriptions
+// refused past MaxSubscriptions.
 type PubStats struct {
 	Subscribers int
 	Dropped     uint64
+	Refused     uint64
 }
 
 // Stats returns the pub's counters.
 func (p *Pub) Stats() PubStats {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return PubStats{Subscribers: len(p.peers), Dropped: p.dropped.Load()}
+	return PubStats{Subscribers: len(p.peers), Dropped: p.dropped.Load(), Refused: p.refused.Load()}
 }
 
 // Close stops accepting, closes every subscriber link and waits.

@@ -11,7 +11,7 @@ import (
 // once a never-reading subscriber's queue is full, publishing to it
 // alone builds nothing, and every attempt is still counted as a drop.
 func TestPublishFuncBuildsOnlyWhatIsQueued(t *testing.T) {
-	p := startPub(t, "tcp://127.0.0.1:0", PubConfig{QueueLen: 4})
+	p := startPub(t, "tcp://127.0.0.1:0", PubConfig{Link: LinkConfig{QueueLen: 4}})
 	slow, err := Dial(testContext(t, 10*time.Second), p.Endpoint(), zmtp.Config{Type: zmtp.Sub}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -28,13 +28,21 @@ func TestPublishFuncBuildsOnlyWhatIsQueued(t *testing.T) {
 	big := make([]byte, 1<<20) // fills the socket buffers quickly
 	builds := 0
 	build := func() [][]byte { builds++; return [][]byte{[]byte("t"), big} }
-	waitFor(t, 20*time.Second, func() bool { // until the queue stays full
-		_, dropped := p.PublishFunc([]byte("t"), build)
-		return dropped == 1
+	publish := func() int {
+		_, dropped := p.PublishFunc([]byte("t"), int64(len(big)+1), build)
+		return dropped
+	}
+	waitFor(t, 20*time.Second, func() bool { // until the queue stays full: the writer is stuck
+		if publish() != 1 {
+			return false
+		}
+		sent := sentToSubscribers(p)
+		time.Sleep(50 * time.Millisecond)
+		return publish() == 1 && sentToSubscribers(p) == sent
 	})
 	before, droppedBefore := builds, p.Stats().Dropped
 	for range 1000 {
-		if m, d := p.PublishFunc([]byte("t"), build); m != 1 || d != 1 {
+		if m, d := p.PublishFunc([]byte("t"), int64(len(big)+1), build); m != 1 || d != 1 {
 			t.Fatalf("matched %d dropped %d, want 1 and 1", m, d)
 		}
 	}
@@ -44,4 +52,15 @@ func TestPublishFuncBuildsOnlyWhatIsQueued(t *testing.T) {
 	if got := p.Stats().Dropped - droppedBefore; got != 1000 {
 		t.Fatalf("%d drops counted, want 1000", got)
 	}
+}
+
+// sentToSubscribers sums what p's links have written.
+func sentToSubscribers(p *Pub) uint64 {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var n uint64
+	for l := range p.peers {
+		n += l.Stats().Sent
+	}
+	return n
 }

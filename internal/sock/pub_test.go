@@ -195,7 +195,7 @@ func TestPubSubscriptionRefCount(t *testing.T) {
 
 func TestPubFanOut(t *testing.T) {
 	// Queues large enough for the whole run: nothing may be dropped.
-	p := startPub(t, "tcp://127.0.0.1:0", PubConfig{QueueLen: 5000})
+	p := startPub(t, "tcp://127.0.0.1:0", PubConfig{Link: LinkConfig{QueueLen: 5000}})
 	var subs []*subscriber
 	for i := range 5 {
 		prefix := "all"
@@ -333,7 +333,7 @@ func TestPubSlowSubscriber(t *testing.T) {
 }
 
 func TestPubDropOldest(t *testing.T) {
-	p := startPub(t, "tcp://127.0.0.1:0", PubConfig{QueueLen: 4, Policy: DropOldest})
+	p := startPub(t, "tcp://127.0.0.1:0", PubConfig{Link: LinkConfig{QueueLen: 4}, Policy: DropOldest})
 	slow, err := Dial(testContext(t, 10*time.Second), p.Endpoint(), zmtp.Config{Type: zmtp.Sub}, 0)
 	if err != nil {
 		t.Fatal(err)

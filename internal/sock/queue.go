@@ -13,9 +13,14 @@ const (
 	Block Policy = iota
 	// DropNewest refuses the new message and counts a drop.
 	DropNewest
-	// DropOldest discards the oldest queued message, counts a drop and
+	// DropOldest discards the oldest queued messages, counts them, and
 	// queues the new one.
 	DropOldest
+	// Force queues the message whatever the bounds, never waiting or
+	// dropping: for senders that bound what they queue by other means
+	// (an RPC server queues one reply per request it admitted, and
+	// admits no more while the queue is over its bounds).
+	Force
 )
 
 // String names the policy as the documentation does.
@@ -27,68 +32,134 @@ func (p Policy) String() string {
 		return "drop-newest"
 	case DropOldest:
 		return "drop-oldest"
+	case Force:
+		return "force"
 	}
 	return "unknown"
 }
 
-// queue is a bounded FIFO of messages drained in batches by one writer.
+// queue is a FIFO of messages drained in batches by one writer, bounded
+// by a count and by bytes. A message always fits into an empty queue,
+// so the byte bound is exceeded by at most one message.
 type queue struct {
-	mu     sync.Mutex
-	items  [][][]byte
-	spare  [][][]byte
-	limit  int
-	closed bool
-	wake   chan struct{} // capacity 1: the writer has work
-	room   chan struct{} // closed (and replaced) when the writer takes items and someone waits
-	waits  int           // senders blocked for room
+	mu        sync.Mutex
+	items     [][][]byte
+	spare     [][][]byte
+	bytes     int64 // of the queued messages' frames
+	limit     int
+	byteLimit int64 // 0: no byte bound
+	closed    bool
+	wake      chan struct{} // capacity 1: the writer has work
+	room      chan struct{} // closed (and replaced) when the writer takes items and someone waits
+	waits     int           // senders blocked for room
 }
 
-func newQueue(limit int) *queue {
-	return &queue{limit: limit, wake: make(chan struct{}, 1), room: make(chan struct{})}
+func newQueue(limit int, byteLimit int64) *queue {
+	return &queue{limit: limit, byteLimit: byteLimit, wake: make(chan struct{}, 1), room: make(chan struct{})}
 }
 
-// push adds msg under policy. It reports whether a message was dropped
-// (msg itself for DropNewest, the oldest for DropOldest).
-func (q *queue) push(ctx context.Context, msg [][]byte, p Policy) (dropped bool, err error) {
+// msgSize is what a message counts against a byte bound.
+func msgSize(msg [][]byte) int64 {
+	var n int64
+	for _, f := range msg {
+		n += int64(len(f))
+	}
+	return n
+}
+
+// fitsLocked reports whether a message of size bytes may be queued now.
+func (q *queue) fitsLocked(size int64) bool {
+	if len(q.items) == 0 {
+		return true
+	}
+	return len(q.items) < q.limit && (q.byteLimit <= 0 || q.bytes+size <= q.byteLimit)
+}
+
+// overLocked reports whether the queue is at or over one of its bounds.
+func (q *queue) overLocked() bool {
+	return len(q.items) >= q.limit || (q.byteLimit > 0 && q.bytes >= q.byteLimit)
+}
+
+// push adds msg under policy. It reports how many messages were
+// dropped (msg itself for DropNewest, the oldest for DropOldest).
+func (q *queue) push(ctx context.Context, msg [][]byte, p Policy) (dropped int, err error) {
+	size := msgSize(msg)
 	q.mu.Lock()
-	for len(q.items) >= q.limit && !q.closed {
+	for !q.closed && p != Force && !q.fitsLocked(size) {
 		switch p {
 		case DropNewest:
 			q.mu.Unlock()
-			return true, ErrQueueFull
+			return 1, ErrQueueFull
 		case DropOldest:
-			// Re-slicing is O(1); append reallocates when the front
-			// space runs out, so drops cost amortised constant time.
-			q.items[0] = nil
-			q.items = q.items[1:]
-			dropped = true
+			q.dropOldestLocked()
+			dropped++
 			continue
 		}
-		room := q.room
-		q.waits++
-		q.mu.Unlock()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			q.mu.Lock()
-			q.waits--
+		if err := q.waitLocked(ctx); err != nil {
 			q.mu.Unlock()
-			return false, ctx.Err()
+			return 0, err
 		}
-		q.mu.Lock()
-		q.waits--
 	}
 	if q.closed {
 		q.mu.Unlock()
-		return false, ErrClosed
+		return dropped, ErrClosed
 	}
 	q.items = append(q.items, msg)
+	q.bytes += size
 	q.mu.Unlock()
+	q.poke()
+	return dropped, nil
+}
+
+// dropOldestLocked discards the oldest message. Re-slicing is O(1);
+// append reallocates when the front space runs out, so drops cost
+// amortised constant time.
+func (q *queue) dropOldestLocked() {
+	q.bytes -= msgSize(q.items[0])
+	q.items[0] = nil
+	q.items = q.items[1:]
+}
+
+// poke wakes the writer with nothing queued: a direct write left bytes
+// for it to finish.
+func (q *queue) poke() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	return dropped, nil
+}
+
+// waitLocked waits, with mu released, until the writer takes messages,
+// the queue closes or ctx ends.
+func (q *queue) waitLocked(ctx context.Context) error {
+	room := q.room
+	q.waits++
+	q.mu.Unlock()
+	var err error
+	select {
+	case <-room:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	q.mu.Lock()
+	q.waits--
+	return err
+}
+
+// waitRoom returns once the queue is under both of its bounds, or it
+// is closed (ErrClosed), or ctx ends.
+func (q *queue) waitRoom(ctx context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for !q.closed && q.overLocked() {
+		if err := q.waitLocked(ctx); err != nil {
+			return err
+		}
+	}
+	if q.closed {
+		return ErrClosed
+	}
+	return nil
 }
 
 // take returns every queued message; the writer hands the slice back
@@ -99,6 +170,7 @@ func (q *queue) take() [][][]byte {
 	batch := q.items
 	q.items = q.spare[:0]
 	q.spare = nil
+	q.bytes = 0
 	if len(batch) > 0 && q.waits > 0 {
 		close(q.room)
 		q.room = make(chan struct{})
@@ -115,16 +187,23 @@ func (q *queue) recycle(batch [][][]byte) {
 	q.mu.Unlock()
 }
 
-func (q *queue) full() bool {
+// full reports whether a message of size bytes would have to wait.
+func (q *queue) full(size int64) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.items) >= q.limit
+	return !q.fitsLocked(size)
+}
+
+// stats returns the queued messages and bytes.
+func (q *queue) stats() (n int, bytes int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items), q.bytes
 }
 
 func (q *queue) len() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.items)
+	n, _ := q.stats()
+	return n
 }
 
 func (q *queue) close() {

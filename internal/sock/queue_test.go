@@ -34,17 +34,17 @@ func equal(a, b []string) bool {
 func fill(t *testing.T, q *queue, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		if dropped, err := q.push(context.Background(), msg(n), Block); err != nil || dropped {
+		if dropped, err := q.push(context.Background(), msg(n), Block); err != nil || dropped > 0 {
 			t.Fatalf("push %s: %v, %v", n, dropped, err)
 		}
 	}
 }
 
 func TestQueueDropNewest(t *testing.T) {
-	q := newQueue(3)
+	q := newQueue(3, 0)
 	fill(t, q, "a", "b", "c")
 	dropped, err := q.push(context.Background(), msg("d"), DropNewest)
-	if !dropped || !errors.Is(err, ErrQueueFull) {
+	if dropped != 1 || !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("push into full queue = %v, %v; want dropped, ErrQueueFull", dropped, err)
 	}
 	if got := queued(q); !equal(got, []string{"a", "b", "c"}) {
@@ -54,7 +54,7 @@ func TestQueueDropNewest(t *testing.T) {
 	if b := q.take(); len(b) != 3 {
 		t.Fatalf("took %d", len(b))
 	}
-	if dropped, err := q.push(context.Background(), msg("e"), DropNewest); dropped || err != nil {
+	if dropped, err := q.push(context.Background(), msg("e"), DropNewest); dropped > 0 || err != nil {
 		t.Fatalf("push with room = %v, %v", dropped, err)
 	}
 	if got := queued(q); !equal(got, []string{"e"}) {
@@ -63,11 +63,11 @@ func TestQueueDropNewest(t *testing.T) {
 }
 
 func TestQueueDropOldest(t *testing.T) {
-	q := newQueue(3)
+	q := newQueue(3, 0)
 	fill(t, q, "a", "b", "c")
 	for _, n := range []string{"d", "e"} {
 		dropped, err := q.push(context.Background(), msg(n), DropOldest)
-		if !dropped || err != nil {
+		if dropped != 1 || err != nil {
 			t.Fatalf("push %s into full queue = %v, %v; want dropped, nil", n, dropped, err)
 		}
 	}
@@ -83,15 +83,15 @@ func TestQueueDropOldest(t *testing.T) {
 		t.Fatalf("take %q", b)
 	}
 	q.recycle(b)
-	if dropped, err := q.push(context.Background(), msg("f"), DropOldest); dropped || err != nil {
+	if dropped, err := q.push(context.Background(), msg("f"), DropOldest); dropped > 0 || err != nil {
 		t.Fatalf("push with room = %v, %v", dropped, err)
 	}
 }
 
 func TestQueueLimitOne(t *testing.T) {
-	q := newQueue(1)
+	q := newQueue(1, 0)
 	fill(t, q, "a")
-	if dropped, err := q.push(context.Background(), msg("b"), DropOldest); !dropped || err != nil {
+	if dropped, err := q.push(context.Background(), msg("b"), DropOldest); dropped != 1 || err != nil {
 		t.Fatalf("%v %v", dropped, err)
 	}
 	if got := queued(q); !equal(got, []string{"b"}) {
@@ -100,7 +100,7 @@ func TestQueueLimitOne(t *testing.T) {
 }
 
 func TestQueueBlock(t *testing.T) {
-	q := newQueue(2)
+	q := newQueue(2, 0)
 	fill(t, q, "a", "b")
 
 	// Block honours the context.
@@ -139,7 +139,7 @@ func TestQueueBlock(t *testing.T) {
 }
 
 func TestQueueClose(t *testing.T) {
-	q := newQueue(1)
+	q := newQueue(1, 0)
 	fill(t, q, "a")
 	done := make(chan error, 1)
 	go func() {
@@ -164,7 +164,7 @@ func TestQueueClose(t *testing.T) {
 }
 
 func TestQueueRecycle(t *testing.T) {
-	q := newQueue(10)
+	q := newQueue(10, 0)
 	fill(t, q, "a", "b")
 	b := q.take()
 	q.recycle(b)
@@ -186,5 +186,67 @@ func TestPolicyString(t *testing.T) {
 		if p.String() != s {
 			t.Errorf("%d.String() = %q", p, p.String())
 		}
+	}
+}
+
+func TestQueueByteBound(t *testing.T) {
+	q := newQueue(100, 10)
+	fill(t, q, "aaaa", "bbbb") // 8 bytes
+	if dropped, err := q.push(context.Background(), msg("ccc"), DropNewest); dropped != 1 || !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("push over the byte bound = %v, %v", dropped, err)
+	}
+	if dropped, err := q.push(context.Background(), msg("cc"), DropNewest); dropped != 0 || err != nil {
+		t.Fatalf("push up to the byte bound = %v, %v", dropped, err)
+	}
+	// DropOldest drops as many as it takes to make room.
+	if dropped, err := q.push(context.Background(), msg("dddddddd"), DropOldest); dropped != 2 || err != nil {
+		t.Fatalf("DropOldest of 8 bytes = %v, %v; want 2 dropped", dropped, err)
+	}
+	if got := queued(q); !equal(got, []string{"cc", "dddddddd"}) {
+		t.Fatalf("queue %v", got)
+	}
+	if n, b := q.stats(); n != 2 || b != 10 {
+		t.Fatalf("stats %d messages, %d bytes", n, b)
+	}
+	q.take()
+	// A message larger than the bound fits into an empty queue, alone.
+	if dropped, err := q.push(context.Background(), msg("0123456789abcdef"), DropNewest); dropped != 0 || err != nil {
+		t.Fatalf("large message into an empty queue = %v, %v", dropped, err)
+	}
+	if dropped, _ := q.push(context.Background(), msg("x"), DropNewest); dropped != 1 {
+		t.Fatal("a second message fitted behind a message over the bound")
+	}
+}
+
+func TestQueueForceAndWaitRoom(t *testing.T) {
+	q := newQueue(2, 0)
+	fill(t, q, "a", "b")
+	if dropped, err := q.push(context.Background(), msg("c"), Force); dropped != 0 || err != nil {
+		t.Fatalf("Force into a full queue = %v, %v", dropped, err)
+	}
+	if got := queued(q); !equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("queue %v", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := q.waitRoom(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waitRoom on a full queue = %v", err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- q.waitRoom(context.Background()) }()
+	q.take()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waitRoom did not return after the writer took the queue")
+	}
+	fill(t, q, "d", "e")
+	go func() { got <- q.waitRoom(context.Background()) }()
+	q.close()
+	if err := <-got; !errors.Is(err, ErrClosed) {
+		t.Fatalf("waitRoom after close = %v", err)
 	}
 }

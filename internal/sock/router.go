@@ -16,6 +16,9 @@ type RouterConfig struct {
 	// OnPeerClose, when set, runs after a peer's link has stopped, on
 	// that link's goroutine.
 	OnPeerClose func(peer *Link)
+	// NewValue, when set, makes each peer's Link.Value, before the link
+	// reads its first message.
+	NewValue func() any
 }
 
 // Router accepts DEALER (or REQ) peers and hands their messages to
@@ -73,6 +76,9 @@ func (r *Router) addConn(c *zmtp.Conn) {
 	lc := r.cfg.Link
 	lc.OnMessage = r.cfg.OnMessage
 	lc.OnClose = r.removeLink
+	if r.cfg.NewValue != nil {
+		lc.Value = r.cfg.NewValue()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {

@@ -77,6 +77,7 @@ type Conn struct {
 
 	wmu  sync.Mutex
 	w    *bufio.Writer
+	nw   *netWriter // under w
 	hdr  []byte
 	werr error
 
@@ -115,9 +116,10 @@ func handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
 	c := &Conn{
 		nc:      nc,
 		r:       bufio.NewReaderSize(nc, bufferSize),
-		w:       bufio.NewWriterSize(nc, bufferSize),
+		nw:      &netWriter{nc: nc},
 		maxSize: uint64(max),
 	}
+	c.w = bufio.NewWriterSize(c.nw, bufferSize)
 	if err := nc.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
@@ -335,16 +337,20 @@ func (c *Conn) Received() uint64 { return c.received.Load() }
 
 func (c *Conn) touch() { c.received.Add(1) }
 
-// Small frames are carved out of a shared arena: one allocation serves
-// many messages. A frame's capacity is its length, so appending to it
-// never writes into its neighbours.
+// Small frames that are not the last of their message (delimiters,
+// headers, service and topic names: what a receiver parses and lets go)
+// are carved out of a shared arena: one allocation serves many
+// messages. The last frame, the body a receiver may keep, always has
+// memory of its own, so keeping it pins nothing else. A frame's
+// capacity is its length, so appending to it never writes into its
+// neighbours.
 const (
 	arenaSize     = 16 << 10
 	arenaMaxFrame = 512
 )
 
-func (c *Conn) readFrameBody(n uint64) ([]byte, error) {
-	if n == 0 || n > arenaMaxFrame {
+func (c *Conn) readFrameBody(n uint64, more bool) ([]byte, error) {
+	if n == 0 || n > arenaMaxFrame || (!more && c.curve == nil) {
 		return readBody(c.r, n, c.touch)
 	}
 	if uint64(len(c.arena)) < n {
@@ -394,7 +400,7 @@ func (c *Conn) readMessage() ([][]byte, error) {
 		if h.size > c.maxSize || total > c.maxSize {
 			return nil, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, total, c.maxSize)
 		}
-		body, err := c.readFrameBody(h.size)
+		body, err := c.readFrameBody(h.size, h.more)
 		if err != nil {
 			return nil, err
 		}
@@ -475,6 +481,10 @@ func (c *Conn) Ping(ttl time.Duration) error {
 func (c *Conn) WriteMessage(frames [][]byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.writeMessageLocked(frames)
+}
+
+func (c *Conn) writeMessageLocked(frames [][]byte) error {
 	if c.werr != nil {
 		return c.werr
 	}
@@ -509,14 +519,53 @@ func (c *Conn) Flush() error {
 	return c.flushLocked()
 }
 
-// SetWriteDeadline bounds the writes of later WriteMessage and Flush calls.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+// SetWriteTimeout bounds every write that flushing does (Flush, Ping,
+// the PONG that ReadMessage sends): a write fails, and so does every
+// later one, once the peer has taken nothing for d, however long the
+// whole message. 0, the default after the handshake, means no bound.
+func (c *Conn) SetWriteTimeout(d time.Duration) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nw.timeout = d
+}
+
+// WriteMessageNow writes one message and flushes it, together with
+// whatever was buffered, without waiting for a peer that does not
+// read: what the socket does not take at once (within a couple of
+// milliseconds) is kept, in order, and written by the next Flush.
+// pending reports that such bytes are waiting for a Flush. The frames
+// are copied before it returns.
+func (c *Conn) WriteMessageNow(frames [][]byte) (pending bool, err error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nw.try = true
+	defer func() { c.nw.try = false }()
+	if err := c.writeMessageLocked(frames); err != nil {
+		return false, err
+	}
+	if err := c.w.Flush(); err != nil {
+		c.werr = err
+		return false, err
+	}
+	return c.nw.pending(), nil
+}
+
+// Pending reports whether bytes kept by WriteMessageNow wait for a Flush.
+func (c *Conn) Pending() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.nw.pending()
+}
 
 func (c *Conn) flushLocked() error {
 	if c.werr != nil {
 		return c.werr
 	}
 	if err := c.w.Flush(); err != nil {
+		c.werr = err
+		return err
+	}
+	if err := c.nw.drain(); err != nil { // bufio was empty: nothing drained it
 		c.werr = err
 		return err
 	}

@@ -36,10 +36,12 @@ func memConn(data []byte, w io.Writer, maxSize uint64) *Conn {
 		w = io.Discard
 	}
 	nc := &fakeConn{r: bytes.NewReader(data), w: w}
+	nw := &netWriter{nc: nc}
 	return &Conn{
 		nc:      nc,
 		r:       bufio.NewReaderSize(nc, bufferSize),
-		w:       bufio.NewWriterSize(nc, bufferSize),
+		nw:      nw,
+		w:       bufio.NewWriterSize(nw, bufferSize),
 		maxSize: maxSize,
 		peer:    Greeting{Major: 3, Minor: 1, Mechanism: "NULL"},
 	}

@@ -113,7 +113,7 @@ func (s *secServer) serve(nc net.Conn) serverOutcome {
 			cp[i] = bytes.Clone(f)
 		}
 		o.msgs = append(o.msgs, cp)
-		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		c.SetWriteTimeout(5 * time.Second)
 		if c.WriteMessage(msg) == nil {
 			c.Flush()
 		}

@@ -20,9 +20,9 @@ func newTap(c *config) (*tap, error) {
 		return nil, nil
 	}
 	pub, err := sock.ListenPub(c.tap, sock.PubConfig{
-		Listen:   listenConfig(c, zmtp.Pub, nil),
-		QueueLen: c.peerQueue,
-		Policy:   sock.DropNewest,
+		Listen: listenConfig(c, zmtp.Pub, nil),
+		Link:   sock.LinkConfig{QueueLen: c.peerQueue},
+		Policy: sock.DropNewest,
 	})
 	if err != nil {
 		return nil, err
@@ -36,7 +36,11 @@ func (t *tap) mirror(label []byte, frames [][]byte) {
 	if t == nil {
 		return
 	}
-	t.pub.PublishFunc(label, func() [][]byte {
+	size := int64(len(label))
+	for _, f := range frames {
+		size += int64(len(f))
+	}
+	t.pub.PublishFunc(label, size, func() [][]byte {
 		m := make([][]byte, 0, 1+len(frames))
 		return append(append(m, label), frames...)
 	})

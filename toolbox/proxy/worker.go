@@ -212,7 +212,7 @@ func (w *Worker) Close() error {
 		if msg := w.proto.disconnect(); msg != nil {
 			if l := w.sess.Current(); l != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-				l.SendNow(ctx, msg)
+				l.SendNow(ctx, msg, sock.Block)
 				cancel()
 			}
 		}

@@ -1,0 +1,118 @@
+package zmtp
+
+import (
+	"errors"
+	"net"
+	"os"
+	"time"
+)
+
+// netWriter sits between a Conn's bufio.Writer and its net.Conn. It
+// bounds writes by time without progress, and lets a writer that must
+// not wait hand the rest of its bytes over to one that may.
+//
+// With a write timeout set, every chunk of at most writeChunk bytes must
+// reach the socket within the timeout: a peer that stops reading fails
+// the write after at most the timeout, while one that reads slowly but
+// steadily is never cut off in the middle of a large message. The
+// deadline is re-armed only when less than half of it is left, so a
+// busy connection pays for it about once per half timeout.
+//
+// In try mode (see Conn.WriteMessageNow) a write gives the socket one
+// short chance; what it does not take is kept in spill, in order, and
+// written first by the next write in normal mode.
+type netWriter struct {
+	nc       net.Conn
+	timeout  time.Duration // 0: leave deadlines to the caller
+	deadline time.Time     // what is set on nc, when timeout > 0
+	try      bool
+	spill    []byte
+}
+
+const (
+	// writeChunk is the most written under one deadline check.
+	writeChunk = 64 << 10
+	// tryWindow is how long a write in try mode may wait for the socket.
+	tryWindow = 2 * time.Millisecond
+)
+
+func (w *netWriter) Write(p []byte) (int, error) {
+	if w.try {
+		return w.tryWrite(p)
+	}
+	if err := w.drain(); err != nil {
+		return 0, err
+	}
+	return w.write(p)
+}
+
+// write writes p in chunks, re-arming the deadline as needed.
+func (w *netWriter) write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), writeChunk)
+		w.arm()
+		k, err := w.nc.Write(p[:n])
+		written += k
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+func (w *netWriter) arm() {
+	if w.timeout <= 0 {
+		if !w.deadline.IsZero() { // left by try mode
+			w.deadline = time.Time{}
+			w.nc.SetWriteDeadline(w.deadline)
+		}
+		return
+	}
+	now := time.Now()
+	if w.deadline.Sub(now) < w.timeout/2 {
+		w.deadline = now.Add(w.timeout)
+		w.nc.SetWriteDeadline(w.deadline)
+	}
+}
+
+// tryWrite gives the socket one short chance to take p and keeps the
+// rest. It fails only on a real error, not on a full socket.
+func (w *netWriter) tryWrite(p []byte) (int, error) {
+	n := len(p)
+	if len(w.spill) == 0 {
+		w.deadline = time.Now().Add(tryWindow)
+		w.nc.SetWriteDeadline(w.deadline)
+		k, err := w.nc.Write(p)
+		if err == nil {
+			return n, nil
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return k, err
+		}
+		p = p[k:]
+	}
+	w.spill = append(w.spill, p...)
+	return n, nil
+}
+
+// drain writes what try mode kept.
+func (w *netWriter) drain() error {
+	if len(w.spill) == 0 {
+		return nil
+	}
+	k, err := w.write(w.spill)
+	if err != nil {
+		w.spill = w.spill[k:]
+		return err
+	}
+	if cap(w.spill) > writeChunk {
+		w.spill = nil // do not keep a large message's buffer
+	} else {
+		w.spill = w.spill[:0]
+	}
+	return nil
+}
+
+func (w *netWriter) pending() bool { return len(w.spill) > 0 }
