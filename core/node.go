@@ -9,6 +9,11 @@ import (
 )
 
 // Behavior is the code a node runs. Every field is optional.
+//
+// A panic in Setup, Update or Teardown does not crash the process: it
+// is recovered and ends the node as an error returned there would, with
+// an error whose text holds the panic value and the panicking stack. A
+// child-process node reports it to its parent as its exit error.
 type Behavior struct {
 	// Setup runs inside the node before Start returns: provide
 	// services, advertise topics, subscribe. An error fails the start.

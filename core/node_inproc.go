@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 )
@@ -69,7 +70,7 @@ func (r *inProc) main(startCtx context.Context) {
 	}
 	r.peer.Store(p)
 	if r.b.Setup != nil {
-		if err := r.b.Setup(r.ctx, p); err != nil {
+		if err := protect(func() error { return r.b.Setup(r.ctx, p) }); err != nil {
 			r.err = errors.Join(fmt.Errorf("core: setup of %s: %w", r.name, err), p.Close())
 			r.ready <- r.err
 			return
@@ -92,7 +93,7 @@ func (r *inProc) loop(p *Peer) error {
 	last := time.Now()
 	for {
 		now := time.Now()
-		err := r.b.Update(r.ctx, p, now.Sub(last))
+		err := protect(func() error { return r.b.Update(r.ctx, p, now.Sub(last)) })
 		last = now
 		if errors.Is(err, ErrStop) {
 			return nil
@@ -123,10 +124,21 @@ func (r *inProc) teardown(p *Peer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.stopTimeout)
 	defer cancel()
-	if err := r.b.Teardown(ctx, p); err != nil {
+	if err := protect(func() error { return r.b.Teardown(ctx, p) }); err != nil {
 		return fmt.Errorf("core: teardown of %s: %w", r.name, err)
 	}
 	return nil
+}
+
+// protect calls f and turns a panic in it into an error that holds the
+// panic value and the stack of the goroutine that panicked.
+func protect(f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return f()
 }
 
 func (r *inProc) stop(ctx context.Context) error {

@@ -33,6 +33,7 @@ var testKinds = map[string]func() Behavior{
 	"crasher":   crasherKind,
 	"stubborn":  stubbornKind,
 	"parent":    parentKind,
+	"panicker":  panickerKind,
 }
 
 // registerTestKinds registers every test kind on l.
