@@ -72,7 +72,7 @@ func (l *Launcher) runChildNode(n *Node, enc *json.Encoder, alive *os.File) int 
 	select {
 	case <-ctx.Done():
 	case <-parentGone:
-	case <-n.run.done():
+	case <-n.final():
 	}
 	err := n.Close()
 	if st := n.Status(); st.Err != nil {

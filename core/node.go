@@ -77,10 +77,33 @@ type runner interface {
 	pid() int
 }
 
+// incarnation is one run of a node, from Start to its end.
+type incarnation struct {
+	r     runner
+	final chan struct{} // closed once the node's Status records the end
+	err   error         // the exit error, set before final is closed
+}
+
+// isFinal reports whether the node's Status records inc's end.
+func (inc *incarnation) isFinal() bool { return isClosed(inc.final) }
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 // Node is a named code-executing entity with a lifecycle: Start,
-// Stop, Restart, Status, Close. It runs as goroutines of this process
-// (NewNode, or a Launcher with WithInProcess) or as a child process of
-// the same binary (Launcher.NewNode); the API is the same.
+// Stop, Restart, Wait, Status, Close. It runs as goroutines of this
+// process (NewNode, or a Launcher with WithInProcess) or as a child
+// process of the same binary (Launcher.NewNode); the API is the same.
+//
+// Each Start begins a new incarnation. An incarnation is final once
+// Status records its end (StateStopped or StateFailed); Wait returns
+// only then, so Start may follow Wait, Stop or Restart at once.
 type Node struct {
 	name   string
 	cfg    config
@@ -88,8 +111,7 @@ type Node struct {
 
 	mu       sync.Mutex
 	st       Status
-	run      runner
-	starts   int
+	cur      *incarnation // the latest; nil before the first Start
 	watching sync.WaitGroup
 }
 
@@ -115,85 +137,118 @@ func NewNode(name string, b Behavior, opts ...Option) (*Node, error) {
 // Name returns the node's name.
 func (n *Node) Name() string { return n.name }
 
-// Start runs the node and blocks until it is ready (Setup done,
-// sockets bound, registered) or has failed, or ctx ends. It returns
-// ErrAlreadyStarted while the node runs; after a stop it starts a new
-// incarnation.
+// Start runs a new incarnation of the node and blocks until it is ready
+// (Setup done, sockets bound, registered) or has failed, or ctx ends;
+// a failure is also recorded in Status. It returns ErrAlreadyStarted
+// while an incarnation is starting, running or stopping.
 func (n *Node) Start(ctx context.Context) error {
-	n.mu.Lock()
-	if n.st.Alive() || n.st.State == StateStopping {
-		n.mu.Unlock()
-		return fmt.Errorf("%w: %s is %s", ErrAlreadyStarted, n.name, n.st.State)
+	inc, err := n.begin()
+	if err != nil {
+		return err
 	}
-	r := n.newRun()
-	n.run = r
-	if n.starts > 0 {
-		n.st.Restarts++
-	}
-	n.starts++
-	n.st = Status{Name: n.name, State: StateStarting, PID: r.pid(), Started: time.Now(), Restarts: n.st.Restarts}
-	n.mu.Unlock()
-
-	info, err := r.start(ctx)
+	info, err := inc.r.start(ctx)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if err != nil {
-		n.st.State, n.st.Err, n.st.Stopped = StateFailed, err, time.Now()
-		n.st.ExitCode, _ = r.result()
+		code, _ := inc.r.result()
+		n.finishLocked(inc, code, err)
 		return err
 	}
-	n.st.State, n.st.Info, n.st.PID = StateRunning, info, r.pid()
+	if !inc.isFinal() { // still current, unless a Stop has ended it
+		n.st.Info, n.st.PID = info, inc.r.pid()
+		if n.st.State == StateStarting {
+			n.st.State = StateRunning
+		}
+	}
 	n.watching.Add(1)
-	go n.watch(r)
+	go func() {
+		defer n.watching.Done()
+		n.watch(inc)
+	}()
 	return nil
 }
 
-// watch records how an incarnation ended on its own.
-func (n *Node) watch(r runner) {
-	defer n.watching.Done()
-	<-r.done()
-	code, err := r.result()
+// begin makes a new incarnation current.
+func (n *Node) begin() (*incarnation, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	// Stop records the end of the incarnation it stops; a status that is
-	// already final (stopped, failed, or abandoned by Stop) must stay.
-	if n.run != r || !n.st.Alive() {
-		return
+	if n.cur != nil && !n.cur.isFinal() {
+		return nil, fmt.Errorf("%w: %s is %s", ErrAlreadyStarted, n.name, n.st.State)
 	}
-	n.finishLocked(code, err)
+	inc := &incarnation{r: n.newRun(), final: make(chan struct{})}
+	restarts := n.st.Restarts
+	if n.cur != nil {
+		restarts++
+	}
+	n.cur = inc
+	n.st = Status{Name: n.name, State: StateStarting, PID: inc.r.pid(), Started: time.Now(), Restarts: restarts}
+	return inc, nil
 }
 
-func (n *Node) finishLocked(code int, err error) {
+// watch records the end of an incarnation that ends by itself. Stop
+// records the end of one it stops.
+func (n *Node) watch(inc *incarnation) {
+	select {
+	case <-inc.r.done():
+	case <-inc.final:
+		return
+	}
+	code, err := inc.r.result()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.st.State != StateStopping {
+		n.finishLocked(inc, code, err)
+	}
+}
+
+// finishLocked records the end of inc, the current incarnation, unless
+// its end is already recorded.
+func (n *Node) finishLocked(inc *incarnation, code int, err error) {
+	if inc.isFinal() {
+		return
+	}
+	inc.err = err
 	n.st.ExitCode, n.st.Err, n.st.Stopped = code, err, time.Now()
 	n.st.State = StateStopped
 	if err != nil {
 		n.st.State = StateFailed
 	}
+	close(inc.final)
 }
 
 // Stop ends the node gracefully: its context is cancelled, Teardown
 // runs, it leaves the registry. When ctx has no deadline the node's
 // stop timeout applies; past it a child process is killed and an
-// in-process node is abandoned, and ErrStopTimeout is returned.
-// Stopping a node that is not running returns nil.
+// in-process node is abandoned (its peer is closed, its goroutine left
+// to return when it may), and ErrStopTimeout is returned. When Stop
+// returns, Status is final. Stopping a node that is not running returns
+// nil; a Stop that finds another Stop under way waits for it.
 func (n *Node) Stop(ctx context.Context) error {
-	n.mu.Lock()
-	r := n.run
-	if r == nil || !n.st.Alive() {
-		n.mu.Unlock()
-		return nil
-	}
-	n.st.State = StateStopping
-	n.mu.Unlock()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.stopTimeout)
 		defer cancel()
 	}
-	stopErr := r.stop(ctx)
-	code, err := r.result()
 	n.mu.Lock()
-	n.finishLocked(code, errors.Join(stopErr, err))
+	inc, was := n.cur, n.st.State
+	if inc == nil || inc.isFinal() {
+		n.mu.Unlock()
+		return nil
+	}
+	n.st.State = StateStopping
+	n.mu.Unlock()
+	if was == StateStopping { // another Stop is under way
+		select {
+		case <-inc.final:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	stopErr := inc.r.stop(ctx)
+	code, err := inc.r.result()
+	n.mu.Lock()
+	n.finishLocked(inc, code, errors.Join(stopErr, err))
 	n.mu.Unlock()
 	return stopErr
 }
@@ -206,22 +261,32 @@ func (n *Node) Restart(ctx context.Context) error {
 	return n.Start(ctx)
 }
 
-// Wait blocks until the current incarnation ends, or ctx ends, and
-// returns its exit error.
+// Wait blocks until the current incarnation is final, or ctx ends, and
+// returns its exit error, the Status().Err it recorded. When Wait
+// returns that error, Status is final (StateStopped or StateFailed) and
+// Start may be called at once. An in-process incarnation abandoned by
+// Stop is final although its code may still run. Before the first
+// Start, Wait returns nil at once.
 func (n *Node) Wait(ctx context.Context) error {
 	n.mu.Lock()
-	r := n.run
+	inc := n.cur
 	n.mu.Unlock()
-	if r == nil {
+	if inc == nil {
 		return nil
 	}
 	select {
-	case <-r.done():
-		_, err := r.result()
-		return err
+	case <-inc.final:
+		return inc.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// final returns a channel closed once the current incarnation is final.
+func (n *Node) final() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cur.final
 }
 
 // Status returns the node's current status.

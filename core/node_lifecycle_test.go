@@ -2,12 +2,13 @@ package core
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 )
 
-// Lifecycle regressions: a panicking behaviour.
+// Lifecycle regressions: a panicking behaviour, Start right after Wait.
 
 // wantPanicErr checks that err carries the panic value and the stack of
 // the goroutine that panicked, down to the test file at.
@@ -77,4 +78,40 @@ func TestNodePanicChild(t *testing.T) {
 		t.Fatalf("exit code %d, want 1 (an exit error, not a crash)", st.ExitCode)
 	}
 	e.wantGone("panicky")
+}
+
+// TestNodeStartAfterWait restarts a node that ends by itself as soon
+// as Wait returns: Wait must leave a final status behind.
+func TestNodeStartAfterWait(t *testing.T) {
+	eachMode(t, func(t *testing.T, mode nodeMode) {
+		e := newNodeEnv(t)
+		rounds := 300
+		n := e.inproc("quitter", Behavior{Update: func(context.Context, *Peer, time.Duration) error { return ErrStop }})
+		if mode == modeChild {
+			rounds = 20
+			n = e.node(modeChild, "stopper", "quitter")
+		}
+		var refused, notFinal int
+		for range rounds {
+			err := n.Start(e.ctx)
+			if errors.Is(err, ErrAlreadyStarted) {
+				refused++
+				waitNode(t, 10*time.Second, "a final status", func() bool { return !n.Status().Alive() })
+				err = n.Start(e.ctx)
+			}
+			if err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			if err := n.Wait(e.ctx); err != nil {
+				t.Fatalf("Wait: %v", err)
+			}
+			if st := n.Status(); st.State != StateStopped {
+				notFinal++
+			}
+		}
+		if refused+notFinal > 0 {
+			t.Fatalf("%d/%d Start-after-Wait returned ErrAlreadyStarted; %d/%d Status not stopped after Wait",
+				refused, rounds, notFinal, rounds)
+		}
+	})
 }
