@@ -1,9 +1,11 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,8 +19,10 @@ import (
 type Behavior struct {
 	// Setup runs inside the node before Start returns: provide
 	// services, advertise topics, subscribe. An error fails the start.
+	// Its ctx ends when Start gives up or Stop is called; a Setup that
+	// succeeds all the same is followed by Teardown, not Update.
 	Setup func(ctx context.Context, p *Peer) error
-	// Update, when set, is called at least once, then every
+	// Update, when set, is called at least once after Setup, then every
 	// WithUpdateInterval (as fast as it returns when 0), with the real
 	// time elapsed since the previous call (since the end of Setup for
 	// the first call). Returning ErrStop ends the node cleanly; any
@@ -70,7 +74,8 @@ type runner interface {
 	// stop asks the node to end and waits; when ctx ends first it
 	// kills (child) or abandons (in-process) the node.
 	stop(ctx context.Context) error
-	// done is closed when the incarnation has ended.
+	// done is closed when the incarnation has ended: no goroutine or
+	// process of it runs any more.
 	done() <-chan struct{}
 	// result is the exit code and error, valid after done.
 	result() (int, error)
@@ -82,6 +87,8 @@ type incarnation struct {
 	r     runner
 	final chan struct{} // closed once the node's Status records the end
 	err   error         // the exit error, set before final is closed
+	// abandoned: given up on while its in-process code may still run.
+	abandoned bool
 }
 
 // isFinal reports whether the node's Status records inc's end.
@@ -109,9 +116,11 @@ type Node struct {
 	cfg    config
 	newRun func() runner
 
+	startMu  sync.Mutex // serialises Start's wait for earlier incarnations
 	mu       sync.Mutex
 	st       Status
-	cur      *incarnation // the latest; nil before the first Start
+	cur      *incarnation   // the latest; nil before the first Start
+	ending   []*incarnation // started incarnations that may not have ended
 	watching sync.WaitGroup
 }
 
@@ -141,8 +150,13 @@ func (n *Node) Name() string { return n.name }
 // (Setup done, sockets bound, registered) or has failed, or ctx ends;
 // a failure is also recorded in Status. It returns ErrAlreadyStarted
 // while an incarnation is starting, running or stopping.
+//
+// An earlier incarnation whose Start gave up may still be running its
+// Setup or Teardown: Start first waits for it to end, up to the node's
+// stop timeout, and past that (or when ctx ends first) abandons it, as
+// Stop does. Incarnations already abandoned are not waited for again.
 func (n *Node) Start(ctx context.Context) error {
-	inc, err := n.begin()
+	inc, err := n.begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -168,21 +182,38 @@ func (n *Node) Start(ctx context.Context) error {
 	return nil
 }
 
-// begin makes a new incarnation current.
-func (n *Node) begin() (*incarnation, error) {
+// begin makes a new incarnation current, once the earlier ones have
+// ended or been abandoned.
+func (n *Node) begin(ctx context.Context) (*incarnation, error) {
+	n.startMu.Lock()
+	defer n.startMu.Unlock()
+	if err := n.busy(); err != nil {
+		return nil, err
+	}
+	wait, cancel := context.WithTimeout(ctx, n.cfg.stopTimeout)
+	n.reap(wait, false)
+	cancel()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.cur != nil && !n.cur.isFinal() {
-		return nil, fmt.Errorf("%w: %s is %s", ErrAlreadyStarted, n.name, n.st.State)
-	}
 	inc := &incarnation{r: n.newRun(), final: make(chan struct{})}
 	restarts := n.st.Restarts
 	if n.cur != nil {
 		restarts++
 	}
 	n.cur = inc
+	n.ending = append(n.ending, inc)
 	n.st = Status{Name: n.name, State: StateStarting, PID: inc.r.pid(), Started: time.Now(), Restarts: restarts}
 	return inc, nil
+}
+
+// busy returns ErrAlreadyStarted unless the current incarnation is final.
+func (n *Node) busy() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cur != nil && !n.cur.isFinal() {
+		return fmt.Errorf("%w: %s is %s", ErrAlreadyStarted, n.name, n.st.State)
+	}
+	return nil
 }
 
 // watch records the end of an incarnation that ends by itself. Stop
@@ -248,6 +279,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	stopErr := inc.r.stop(ctx)
 	code, err := inc.r.result()
 	n.mu.Lock()
+	inc.abandoned = stopErr != nil
 	n.finishLocked(inc, code, errors.Join(stopErr, err))
 	n.mu.Unlock()
 	return stopErr
@@ -265,8 +297,8 @@ func (n *Node) Restart(ctx context.Context) error {
 // returns its exit error, the Status().Err it recorded. When Wait
 // returns that error, Status is final (StateStopped or StateFailed) and
 // Start may be called at once. An in-process incarnation abandoned by
-// Stop is final although its code may still run. Before the first
-// Start, Wait returns nil at once.
+// Stop is final although its code may still run; Close waits for it.
+// Before the first Start, Wait returns nil at once.
 func (n *Node) Wait(ctx context.Context) error {
 	n.mu.Lock()
 	inc := n.cur
@@ -296,10 +328,49 @@ func (n *Node) Status() Status {
 	return n.st
 }
 
-// Close stops the node within its stop timeout and waits for every
-// goroutine the node started. It is idempotent.
+// Close stops the node and waits for everything it started: the
+// goroutines or process of every incarnation, including one whose Start
+// gave up (its Setup and Teardown included) and one Stop abandoned.
+// All of it is bounded by one stop timeout: code still running then is
+// abandoned and Close returns ErrStopTimeout. Close is idempotent; the
+// node may be started again afterwards.
 func (n *Node) Close() error {
-	err := n.Stop(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.stopTimeout)
+	defer cancel()
+	err := n.Stop(ctx)
 	n.watching.Wait()
-	return err
+	return cmp.Or(err, n.reap(ctx, true))
+}
+
+// reap waits for the started incarnations that have not ended, the
+// abandoned ones too when all is set. Those still running when ctx ends
+// are abandoned, and reap returns ErrStopTimeout naming them.
+func (n *Node) reap(ctx context.Context, all bool) error {
+	var errs []error
+	for _, inc := range n.lingering(all) {
+		select {
+		case <-inc.r.done():
+		case <-ctx.Done():
+			errs = append(errs, inc.r.stop(ctx))
+			n.mu.Lock()
+			inc.abandoned = true
+			n.mu.Unlock()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lingering forgets the incarnations that have ended and returns the
+// others, but for abandoned ones unless all is set.
+func (n *Node) lingering(all bool) []*incarnation {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.ending = slices.DeleteFunc(n.ending, func(inc *incarnation) bool { return isClosed(inc.r.done()) })
+	var out []*incarnation
+	for _, inc := range n.ending {
+		if all || !inc.abandoned {
+			out = append(out, inc)
+		}
+	}
+	return out
 }

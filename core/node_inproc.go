@@ -77,8 +77,12 @@ func (r *inProc) main(startCtx context.Context) {
 		}
 	}
 	r.info = p.Info()
+	cancelled := r.ctx.Err() != nil // Start gave up or Stop came during Setup
 	r.ready <- nil
-	runErr := r.loop(p)
+	var runErr error
+	if !cancelled {
+		runErr = r.loop(p)
+	}
 	teardownErr := r.teardown(p)
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.stopTimeout)
 	defer cancel()
