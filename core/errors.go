@@ -29,6 +29,16 @@ var (
 	ErrOverloaded = errors.New("core: provider overloaded")
 	// ErrNameTaken means a live node already holds the name in the registry.
 	ErrNameTaken = errors.New("core: node name taken")
+	// ErrNotOwner is returned by a registry node to a client that tries
+	// to overwrite or remove an entry another connection registered.
+	ErrNotOwner = errors.New("core: registry entry belongs to another client")
+	// ErrRegistryUnavailable means the registry could not be reached or
+	// did not answer in time. A peer keeps working without it: calls use
+	// the last view, and registration is retried in the background.
+	ErrRegistryUnavailable = errors.New("core: registry unavailable")
+	// ErrTooManyTopics means a peer would advertise more topics than
+	// WithMaxTopics allows.
+	ErrTooManyTopics = errors.New("core: too many topics")
 	// ErrNotFound means the registry has no live entry of that name.
 	ErrNotFound = errors.New("core: not found")
 	// ErrStop, returned by an update function, ends its node cleanly.

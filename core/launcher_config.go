@@ -26,6 +26,11 @@ type childConfig struct {
 	HandshakeTimeout  time.Duration `json:"handshake_timeout"`
 	Concurrency       int           `json:"concurrency"`
 	RequestQueue      int           `json:"request_queue"`
+	ConnHandlers      int           `json:"conn_handlers"`
+	ConnQueue         int           `json:"conn_queue"`
+	QueueBytes        int64         `json:"queue_bytes"`
+	WriteTimeout      time.Duration `json:"write_timeout"`
+	MaxTopics         int           `json:"max_topics"`
 	PubQueue          int           `json:"pub_queue"`
 	PubOverflow       Overflow      `json:"pub_overflow"`
 	LeaseTTL          time.Duration `json:"lease_ttl"`
@@ -60,6 +65,8 @@ func newChildConfig(kind, name string, c config) (childConfig, error) {
 		MaxMessageSize: c.maxMessageSize, CallTimeout: c.callTimeout,
 		Heartbeat: c.heartbeat, HeartbeatTimeout: c.heartbeatTimeout, HandshakeTimeout: c.handshakeTimeout,
 		Concurrency: c.concurrency, RequestQueue: c.requestQueue, PubQueue: c.pubQueue, PubOverflow: c.pubOverflow,
+		ConnHandlers: c.connHandlers, ConnQueue: c.connQueue, QueueBytes: c.queueBytes, WriteTimeout: c.writeTimeout,
+		MaxTopics: c.maxTopics, Registry: c.registryAddr,
 		LeaseTTL: c.leaseTTL, DiscoveryInterval: c.discoveryInterval, UpdateInterval: c.updateInterval,
 		StopTimeout: c.stopTimeout, RuntimeDir: c.runtimeDir,
 		Security: newSecuritySpec(c.security),
@@ -86,6 +93,8 @@ func (cc childConfig) options() ([]Option, error) {
 		WithMaxMessageSize(cc.MaxMessageSize), WithCallTimeout(cc.CallTimeout),
 		WithHeartbeat(cc.Heartbeat, cc.HeartbeatTimeout), WithHandshakeTimeout(cc.HandshakeTimeout),
 		WithConcurrency(cc.Concurrency, cc.RequestQueue), WithPublishQueue(cc.PubQueue, cc.PubOverflow),
+		WithConnectionShare(cc.ConnHandlers, cc.ConnQueue), WithQueueBytes(cc.QueueBytes),
+		WithWriteTimeout(cc.WriteTimeout), WithMaxTopics(cc.MaxTopics),
 		WithLeaseTTL(cc.LeaseTTL), WithDiscoveryInterval(cc.DiscoveryInterval),
 		WithUpdateInterval(cc.UpdateInterval), WithStopTimeout(cc.StopTimeout),
 	}

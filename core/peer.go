@@ -49,18 +49,29 @@ type Peer struct {
 	subs   *subscriber
 	topics *topics
 
-	regMu        sync.Mutex // serialises registry writes
-	leaving      bool       // under regMu: deregistered, renew no more
-	ownsRegistry bool       // made from the environment: closed with the peer
+	watch *watcher // the registry as last read
+
+	regMu        sync.Mutex    // serialises registry writes
+	leaving      bool          // under regMu: deregistered, renew no more
+	regKick      chan struct{} // capacity 1: write the entry now
+	ownsRegistry bool          // made from the environment: closed with the peer
 	closeOnce    sync.Once
+	closeDone    chan struct{}
 	closeErr     error
 }
 
 // NewPeer binds the peer's sockets and registers it under name; an
 // empty name gets a unique generated one. ctx bounds the registration.
+// When the registry cannot be reached (ErrRegistryUnavailable), the
+// peer starts all the same, serves, and registers in the background as
+// soon as the registry answers; a refusal (ErrNameTaken) fails it.
+// Options that apply to nodes only are refused.
 func NewPeer(ctx context.Context, name string, opts ...Option) (*Peer, error) {
 	cfg, err := buildConfig(opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.reject(nodeOnly, "NewPeer"); err != nil {
 		return nil, err
 	}
 	return newPeer(ctx, name, cfg)
@@ -87,25 +98,32 @@ func newPeer(ctx context.Context, name string, cfg config) (*Peer, error) {
 		cfg.registry = r
 	}
 	host, _ := os.Hostname()
-	p := &Peer{cfg: cfg, name: name, id: id, host: host, reg: cfg.registry, started: time.Now(), ownsRegistry: ownsRegistry}
+	p := &Peer{
+		cfg: cfg, name: name, id: id, host: host, reg: cfg.registry, started: time.Now(),
+		ownsRegistry: ownsRegistry, regKick: make(chan struct{}, 1), closeDone: make(chan struct{}),
+	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.srv = newServer(p)
 	p.cli = newClient(p)
 	p.subs = newSubscriber(p)
 	p.topics = newTopics()
+	p.watch = newWatcher(p)
 	if err := p.bind(); err != nil {
 		p.shutdown()
 		return nil, err
 	}
 	p.srv.start()
 	p.addIntrospection()
-	if err := p.register(ctx); err != nil {
+	if err := p.register(ctx); err != nil && !errors.Is(err, ErrRegistryUnavailable) {
 		p.shutdown()
 		return nil, err
+	} else if err != nil {
+		p.cfg.logger.Warn("zmp: registry unavailable; serving unregistered until it answers", "node", p.name, "err", err)
+		p.requestRegistration()
 	}
 	p.wg.Add(3)
-	go p.leaseLoop()
-	go p.subs.discoveryLoop()
+	go p.registrarLoop()
+	go p.watch.loop()
 	go p.cli.sweepLoop()
 	return p, nil
 }
@@ -213,46 +231,6 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// register writes the peer's entry; it runs whenever services or
-// topics change and every third of the lease TTL.
-func (p *Peer) register(ctx context.Context) error {
-	p.regMu.Lock()
-	defer p.regMu.Unlock()
-	if p.leaving || p.ctx.Err() != nil {
-		return ErrClosed
-	}
-	return p.reg.Register(ctx, p.Info(), p.cfg.leaseTTL)
-}
-
-func (p *Peer) leaseLoop() {
-	defer p.wg.Done()
-	t := time.NewTicker(p.cfg.leaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.ctx.Done():
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(p.ctx, p.cfg.leaseTTL/3)
-			if err := p.register(ctx); err != nil && !errors.Is(err, ErrClosed) {
-				p.cfg.logger.Warn("zmp: renewing registry lease", "node", p.name, "err", err)
-			}
-			cancel()
-		}
-	}
-}
-
-// reregister publishes a change of services or topics.
-func (p *Peer) reregister() error {
-	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.leaseTTL/3)
-	defer cancel()
-	err := p.register(ctx)
-	if errors.Is(err, context.Canceled) && p.ctx.Err() != nil {
-		return ErrClosed
-	}
-	return err
-}
-
 // shutdownLinger bounds how long Shutdown waits, after telling callers
 // it is going, for them to disconnect: zmp callers leave as soon as
 // their calls in flight are answered; other clients never do. Requests
@@ -264,7 +242,11 @@ const shutdownLinger = time.Second
 // providers and disconnect once their calls here are answered), answers
 // requests that still arrive with CodeUnavailable (which callers retry
 // elsewhere), waits until its callers have gone (at most 1 s) and its
-// running handlers have replied, or ctx ends, and then closes like Close.
+// running handlers have replied, and then closes like Close.
+//
+// When ctx ends first, Shutdown returns ctx's error at once, having
+// cancelled the running handlers' contexts and begun to close the peer
+// as Close does; Close waits until that is done.
 func (p *Peer) Shutdown(ctx context.Context) error {
 	err := p.leave(ctx)
 	p.srv.beginDrain()
@@ -275,7 +257,9 @@ func (p *Peer) Shutdown(ctx context.Context) error {
 	for lingering := true; lingering || p.srv.active.Load() > 0; {
 		select {
 		case <-ctx.Done():
-			return errors.Join(err, p.Close())
+			p.cancel()
+			go p.Close()
+			return errors.Join(ctx.Err(), err)
 		case <-linger.C:
 			lingering = false
 		case <-tick.C:
@@ -285,29 +269,20 @@ func (p *Peer) Shutdown(ctx context.Context) error {
 	return errors.Join(err, p.Close())
 }
 
-// leave removes the peer's registry entry once.
-func (p *Peer) leave(ctx context.Context) error {
-	p.regMu.Lock()
-	defer p.regMu.Unlock()
-	if p.leaving {
-		return nil
-	}
-	p.leaving = true
-	return p.reg.Deregister(ctx, p.name, p.id)
-}
-
 // Close withdraws the peer from the registry, stops its handlers
 // (their contexts are cancelled), closes every connection and waits
 // for all of its goroutines. It is idempotent. Shutdown is the
 // graceful form.
 func (p *Peer) Close() error {
 	p.closeOnce.Do(func() {
+		defer close(p.closeDone)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		err := p.leave(ctx)
 		p.cancel()
 		p.closeErr = errors.Join(err, p.shutdown())
 	})
+	<-p.closeDone
 	return p.closeErr
 }
 

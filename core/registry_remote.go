@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -25,15 +26,28 @@ const (
 // enough for its heartbeats to fail) they are removed at once, without
 // waiting for the lease. A node that is still alive registers again
 // when its registry client reconnects.
+//
+// An entry belongs to the client that registered it: only a request
+// over the same connection, or one that presents the token the first
+// registration returned (a client that reconnected), may renew, change
+// or remove it; under CURVE the client's key must match too. Others
+// get ErrNotOwner.
 type RegistryServer struct {
 	peer *Peer
 	reg  Registry
 
-	mu    sync.Mutex
-	owner map[entryKey]*sock.Link // the connection that last registered each entry
+	mu     sync.Mutex
+	owners map[entryKey]entryOwner
 }
 
 type entryKey struct{ name, id string }
+
+// entryOwner is who registered an entry.
+type entryOwner struct {
+	link  *sock.Link
+	token string
+	key   Key // the CURVE client key; zero otherwise
+}
 
 // NewRegistryServer serves backing (a new MemRegistry when nil) on
 // endpoint, e.g. tcp://0.0.0.0:5550. The server's own peer is listed in
@@ -47,7 +61,7 @@ func NewRegistryServer(ctx context.Context, endpoint string, backing Registry, o
 	if err != nil {
 		return nil, err
 	}
-	s := &RegistryServer{peer: p, reg: backing, owner: map[entryKey]*sock.Link{}}
+	s := &RegistryServer{peer: p, reg: backing, owners: map[entryKey]entryOwner{}}
 	p.srv.watchPeers(s.connectionClosed)
 	p.srv.add(registryRegister, HandlerFunc(s.register))
 	p.srv.add(registryDeregister, HandlerFunc(s.deregister))
@@ -74,14 +88,44 @@ func (s *RegistryServer) Peer() *Peer { return s.peer }
 // Close stops serving.
 func (s *RegistryServer) Close() error { return s.peer.Close() }
 
+// registerRequest is the body of zmp.registry.register; Token is the
+// one an earlier registration of the entry returned, if any.
 type registerRequest struct {
 	Info       NodeInfo `json:"info"`
 	TTLSeconds float64  `json:"ttl_seconds"`
+	Token      string   `json:"token,omitempty"`
 }
 
+// registerReply is the reply of zmp.registry.register.
+type registerReply struct {
+	Token string `json:"token"`
+}
+
+// deregisterRequest is the body of zmp.registry.deregister.
 type deregisterRequest struct {
-	Name string `json:"name"`
-	ID   string `json:"id"`
+	Name  string `json:"name"`
+	ID    string `json:"id"`
+	Token string `json:"token,omitempty"`
+}
+
+// claim returns the owner an entry gets from request r presenting
+// token, or a RemoteError when the entry belongs to someone else.
+func (s *RegistryServer) claim(k entryKey, r *Request, token string) (entryOwner, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := s.owners[k]
+	switch {
+	case !ok:
+		if token == "" {
+			token = newID()
+		}
+		return entryOwner{link: r.conn, token: token, key: r.ClientKey}, nil
+	case cur.key != r.ClientKey:
+	case cur.link == r.conn || (token != "" && token == cur.token):
+		cur.link = r.conn
+		return cur, nil
+	}
+	return entryOwner{}, NewError(codeNotOwner, "entry %q (id %s) belongs to another client", k.name, k.id)
 }
 
 func (s *RegistryServer) register(ctx context.Context, r *Request) ([]byte, error) {
@@ -89,24 +133,29 @@ func (s *RegistryServer) register(ctx context.Context, r *Request) ([]byte, erro
 	if err := json.Unmarshal(r.Body, &req); err != nil {
 		return nil, NewError(CodeBadRequest, "%v", err)
 	}
+	k := entryKey{req.Info.Name, req.Info.ID}
+	owner, err := s.claim(k, r, req.Token)
+	if err != nil {
+		return nil, err
+	}
 	ttl := time.Duration(req.TTLSeconds * float64(time.Second))
 	if err := s.reg.Register(ctx, req.Info, ttl); err != nil {
 		return nil, remoteRegistryError(err)
 	}
 	s.mu.Lock()
-	s.owner[entryKey{req.Info.Name, req.Info.ID}] = r.conn
+	s.owners[k] = owner
 	s.mu.Unlock()
-	return nil, nil
+	return json.Marshal(registerReply{Token: owner.token})
 }
 
 // connectionClosed removes the entries last registered over l.
 func (s *RegistryServer) connectionClosed(l *sock.Link) {
 	s.mu.Lock()
 	var gone []entryKey
-	for k, owner := range s.owner {
-		if owner == l {
+	for k, o := range s.owners {
+		if o.link == l {
 			gone = append(gone, k)
-			delete(s.owner, k)
+			delete(s.owners, k)
 		}
 	}
 	s.mu.Unlock()
@@ -122,8 +171,12 @@ func (s *RegistryServer) deregister(ctx context.Context, r *Request) ([]byte, er
 	if err := json.Unmarshal(r.Body, &req); err != nil {
 		return nil, NewError(CodeBadRequest, "%v", err)
 	}
+	k := entryKey{req.Name, req.ID}
+	if _, err := s.claim(k, r, req.Token); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
-	delete(s.owner, entryKey{req.Name, req.ID})
+	delete(s.owners, k)
 	s.mu.Unlock()
 	return nil, remoteRegistryError(s.reg.Deregister(ctx, req.Name, req.ID))
 }
@@ -136,8 +189,11 @@ func (s *RegistryServer) nodes(ctx context.Context, _ *Request) ([]byte, error) 
 	return json.Marshal(nodes)
 }
 
-// codeNameTaken is the application code a registry node uses for ErrNameTaken.
-const codeNameTaken Code = 100
+// Application codes a registry node uses.
+const (
+	codeNameTaken Code = 100 // ErrNameTaken
+	codeNotOwner  Code = 101 // ErrNotOwner
+)
 
 func remoteRegistryError(err error) error {
 	if err != nil && isNameTaken(err) {
@@ -146,9 +202,12 @@ func remoteRegistryError(err error) error {
 	return err
 }
 
-// RemoteRegistry is the client of a registry node. After a reconnect
-// (a network blip, or the registry node restarted) it registers its
-// live entries again at once instead of waiting for their renewal.
+// RemoteRegistry is the client of a registry node. It remembers the
+// entries it was asked to register, with the token each got, and
+// registers them again as soon as it (re)connects: after a network
+// blip, a restart of the registry node, or when the registry was down
+// at the first attempt. While the registry node cannot be reached its
+// methods fail at once with ErrRegistryUnavailable.
 type RemoteRegistry struct {
 	cfg  config
 	conn *providerConn
@@ -158,6 +217,10 @@ type RemoteRegistry struct {
 	closed  bool
 	wg      sync.WaitGroup
 }
+
+// registryBackoff bounds the wait between reconnects to a registry
+// node, so that its return is noticed within that.
+const registryBackoff = 250 * time.Millisecond
 
 // NewRemoteRegistry returns a client for the registry node at endpoint.
 // It connects in the background and reconnects after failures. When
@@ -170,13 +233,16 @@ func NewRemoteRegistry(endpoint string, opts ...Option) (*RemoteRegistry, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.reject(nodeOnly, "NewRemoteRegistry"); err != nil {
+		return nil, err
+	}
 	r := &RemoteRegistry{cfg: cfg, entries: map[entryKey]registerRequest{}}
 	n := NodeInfo{Name: "zmp-registry", RPC: endpoint, Key: key}
-	r.conn = newProviderConn(&r.cfg, "", n, connHooks{reconnected: r.reconnected})
+	r.conn = newProviderConn(&r.cfg, "", n, connHooks{up: r.connected, maxBackoff: registryBackoff})
 	return r, nil
 }
 
-func (r *RemoteRegistry) reconnected() {
+func (r *RemoteRegistry) connected(bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed || len(r.entries) == 0 {
@@ -197,9 +263,34 @@ func (r *RemoteRegistry) replay() {
 	r.mu.Unlock()
 	for _, req := range reqs {
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.callTimeout)
-		r.call(ctx, registryRegister, req)
+		r.register(ctx, req)
 		cancel()
 	}
+}
+
+// ready waits until the connection is up, for at most a dial timeout;
+// when the registry node is known to be down it fails at once.
+func (r *RemoteRegistry) ready(ctx context.Context) error {
+	deadline := time.Now().Add(r.cfg.dialTimeout())
+	for !r.conn.isUp() {
+		if err := r.conn.sess.LastError(); isSecurityError(err) {
+			return fmt.Errorf("core: registry %s: %w", r.conn.info.RPC, securityError(err))
+		}
+		if r.conn.down() || !sleepUntil(ctx, deadline, 5*time.Millisecond) {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return r.unavailable(r.conn.sess.LastError())
+		}
+	}
+	return nil
+}
+
+func (r *RemoteRegistry) unavailable(cause error) error {
+	if cause == nil {
+		cause = errors.New("not connected")
+	}
+	return fmt.Errorf("%w: %s: %w", ErrRegistryUnavailable, r.conn.info.RPC, securityError(cause))
 }
 
 func (r *RemoteRegistry) call(ctx context.Context, service string, req any) ([]byte, error) {
@@ -212,36 +303,64 @@ func (r *RemoteRegistry) call(ctx context.Context, service string, req any) ([]b
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.callTimeout)
 		defer cancel()
 	}
+	if err := r.ready(ctx); err != nil {
+		return nil, err
+	}
 	deadline, _ := ctx.Deadline()
 	reply, err := r.conn.call(ctx, deadline, service, body)
-	if err != nil {
-		var re *RemoteError
-		if asRemote(err, &re) && re.Code == codeNameTaken {
-			return nil, fmt.Errorf("%w: %s", ErrNameTaken, re.Message)
-		}
+	var re *RemoteError
+	switch {
+	case err == nil:
+		return reply, nil
+	case asRemote(err, &re) && re.Code == codeNameTaken:
+		return nil, fmt.Errorf("%w: %s", ErrNameTaken, re.Message)
+	case asRemote(err, &re) && re.Code == codeNotOwner:
+		return nil, fmt.Errorf("%w: %s", ErrNotOwner, re.Message)
+	case asRemote(err, &re) && re.Code != CodeUnavailable && re.Code != CodeOverloaded:
 		return nil, fmt.Errorf("core: registry %s: %w", r.conn.info.RPC, err)
 	}
-	return reply, nil
+	return nil, r.unavailable(err)
 }
 
-// Register implements Registry.
-func (r *RemoteRegistry) Register(ctx context.Context, info NodeInfo, ttl time.Duration) error {
-	req := registerRequest{Info: info, TTLSeconds: ttl.Seconds()}
-	if _, err := r.call(ctx, registryRegister, req); err != nil {
-		return err
-	}
+// register sends req and keeps the token the reply carries.
+func (r *RemoteRegistry) register(ctx context.Context, req registerRequest) error {
+	reply, err := r.call(ctx, registryRegister, req)
+	k := entryKey{req.Info.Name, req.Info.ID}
 	r.mu.Lock()
-	r.entries[entryKey{info.Name, info.ID}] = req
+	defer r.mu.Unlock()
+	if _, ok := r.entries[k]; !ok {
+		return err // deregistered meanwhile
+	}
+	var rep registerReply
+	switch {
+	case err == nil && json.Unmarshal(reply, &rep) == nil && rep.Token != "":
+		req.Token = rep.Token
+		r.entries[k] = req
+	case err != nil && !errors.Is(err, ErrRegistryUnavailable):
+		delete(r.entries, k) // refused: nothing to register again
+	}
+	return err
+}
+
+// Register implements Registry. The entry is remembered, and registered
+// again after a reconnect, unless the registry refused it.
+func (r *RemoteRegistry) Register(ctx context.Context, info NodeInfo, ttl time.Duration) error {
+	k := entryKey{info.Name, info.ID}
+	r.mu.Lock()
+	req := registerRequest{Info: info, TTLSeconds: ttl.Seconds(), Token: r.entries[k].Token}
+	r.entries[k] = req
 	r.mu.Unlock()
-	return nil
+	return r.register(ctx, req)
 }
 
 // Deregister implements Registry.
 func (r *RemoteRegistry) Deregister(ctx context.Context, name, id string) error {
+	k := entryKey{name, id}
 	r.mu.Lock()
-	delete(r.entries, entryKey{name, id})
+	token := r.entries[k].Token
+	delete(r.entries, k)
 	r.mu.Unlock()
-	_, err := r.call(ctx, registryDeregister, deregisterRequest{Name: name, ID: id})
+	_, err := r.call(ctx, registryDeregister, deregisterRequest{Name: name, ID: id, Token: token})
 	return err
 }
 

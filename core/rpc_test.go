@@ -116,8 +116,10 @@ func TestRPCRoundRobin(t *testing.T) {
 		for i := range n {
 			callAdd(t, ctx, cli, i, 1)
 		}
-		if ca, cb := serviceCalls(a, "add"), serviceCalls(b, "add"); ca != n/2 || cb != n/2 {
-			t.Fatalf("calls per provider %d and %d, want %d each", ca, cb, n/2)
+		// Calls take turns; the first goes to whichever connection came
+		// up first, rather than wait for the other.
+		if ca, cb := serviceCalls(a, "add"), serviceCalls(b, "add"); ca+cb != n || ca < n/2-1 || cb < n/2-1 {
+			t.Fatalf("calls per provider %d and %d, want %d each (±1)", ca, cb, n/2)
 		}
 	})
 }

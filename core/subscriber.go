@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gozmp/zmp/internal/sock"
 	"github.com/gozmp/zmp/internal/zmtp"
@@ -21,14 +20,13 @@ type subscriber struct {
 	keys   map[string]int      // upstream subscription -> subscriptions using it
 	pubs   map[string]*pubConn // by publisher node ID
 	change chan struct{}       // closed and replaced on every change of state
-	kick   chan struct{}       // capacity 1: run discovery now
 	closed bool
 }
 
 func newSubscriber(p *Peer) *subscriber {
 	s := &subscriber{
 		p: p, subs: map[*Subscription]struct{}{}, keys: map[string]int{}, pubs: map[string]*pubConn{},
-		change: make(chan struct{}), kick: make(chan struct{}, 1),
+		change: make(chan struct{}),
 	}
 	s.snap.Store(&[]*Subscription{})
 	return s
@@ -48,7 +46,7 @@ func (s *subscriber) add(sub *Subscription) error {
 			pc.send(1, sub.key)
 		}
 	}
-	s.kickDiscovery()
+	s.p.watch.request()
 	return nil
 }
 
@@ -67,6 +65,7 @@ func (s *subscriber) remove(sub *Subscription) {
 			pc.send(0, sub.key)
 		}
 	}
+	s.p.watch.request() // publishers no subscription wants are dropped at the reading
 }
 
 func (s *subscriber) updateSnapshotLocked() {
@@ -77,12 +76,8 @@ func (s *subscriber) updateSnapshotLocked() {
 	s.snap.Store(&subs)
 }
 
-func (s *subscriber) kickDiscovery() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-}
+// wanted reports whether subscriptions want the registry watched.
+func (s *subscriber) wanted() bool { return len(*s.snap.Load()) > 0 }
 
 // changes returns a channel closed at the next change of connection or
 // confirmation state.
@@ -125,50 +120,26 @@ func (s *subscriber) confirmed(key string) int {
 	return n
 }
 
-func (s *subscriber) discoveryLoop() {
-	defer s.p.wg.Done()
-	t := time.NewTicker(s.p.cfg.discoveryInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.p.ctx.Done():
-			return
-		case <-t.C:
-		case <-s.kick:
-		}
-		s.discover()
-	}
-}
-
-// discover connects to new publishers of wanted topics and drops
-// publishers that left the registry.
-func (s *subscriber) discover() {
+// reconcile connects to new publishers of wanted topics and drops
+// publishers that left the registry, after a reading of it.
+func (s *subscriber) reconcile(v *view) {
 	subs := *s.snap.Load()
-	var nodes []NodeInfo
-	if len(subs) > 0 {
-		ctx, cancel := context.WithTimeout(s.p.ctx, s.p.cfg.leaseTTL/3)
-		var err error
-		nodes, err = s.p.reg.Nodes(ctx)
-		cancel()
-		if err != nil {
-			s.p.cfg.logger.Warn("zmp: reading registry", "node", s.p.name, "err", err)
-			return
-		}
-	}
 	wanted := map[string]NodeInfo{}
-	for _, n := range nodes {
+	for _, n := range v.nodes {
 		for _, sub := range subs {
 			if n.Pub != "" && sub.matchesInfo(n) {
 				wanted[n.ID] = n
 			}
 		}
 	}
-	for _, pc := range s.reconcile(wanted) {
+	for _, pc := range s.apply(wanted) {
 		pc.sess.Close()
 	}
 }
 
-func (s *subscriber) reconcile(wanted map[string]NodeInfo) (stale []*pubConn) {
+// apply makes the publisher connections those of wanted and returns
+// the ones to close.
+func (s *subscriber) apply(wanted map[string]NodeInfo) (stale []*pubConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

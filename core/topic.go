@@ -32,16 +32,29 @@ func (t *topics) get(name string) *topicState {
 	return t.byName[name]
 }
 
-// add returns the topic's state and whether it is new.
-func (t *topics) add(name string) (*topicState, bool) {
+// add returns the topic's state and whether it is new; it refuses a
+// new topic beyond max.
+func (t *topics) add(name string, max int) (*topicState, bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ts, ok := t.byName[name]; ok {
-		return ts, false
+		return ts, false, nil
+	}
+	if len(t.byName) >= max {
+		return nil, false, fmt.Errorf("%w: %q would be topic %d, limit %d", ErrTooManyTopics, name, len(t.byName)+1, max)
 	}
 	ts := &topicState{name: name, frame: topicFrame(name)}
 	t.byName[name] = ts
-	return ts, true
+	return ts, true, nil
+}
+
+// remove forgets a topic; it reports whether it was there.
+func (t *topics) remove(name string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.byName[name]
+	delete(t.byName, name)
+	return ok
 }
 
 func (t *topics) names() []string {
@@ -56,39 +69,60 @@ func (t *topics) names() []string {
 }
 
 // Advertise lists topic in the registry as published by this peer, so
-// that subscribers connect before the first message. Publish does it
-// on first use of a topic.
+// that subscribers connect before the first message, and returns once
+// the registry has it (or, when the registry is unavailable, at once:
+// the registrar lists it as soon as the registry answers). Publish
+// advertises a topic on its first use, in the background. A peer
+// advertises at most WithMaxTopics topics (ErrTooManyTopics).
 func (p *Peer) Advertise(topic string) error {
-	_, err := p.advertise(topic)
-	return err
+	_, added, err := p.advertise(topic)
+	if err != nil || !added {
+		return err
+	}
+	return p.reregister()
 }
 
-func (p *Peer) advertise(topic string) (*topicState, error) {
+// Unadvertise removes topic from the peer's registry entry: subscribers
+// looking for its publishers no longer find this peer, and its counters
+// are dropped. Subscribers already connected stay connected until their
+// next reading of the registry. Publishing on it again advertises it
+// again.
+func (p *Peer) Unadvertise(topic string) error {
+	if p.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if !p.topics.remove(topic) {
+		return nil
+	}
+	return p.reregister()
+}
+
+// advertise adds topic to the peer's topics; added reports a new one.
+func (p *Peer) advertise(topic string) (ts *topicState, added bool, err error) {
 	if ts := p.topics.get(topic); ts != nil {
-		return ts, nil
+		return ts, false, nil
 	}
 	if err := checkName(topic); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if p.ctx.Err() != nil {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
-	ts, added := p.topics.add(topic)
-	if added {
-		if err := p.reregister(); err != nil {
-			return nil, err
-		}
-	}
-	return ts, nil
+	return p.topics.add(topic, p.cfg.maxTopics)
 }
 
 // Publish sends data to every current subscriber of topic. It never
-// blocks: a subscriber whose queue is full loses the message, and the
-// loss is counted (see WithPublishQueue and Stats). data is copied.
+// blocks, not even on the first use of a topic (which is advertised in
+// the background): a subscriber whose queue is full loses the message,
+// and the loss is counted (see WithPublishQueue and Stats). data is
+// copied.
 func (p *Peer) Publish(topic string, data []byte) error {
-	ts, err := p.advertise(topic)
+	ts, added, err := p.advertise(topic)
 	if err != nil {
 		return err
+	}
+	if added {
+		p.requestRegistration()
 	}
 	if int64(len(data)) > p.cfg.maxMessageSize-int64(len(ts.frame)+headerLen+3*32) {
 		return fmt.Errorf("%w: message of %d bytes on %q", ErrTooLarge, len(data), topic)

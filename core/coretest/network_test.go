@@ -19,12 +19,19 @@ func echo(_ context.Context, r *core.Request) ([]byte, error) { return r.Body, n
 // setup returns a provider and a caller that dials through net.
 func setup(t *testing.T, net *Network) (srv, cli *core.Peer, addr string) {
 	t.Helper()
+	return setupHeartbeat(t, net, 300*time.Millisecond)
+}
+
+// setupHeartbeat is setup with the caller's heartbeat timeout (the
+// interval is 50 ms); it also bounds the caller's handshakes, to half.
+func setupHeartbeat(t *testing.T, net *Network, timeout time.Duration) (srv, cli *core.Peer, addr string) {
+	t.Helper()
 	reg := NewRegistry(t)
 	srv = NewPeer(t, "srv", core.WithRegistry(reg))
 	if err := srv.HandleFunc("echo", echo); err != nil {
 		t.Fatal(err)
 	}
-	cli = NewPeer(t, "cli", core.WithRegistry(reg), net.Option(), core.WithHeartbeat(50*time.Millisecond, 300*time.Millisecond))
+	cli = NewPeer(t, "cli", core.WithRegistry(reg), net.Option(), core.WithHeartbeat(50*time.Millisecond, timeout))
 	addr = strings.TrimPrefix(srv.Info().RPC, "tcp://")
 	return srv, cli, addr
 }
@@ -90,7 +97,9 @@ func TestStallIsDetectedByHeartbeats(t *testing.T) {
 
 func TestDelaySlowsButDelivers(t *testing.T) {
 	net := NewNetwork()
-	_, cli, addr := setup(t, net)
+	// A handshake takes two delayed writes: give it time (a timeout of
+	// 1 s lets it take 500 ms).
+	_, cli, addr := setupHeartbeat(t, net, time.Second)
 	net.Delay(addr, 100*time.Millisecond)
 	start := time.Now()
 	if err := call(cli, 5*time.Second); err != nil {

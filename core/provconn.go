@@ -1,0 +1,338 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gozmp/zmp/internal/sock"
+	"github.com/gozmp/zmp/internal/zmtp"
+)
+
+// providerConn is one DEALER session to one provider node, carrying any
+// number of concurrent calls told apart by request id.
+type providerConn struct {
+	info    NodeInfo
+	sess    *sock.Session
+	load    load
+	mu      sync.Mutex
+	pending map[uint64]pendingCall
+	nextID  uint64
+	wasUp   atomic.Bool
+	goodbye atomic.Bool // the provider is shutting down
+	hooks   connHooks
+	retired bool      // under mu: the session is being closed after GOODBYE
+	retAt   time.Time // under mu: when it was retired
+	retire  sync.WaitGroup
+}
+
+// connHooks adapts a providerConn to its owner.
+type connHooks struct {
+	// up, when set, runs on the session goroutine after every connect;
+	// first is true for the first. It must not wait for the connection.
+	up func(first bool)
+	// retireOnGoodbye closes the connection for good once the provider
+	// said GOODBYE and every call in flight on it has its answer: the
+	// provider waits for its callers to leave before it closes.
+	retireOnGoodbye bool
+	// maxBackoff bounds the wait between reconnects (0: the default).
+	maxBackoff time.Duration
+}
+
+// dialTimeout bounds a caller's dial and handshake to a provider. With
+// heartbeats on it is half the heartbeat timeout, and at least one
+// interval (1 s by default): a provider whose handshake takes longer
+// hangs (its process is stopped, or swamped) as surely as a connection
+// silent for the heartbeat timeout, and calls must not wait on it.
+func (c *config) dialTimeout() time.Duration {
+	if c.heartbeat <= 0 {
+		return c.handshakeTimeout
+	}
+	return min(c.handshakeTimeout, max(c.heartbeat, c.heartbeatTimeout/2))
+}
+
+// newProviderConn starts dialling n's RPC endpoint; self is the
+// caller's node name, announced to the provider.
+func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *providerConn {
+	pc := &providerConn{info: n, pending: map[uint64]pendingCall{}, hooks: hooks}
+	sec, dial := cfg.clientDial(n.Key)
+	pc.sess = sock.StartSession(sock.SessionConfig{
+		Endpoint:         n.RPC,
+		Dial:             dial,
+		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: cfg.maxMessageSize, Metadata: zmtp.Metadata{"X-Zmp-Node": self}, Security: sec},
+		HandshakeTimeout: cfg.dialTimeout(),
+		MaxBackoff:       hooks.maxBackoff,
+		Link: sock.LinkConfig{
+			OnMessage:        pc.onMessage,
+			Heartbeat:        cfg.heartbeat,
+			HeartbeatTimeout: cfg.heartbeatTimeout,
+			QueueBytes:       cfg.queueBytes,
+		},
+		OnUp: func(*sock.Link) {
+			first := !pc.wasUp.Swap(true)
+			if hooks.up != nil {
+				hooks.up(first)
+			}
+		},
+		OnDown: pc.onDown,
+	})
+	return pc
+}
+
+// down reports a provider that was reachable and is not now, or whose
+// dials fail, or that said GOODBYE: calls go elsewhere until it is back.
+func (pc *providerConn) down() bool {
+	if pc.goodbye.Load() {
+		return true
+	}
+	if pc.sess.Current() != nil {
+		return false
+	}
+	return pc.wasUp.Load() || pc.sess.LastError() != nil
+}
+
+// isUp reports a live connection that takes new calls.
+func (pc *providerConn) isUp() bool { return !pc.goodbye.Load() && pc.sess.Current() != nil }
+
+// isRetired reports a connection closed for good after GOODBYE at
+// least d ago.
+func (pc *providerConn) isRetired(d time.Duration) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.retired && time.Since(pc.retAt) >= d
+}
+
+func (pc *providerConn) onMessage(_ *sock.Link, frames [][]byte) {
+	m, err := parseRPC(frames)
+	if err == nil && m.typ == typeGoodbye {
+		pc.goodbye.Store(true)
+		pc.maybeRetire()
+		return
+	}
+	if err != nil || (m.typ != typeReply && m.typ != typeError) {
+		return // not a reply: ignore, the caller's deadline still holds
+	}
+	if m.typ == typeError && m.code == CodeUnavailable {
+		pc.goodbye.Store(true)
+	}
+	pc.mu.Lock()
+	call, ok := pc.pending[m.id]
+	delete(pc.pending, m.id)
+	pc.mu.Unlock()
+	if ok {
+		pc.load.answered(call.sent, time.Now(), m.typ == typeError)
+		call.ch <- m
+	}
+	pc.maybeRetire()
+}
+
+// pendingCall is a call waiting for its answer.
+type pendingCall struct {
+	ch       chan rpcMessage // capacity 1; closed when the connection is lost
+	deadline time.Time
+	sent     time.Time
+}
+
+// typeExpired marks, inside this process only, a call whose deadline
+// the sweeper saw pass.
+const typeExpired msgType = 0xff
+
+// expire ends the calls whose deadline has passed.
+func (pc *providerConn) expire(now time.Time) {
+	pc.mu.Lock()
+	n := 0
+	for id, call := range pc.pending {
+		if !now.Before(call.deadline) {
+			delete(pc.pending, id)
+			pc.load.abandoned()
+			call.ch <- rpcMessage{header: header{typ: typeExpired, id: id}}
+			n++
+		}
+	}
+	pc.mu.Unlock()
+	if n > 0 {
+		pc.maybeRetire()
+	}
+}
+
+// maybeRetire closes the session once the provider said GOODBYE and no
+// call waits for an answer on it. It runs on the link's own goroutine,
+// which the close waits for, so the close runs on a goroutine of its own.
+func (pc *providerConn) maybeRetire() {
+	if !pc.hooks.retireOnGoodbye || !pc.goodbye.Load() {
+		return
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.retired || len(pc.pending) > 0 {
+		return
+	}
+	pc.retired, pc.retAt = true, time.Now()
+	pc.retire.Add(1)
+	go func() {
+		defer pc.retire.Done()
+		pc.sess.Close()
+	}()
+}
+
+// onDown fails every call in flight on the lost connection.
+func (pc *providerConn) onDown(*sock.Link, error) {
+	pc.mu.Lock()
+	pending := pc.pending
+	pc.pending = map[uint64]pendingCall{}
+	pc.mu.Unlock()
+	for _, call := range pending {
+		pc.load.abandoned()
+		close(call.ch)
+	}
+}
+
+// call runs one call on this connection. ctx may carry no deadline:
+// deadline always holds, enforced by ctx or by the client's sweeper.
+func (pc *providerConn) call(ctx context.Context, deadline time.Time, service string, body []byte) ([]byte, error) {
+	if pc.goodbye.Load() && pc.hooks.retireOnGoodbye {
+		return nil, errNotSent
+	}
+	link, err := pc.link(ctx, deadline)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan rpcMessage, 1)
+	now := time.Now()
+	pc.mu.Lock()
+	if pc.retired {
+		// GOODBYE came after the check above and the connection is
+		// being closed: the request was not sent, try another provider.
+		pc.mu.Unlock()
+		return nil, fmt.Errorf("%w: connection retired", errNotSent)
+	}
+	pc.nextID++
+	id := pc.nextID
+	pc.pending[id] = pendingCall{ch: ch, deadline: deadline, sent: now}
+	pc.load.sent(now)
+	alone := len(pc.pending) == 1
+	pc.mu.Unlock()
+	req := requestFrames(id, timeoutMS(deadline), service, body)
+	if err := pc.send(ctx, deadline, link, req, alone); err != nil {
+		pc.forget(id)
+		return nil, err
+	}
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			return nil, fmt.Errorf("%w: %s on %s", ErrConnectionLost, service, pc.info.Name)
+		}
+		if m.typ == typeExpired {
+			link.TrySend(cancelFrames(id), sock.DropNewest)
+			return nil, errExpired
+		}
+		return pc.result(service, m)
+	case <-ctx.Done():
+		pc.forget(id)
+		link.TrySend(cancelFrames(id), sock.DropNewest)
+		return nil, ctx.Err()
+	}
+}
+
+// link returns the live link, waiting for a connection until deadline.
+// It gives up early when the provider refuses us (or we refuse it) at
+// the security handshake: waiting would not change that.
+func (pc *providerConn) link(ctx context.Context, deadline time.Time) (*sock.Link, error) {
+	if l := pc.sess.Current(); l != nil {
+		return l, nil
+	}
+	for {
+		if err := pc.sess.LastError(); isSecurityError(err) {
+			return nil, fmt.Errorf("%w: %w", errNotSent, securityError(err))
+		}
+		wctx, cancel := context.WithDeadline(ctx, earliest(deadline, time.Now().Add(securityPoll)))
+		l, err := pc.sess.Link(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			return l, nil
+		case errors.Is(err, sock.ErrClosed):
+			return nil, fmt.Errorf("%w: connection retired", errNotSent)
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case !time.Now().Before(deadline):
+			return nil, errExpired
+		}
+	}
+}
+
+// securityPoll is how often a call waiting for a connection looks
+// whether the handshake was refused.
+const securityPoll = 50 * time.Millisecond
+
+func earliest(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// send queues req (written at once for a lone call), waiting for queue
+// room at most until deadline.
+func (pc *providerConn) send(ctx context.Context, deadline time.Time, link *sock.Link, req [][]byte, alone bool) error {
+	var err error
+	switch {
+	case alone:
+		err = link.SendNow(ctx, req, sock.Block) // latency: no hand-off; under load the writer batches
+	case link.QueueFull(msgBytes(req)):
+		wctx, cancel := context.WithDeadline(ctx, deadline)
+		err = link.Send(wctx, req)
+		cancel()
+	default:
+		err = link.Send(ctx, req)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, context.DeadlineExceeded):
+		return errExpired
+	}
+	return fmt.Errorf("%w: %v", errNotSent, err)
+}
+
+func msgBytes(frames [][]byte) int64 {
+	var n int64
+	for _, f := range frames {
+		n += int64(len(f))
+	}
+	return n
+}
+
+func (pc *providerConn) forget(id uint64) {
+	pc.mu.Lock()
+	if _, ok := pc.pending[id]; ok {
+		delete(pc.pending, id)
+		pc.load.abandoned()
+	}
+	pc.mu.Unlock()
+	pc.maybeRetire()
+}
+
+func (pc *providerConn) result(service string, m rpcMessage) ([]byte, error) {
+	if m.typ == typeReply {
+		return m.body, nil
+	}
+	return nil, &RemoteError{Code: m.code, Message: string(m.body), Detail: string(m.detail), Node: pc.info.Name, Service: service}
+}
+
+// inFlight counts the calls waiting for an answer.
+func (pc *providerConn) inFlight() int {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return len(pc.pending)
+}
+
+func (pc *providerConn) close() {
+	pc.sess.Close()
+	pc.retire.Wait()
+}
