@@ -34,6 +34,9 @@ var testKinds = map[string]func() Behavior{
 	"stubborn":  stubbornKind,
 	"parent":    parentKind,
 	"panicker":  panickerKind,
+
+	"failover-registry": failoverRegistryKind,
+	"failover-echo":     failoverEchoKind,
 }
 
 // registerTestKinds registers every test kind on l.
