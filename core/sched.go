@@ -100,26 +100,32 @@ func (p *pool) readyLocked(cq *connQueue) {
 }
 
 // next waits for the next request to run: the oldest of the connection
-// whose turn it is.
+// whose turn it is. A connection whose requests were dropped meanwhile
+// (it closed) is passed over.
 func (p *pool) next() (job, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for len(p.ready) == 0 && !p.closed {
-		p.cond.Wait()
+	for {
+		for len(p.ready) == 0 && !p.closed {
+			p.cond.Wait()
+		}
+		if p.closed {
+			return job{}, false
+		}
+		cq := p.ready[0]
+		p.ready[0] = nil
+		p.ready = p.ready[1:]
+		cq.inReady = false
+		if cq.head == len(cq.jobs) {
+			continue
+		}
+		j := cq.pop()
+		p.queued--
+		p.bytes -= int64(len(j.msg.body))
+		cq.running++
+		p.readyLocked(cq) // to the back of the line
+		return j, true
 	}
-	if p.closed {
-		return job{}, false
-	}
-	cq := p.ready[0]
-	p.ready[0] = nil
-	p.ready = p.ready[1:]
-	cq.inReady = false
-	j := cq.pop()
-	p.queued--
-	p.bytes -= int64(len(j.msg.body))
-	cq.running++
-	p.readyLocked(cq) // to the back of the line
-	return j, true
 }
 
 // finish records that one of cq's requests is done.
