@@ -16,13 +16,16 @@ type callOptions struct {
 }
 
 // OnNode pins the call to the node of that name instead of spreading
-// calls round-robin over every provider.
+// calls over every provider.
 func OnNode(name string) CallOption {
 	return func(o *callOptions) { o.node = name }
 }
 
 // Call sends body to service and returns the reply body. Providers are
-// found in the registry and used round-robin (or as pinned by OnNode).
+// found in the registry and chosen by load (see the package
+// documentation), or pinned by OnNode. body is copied before Call
+// returns; the reply belongs to the caller and shares no memory with
+// other messages.
 // The call ends by ctx's deadline, or after the peer's call timeout
 // when ctx has none. Errors: ErrNoProvider, ErrTimeout (which also
 // matches context.DeadlineExceeded), ErrConnectionLost, ErrTooLarge,

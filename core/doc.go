@@ -18,11 +18,43 @@
 //
 // NewPeer binds the peer's sockets and registers it; Close deregisters
 // it, cancels its handlers' contexts, closes its connections and waits
-// for all its goroutines. Node.Start returns once Setup has run and the
-// node is registered; Stop ends it gracefully within a deadline, after
-// which a child process is killed; Restart works while running and
-// after a stop; Close is idempotent. Subscription.Close ends a
-// subscription.
+// for all its goroutines. Shutdown is the graceful form; when its
+// context ends first it returns the context's error. Node.Start returns
+// once Setup has run and the node is registered (or, when the registry
+// cannot be reached, once it serves: it registers as soon as the
+// registry answers); Stop ends it gracefully within a deadline, after
+// which a child process is killed; Wait returns once the node's Status
+// is final, so Start may follow it at once; Restart works while running
+// and after a stop; Close waits for everything the node started and is
+// idempotent. Subscription.Close ends a subscription.
+//
+// # Calls and load
+//
+// A call goes to the connected provider with the fewest calls
+// outstanding, providers taking turns among equals; a provider that
+// owes answers and has stopped giving them, or whose connection stopped
+// answering heartbeats, gets calls only when every provider is in that
+// state. The registry is read in the background: once a call's service
+// is in the peer's view of the registry, calls never wait for it, and a
+// registry that cannot be reached leaves the last view in use.
+//
+// A provider serves each caller's connection in turn from a fixed pool
+// of handlers (WithConcurrency), giving one connection at most a share
+// of it (WithConnectionShare); requests beyond are answered
+// CodeOverloaded. A request whose deadline passes while it waits is
+// not run, and the requests of a caller that disconnects are cancelled.
+// zmp's introspection services (zmp.ping, zmp.info, zmp.stats) have
+// handlers of their own and answer when user services are saturated.
+// Replies wait in a queue bounded by count and bytes (WithQueueBytes);
+// while it is full the provider reads no more requests from that
+// caller, and a caller that takes nothing for WithWriteTimeout is
+// disconnected.
+//
+// # Memory
+//
+// Every queue is bounded by count and by bytes, and says what it does
+// when full. Bodies handed to user code (Request.Body, a Call's reply,
+// Message.Data) belong to it and share memory with nothing else.
 //
 // # Errors
 //
@@ -30,6 +62,8 @@
 // context.DeadlineExceeded), ErrConnectionLost, ErrTooLarge, ErrClosed,
 // or a *RemoteError carrying the provider's stable Code, message and
 // detail; RemoteError.Is maps codes to ErrUnknownService, ErrTooLarge,
-// ErrOverloaded and ErrTimeout. Registries return ErrNameTaken and
-// ErrNotFound. Test for all of them with errors.Is and errors.As.
+// ErrOverloaded and ErrTimeout. Registries return ErrNameTaken,
+// ErrNotFound, ErrNotOwner (a registry node's entry registered by
+// another client) and ErrRegistryUnavailable. Test for all of them with
+// errors.Is and errors.As.
 package core

@@ -16,7 +16,10 @@ import (
 // Request is one call as a handler sees it.
 type Request struct {
 	Service string
-	Body    []byte
+	// Body is the request's body. It belongs to the handler: it may be
+	// kept and modified after the handler returns, and shares no memory
+	// with other messages, so keeping a small body keeps only its bytes.
+	Body []byte
 	// Deadline is when the caller stops waiting; zero if it gave none.
 	Deadline time.Time
 	// From is the caller's network address.
@@ -33,7 +36,9 @@ type Request struct {
 }
 
 // Handler serves calls to one service. Its context is cancelled when
-// the caller's deadline passes, the caller gives up, or the node stops.
+// the caller's deadline passes, the caller cancels or disconnects, or
+// the node stops. The reply body it returns is the node's from then
+// on: the handler must not modify it afterwards.
 type Handler interface {
 	ServeRPC(ctx context.Context, req *Request) ([]byte, error)
 }

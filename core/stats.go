@@ -44,13 +44,21 @@ type SubscriptionInfo struct {
 // ServerStats counts requests refused before reaching a handler, and
 // the connections of the peer's sockets.
 type ServerStats struct {
-	Malformed       uint64 `json:"malformed"`
-	Overloaded      uint64 `json:"overloaded"`
-	UnknownService  uint64 `json:"unknown_service"`
+	Malformed      uint64 `json:"malformed"`
+	Overloaded     uint64 `json:"overloaded"`
+	UnknownService uint64 `json:"unknown_service"`
+	// Expired counts requests whose caller's deadline passed while they
+	// waited for a handler: answered CodeDeadlineExceeded, not run.
+	Expired uint64 `json:"expired"`
+	// Queued is the number of requests waiting for a handler now.
+	Queued          int    `json:"queued"`
 	RPCPeers        int    `json:"rpc_peers"`
 	Subscribers     int    `json:"subscribers"`
 	HandshakeFailed uint64 `json:"handshake_failed"`
 	PublishDropped  uint64 `json:"publish_dropped"`
+	// SubscriptionsRefused counts subscriptions refused because a
+	// subscriber held the most distinct prefixes allowed (1024).
+	SubscriptionsRefused uint64 `json:"subscriptions_refused"`
 }
 
 // Stats returns the peer's counters.
@@ -72,9 +80,11 @@ func (p *Peer) Stats() Stats {
 		st.Subscriptions = append(st.Subscriptions, SubscriptionInfo{Topic: sub.pattern, Prefix: sub.prefix, SubscriptionStats: sub.Stats()})
 	}
 	ps := p.pub.Stats()
+	queued, _ := p.srv.main.stats()
 	st.Server = ServerStats{
 		Malformed: p.srv.malformed.Load(), Overloaded: p.srv.overloaded.Load(), UnknownService: p.srv.unknown.Load(),
-		RPCPeers: p.router.Peers(), Subscribers: ps.Subscribers, PublishDropped: ps.Dropped,
+		Expired: p.srv.expired.Load(), Queued: queued,
+		RPCPeers: p.router.Peers(), Subscribers: ps.Subscribers, PublishDropped: ps.Dropped, SubscriptionsRefused: ps.Refused,
 		HandshakeFailed: p.router.Listener().Stats().HandshakeFailed + p.pub.Listener().Stats().HandshakeFailed,
 	}
 	return st
@@ -96,15 +106,15 @@ type InfoReply struct {
 }
 
 func (p *Peer) addIntrospection() {
-	p.srv.add(IntrospectPing, jsonHandler(func() any {
+	p.srv.addReserved(IntrospectPing, jsonHandler(func() any {
 		return map[string]any{"name": p.name, "id": p.id, "time": time.Now().UTC()}
 	}))
-	p.srv.add(IntrospectInfo, jsonHandler(func() any {
+	p.srv.addReserved(IntrospectInfo, jsonHandler(func() any {
 		info := p.Info()
 		info.PID = os.Getpid()
 		return InfoReply{NodeInfo: info, UptimeSeconds: time.Since(p.started).Seconds(), GoVersion: runtime.Version(), Goroutines: runtime.NumGoroutine()}
 	}))
-	p.srv.add(IntrospectStats, jsonHandler(func() any { return p.Stats() }))
+	p.srv.addReserved(IntrospectStats, jsonHandler(func() any { return p.Stats() }))
 }
 
 func jsonHandler(f func() any) Handler {

@@ -10,7 +10,9 @@ import (
 
 // Message is one message received on a subscription.
 type Message struct {
-	Topic     string
+	Topic string
+	// Data is the message's body. It belongs to the receiver, which may
+	// keep and modify it; it shares no memory with other messages.
 	Data      []byte
 	Seq       uint64 // the publisher's sequence number on this topic
 	Publisher string // the publishing node's name
@@ -167,13 +169,13 @@ type SubscriptionStats struct {
 	// lost because the queue was full (with DropOldest, a queued message
 	// pushed out moves from Received to Dropped): every message that
 	// arrived is counted once.
-	Received uint64
-	Dropped  uint64
+	Received uint64 `json:"received"`
+	Dropped  uint64 `json:"dropped"`
 	// Missed counts gaps in the publishers' sequence numbers: messages
 	// the publishing side dropped for this subscriber.
-	Missed     uint64
-	Queued     int
-	Publishers int // publishers connected and confirmed
+	Missed     uint64 `json:"missed"`
+	Queued     int    `json:"queued"`
+	Publishers int    `json:"publishers"` // publishers connected and confirmed
 }
 
 // Stats returns the subscription's counters.
