@@ -291,6 +291,9 @@ func (s *server) onMessage(l *sock.Link, frames [][]byte) {
 	if err != nil {
 		s.malformed.Add(1)
 		s.p.cfg.logger.Debug("zmp: malformed request", "node", s.p.name, "from", l.Conn().RemoteAddr(), "err", err)
+		if errors.Is(err, errBadService) {
+			s.replyError(l, m.id, NewError(CodeBadRequest, "%v", err))
+		}
 		return
 	}
 	cs := l.Value().(*connState)

@@ -38,6 +38,10 @@ const (
 
 var errBadEnvelope = errors.New("core: malformed envelope")
 
+// errBadService marks a well-formed REQUEST whose service name is
+// invalid: it can be answered, unlike a malformed envelope.
+var errBadService = errors.New("core: invalid service name")
+
 type header struct {
 	typ     msgType
 	code    Code
@@ -103,7 +107,7 @@ func parseRPC(frames [][]byte) (rpcMessage, error) {
 		// be a view of its frame instead of a copy.
 		m.service, m.body = unsafe.String(unsafe.SliceData(rest[0]), len(rest[0])), rest[1]
 		if err := checkName(m.service); err != nil {
-			return m, err
+			return m, fmt.Errorf("%w: %w", errBadService, err)
 		}
 	case typeReply:
 		if len(rest) != 1 {
