@@ -37,6 +37,8 @@ var testKinds = map[string]func() Behavior{
 
 	"failover-registry": failoverRegistryKind,
 	"failover-echo":     failoverEchoKind,
+	"hostile":           hostileKind,
+	"hostcall":          hostileCallerKind,
 }
 
 // registerTestKinds registers every test kind on l.
