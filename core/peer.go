@@ -191,8 +191,10 @@ func (p *Peer) bind() error {
 	}
 	listen := sock.ListenConfig{ZMTP: p.zmtpConfig(zmtp.Router), HandshakeTimeout: p.cfg.handshakeTimeout}
 	link := sock.LinkConfig{QueueBytes: p.cfg.queueBytes, WriteTimeout: p.cfg.writeTimeout}
+	rpcLink := link
+	rpcLink.OnRoom = p.srv.onRoom
 	p.router, err = sock.ListenRouter(rpcEP, sock.RouterConfig{
-		Listen: listen, Link: link, NewValue: newConnState,
+		Listen: listen, Link: rpcLink, NewValue: newConnState,
 		OnMessage: p.srv.onMessage, OnPeerClose: p.srv.peerClosed,
 	})
 	if err != nil {

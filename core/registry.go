@@ -25,7 +25,7 @@ type NodeInfo struct {
 	Started  time.Time `json:"started"`
 	// Expires is set by the registry: the entry is dead after it unless
 	// renewed by registering again.
-	Expires time.Time `json:"expires"`
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // Provides reports whether the node offers service.

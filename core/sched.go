@@ -40,6 +40,7 @@ type connQueue struct {
 	bytes   int64
 	running int
 	inReady bool
+	paused  bool // its replies are backlogged: run none until they drain
 	closed  bool
 }
 
@@ -91,7 +92,7 @@ func (p *pool) submit(cq *connQueue, j job) bool {
 
 // readyLocked puts cq in line for a worker if it may run one more.
 func (p *pool) readyLocked(cq *connQueue) {
-	if cq.inReady || cq.closed || cq.head == len(cq.jobs) || cq.running >= p.limits.connRun {
+	if cq.inReady || cq.closed || cq.paused || cq.head == len(cq.jobs) || cq.running >= p.limits.connRun {
 		return
 	}
 	cq.inReady = true
@@ -116,7 +117,7 @@ func (p *pool) next() (job, bool) {
 		p.ready[0] = nil
 		p.ready = p.ready[1:]
 		cq.inReady = false
-		if cq.head == len(cq.jobs) {
+		if cq.head == len(cq.jobs) || cq.paused {
 			continue
 		}
 		j := cq.pop()
@@ -134,6 +135,23 @@ func (p *pool) finish(cq *connQueue) {
 	defer p.mu.Unlock()
 	cq.running--
 	p.readyLocked(cq)
+}
+
+// pause stops running cq's requests until resume.
+func (p *pool) pause(cq *connQueue) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cq.paused = true
+}
+
+// resume lets cq's requests run again.
+func (p *pool) resume(cq *connQueue) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cq.paused {
+		cq.paused = false
+		p.readyLocked(cq)
+	}
 }
 
 // drop takes every waiting request of cq out of the pool (its

@@ -63,7 +63,8 @@ type serviceStats struct {
 type job struct {
 	link *sock.Link
 	conn *connState
-	cq   *connQueue // where it waited
+	pool *pool
+	cq   *connQueue // where it waited, in pool
 	msg  rpcMessage
 	svc  *service
 	ctx  *callCtx // the handler's, from the request's arrival
@@ -120,6 +121,12 @@ func (cs *connState) untrack(id uint64, ctx *callCtx) {
 	}
 	cs.mu.Unlock()
 	ctx.cancel(context.Canceled)
+}
+
+func (cs *connState) isClosed() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.closed
 }
 
 // cancel ends the context of request id, if it is still in flight.
@@ -332,7 +339,7 @@ func (s *server) admit(l *sock.Link, cs *connState, svc *service, m rpcMessage) 
 		pl, cq = s.reserved, &cs.reserved
 	}
 	s.active.Add(1)
-	if !pl.submit(cq, job{link: l, conn: cs, cq: cq, msg: m, svc: svc, ctx: ctx}) {
+	if !pl.submit(cq, job{link: l, conn: cs, pool: pl, cq: cq, msg: m, svc: svc, ctx: ctx}) {
 		s.active.Add(-1)
 		cs.untrack(m.id, ctx)
 		s.overloaded.Add(1)
@@ -378,19 +385,45 @@ func (s *server) run(j job) {
 	} else {
 		j.link.TrySend(frames, sock.Force)
 	}
+	s.holdBack(j)
 }
 
-// skip reports a request that must not run: its caller's deadline
-// passed while it waited (answered, counted as expired), or the caller
-// cancelled it or left, or the node is stopping (not answered: nobody
-// waits for it).
+// holdBack stops running the connection's waiting requests while the
+// replies queued to it are over their bounds: a caller that does not
+// read gets no more replies made for it. Its link's OnRoom resumes it.
+func (s *server) holdBack(j job) {
+	if !j.link.Backlogged() {
+		return
+	}
+	j.pool.pause(j.cq)
+	if !j.link.Backlogged() { // the writer made room meanwhile
+		j.pool.resume(j.cq)
+	}
+}
+
+// onRoom resumes a connection whose replies have drained.
+func (s *server) onRoom(l *sock.Link) {
+	cs := l.Value().(*connState)
+	s.main.resume(&cs.main)
+	s.reserved.resume(&cs.reserved)
+}
+
+// skip reports a request that must not run, and answers it: its
+// caller's deadline passed while it waited (counted as expired), or the
+// caller cancelled it, or the node is stopping. A request whose caller
+// left is dropped: there is nobody to answer.
 func (s *server) skip(j job) bool {
-	switch err := j.ctx.Err(); {
+	err := j.ctx.Err()
+	switch {
 	case err == nil:
 		return false
 	case errors.Is(err, context.DeadlineExceeded):
 		s.expired.Add(1)
 		s.replyError(j.link, j.msg.id, NewError(CodeDeadlineExceeded, "the caller's deadline passed before the request ran; it was not run"))
+	case s.life.ctx.Err() != nil:
+		s.replyError(j.link, j.msg.id, errStopping(s.p.name))
+	case !j.conn.isClosed():
+		s.replyError(j.link, j.msg.id, NewError(CodeCanceled, "cancelled before it ran; it was not run"))
 	}
 	return true
 }

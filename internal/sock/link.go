@@ -47,6 +47,10 @@ type LinkConfig struct {
 	WriteTimeout time.Duration
 	// Value is the owner's per-link state, returned by Link.Value.
 	Value any
+	// OnRoom, when set, runs on the writer goroutine when the send
+	// queue has room again after Backlogged reported it full. It must
+	// not block.
+	OnRoom func(l *Link)
 }
 
 // Link runs one zmtp.Conn: a reader goroutine and a writer goroutine
@@ -167,6 +171,11 @@ func (l *Link) writeDirect(frames [][]byte) (done bool, err error) {
 // QueueFull reports whether Send of a message of size bytes would have
 // to wait for room now.
 func (l *Link) QueueFull(size int64) bool { return l.q.full(size) }
+
+// Backlogged reports whether the send queue is at or over one of its
+// bounds (count or bytes); if so, OnRoom runs once it has room again.
+// A sender that queues with Force calls it to know when to hold back.
+func (l *Link) Backlogged() bool { return l.q.over() }
 
 // WaitRoom returns once the send queue is under its bounds (count and
 // bytes), or the link stops, or ctx ends. A reader that produces
@@ -305,8 +314,11 @@ func (l *Link) writeLoop() {
 func (l *Link) writeBatch() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	batch := l.q.take()
+	batch, room := l.q.take()
 	defer l.q.recycle(batch)
+	if room && l.cfg.OnRoom != nil {
+		l.cfg.OnRoom(l)
+	}
 	for _, m := range batch {
 		if err := l.conn.WriteMessage(m); err != nil {
 			return err

@@ -49,6 +49,7 @@ type queue struct {
 	limit     int
 	byteLimit int64 // 0: no byte bound
 	closed    bool
+	roomWish  bool          // someone saw the queue over its bounds and wants to hear of room
 	wake      chan struct{} // capacity 1: the writer has work
 	room      chan struct{} // closed (and replaced) when the writer takes items and someone waits
 	waits     int           // senders blocked for room
@@ -162,12 +163,25 @@ func (q *queue) waitRoom(ctx context.Context) error {
 	return nil
 }
 
-// take returns every queued message; the writer hands the slice back
-// with recycle when done so steady state allocates nothing.
-func (q *queue) take() [][][]byte {
+// over reports whether the queue is at or over one of its bounds; when
+// it is, the next take reports room (see take).
+func (q *queue) over() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	batch := q.items
+	if q.overLocked() {
+		q.roomWish = true
+		return true
+	}
+	return false
+}
+
+// take returns every queued message; the writer hands the slice back
+// with recycle when done so steady state allocates nothing. room
+// reports that over saw the queue over its bounds since the last take.
+func (q *queue) take() (batch [][][]byte, room bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	batch = q.items
 	q.items = q.spare[:0]
 	q.spare = nil
 	q.bytes = 0
@@ -175,7 +189,8 @@ func (q *queue) take() [][][]byte {
 		close(q.room)
 		q.room = make(chan struct{})
 	}
-	return batch
+	room, q.roomWish = q.roomWish, false
+	return batch, room
 }
 
 func (q *queue) recycle(batch [][][]byte) {

@@ -51,7 +51,7 @@ func TestQueueDropNewest(t *testing.T) {
 		t.Fatalf("queue %v", got)
 	}
 	// With room again, DropNewest queues normally.
-	if b := q.take(); len(b) != 3 {
+	if b := takeBatch(q); len(b) != 3 {
 		t.Fatalf("took %d", len(b))
 	}
 	if dropped, err := q.push(context.Background(), msg("e"), DropNewest); dropped > 0 || err != nil {
@@ -78,7 +78,7 @@ func TestQueueDropOldest(t *testing.T) {
 		t.Fatalf("len %d", q.len())
 	}
 	// Order is kept through take.
-	b := q.take()
+	b := takeBatch(q)
 	if len(b) != 3 || string(b[0][0]) != "c" || string(b[2][0]) != "e" {
 		t.Fatalf("take %q", b)
 	}
@@ -122,7 +122,7 @@ func TestQueueBlock(t *testing.T) {
 	default:
 	}
 	<-q.wake // the earlier pushes signalled the writer
-	if b := q.take(); len(b) != 2 {
+	if b := takeBatch(q); len(b) != 2 {
 		t.Fatalf("took %d", len(b))
 	}
 	select {
@@ -166,17 +166,17 @@ func TestQueueClose(t *testing.T) {
 func TestQueueRecycle(t *testing.T) {
 	q := newQueue(10, 0)
 	fill(t, q, "a", "b")
-	b := q.take()
+	b := takeBatch(q)
 	q.recycle(b)
 	if b[0] != nil || b[1] != nil {
 		t.Fatal("recycle did not clear the batch")
 	}
 	fill(t, q, "c")
-	b2 := q.take()
+	b2 := takeBatch(q)
 	if len(b2) != 1 || string(b2[0][0]) != "c" {
 		t.Fatalf("take %q", b2)
 	}
-	if len(q.take()) != 0 {
+	if len(takeBatch(q)) != 0 {
 		t.Fatal("second take not empty")
 	}
 }
@@ -208,7 +208,7 @@ func TestQueueByteBound(t *testing.T) {
 	if n, b := q.stats(); n != 2 || b != 10 {
 		t.Fatalf("stats %d messages, %d bytes", n, b)
 	}
-	q.take()
+	takeBatch(q)
 	// A message larger than the bound fits into an empty queue, alone.
 	if dropped, err := q.push(context.Background(), msg("0123456789abcdef"), DropNewest); dropped != 0 || err != nil {
 		t.Fatalf("large message into an empty queue = %v, %v", dropped, err)
@@ -234,7 +234,7 @@ func TestQueueForceAndWaitRoom(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	go func() { got <- q.waitRoom(context.Background()) }()
-	q.take()
+	takeBatch(q)
 	select {
 	case err := <-got:
 		if err != nil {
@@ -248,5 +248,31 @@ func TestQueueForceAndWaitRoom(t *testing.T) {
 	q.close()
 	if err := <-got; !errors.Is(err, ErrClosed) {
 		t.Fatalf("waitRoom after close = %v", err)
+	}
+}
+
+func takeBatch(q *queue) [][][]byte {
+	b, _ := q.take()
+	return b
+}
+
+func TestQueueReportsRoomAfterOver(t *testing.T) {
+	q := newQueue(2, 0)
+	fill(t, q, "a")
+	if q.over() {
+		t.Fatal("over with room left")
+	}
+	if _, room := q.take(); room {
+		t.Fatal("room reported though nobody saw the queue over")
+	}
+	fill(t, q, "b", "c")
+	if !q.over() {
+		t.Fatal("not over at its bound")
+	}
+	if _, room := q.take(); !room {
+		t.Fatal("no room reported after over")
+	}
+	if _, room := q.take(); room {
+		t.Fatal("room reported twice")
 	}
 }
