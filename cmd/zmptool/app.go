@@ -55,6 +55,7 @@ func newApp(l *core.Launcher, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:           "zmptool",
 		Usage:          "run and inspect zmp systems",
+		Version:        version(), // --version, -v (urfave/cli's VersionFlag)
 		Writer:         stdout,
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit codes
