@@ -21,6 +21,8 @@ func TestInspectUsageErrors(t *testing.T) {
 		{"call without service", []string{"call"}, exitUsage, "", "SERVICE [JSON]"},
 		{"call bad json", []string{"call", "add", "{a:1}"}, exitUsage, "", "not valid JSON"},
 		{"call flag after arguments", []string{"call", "add", "1", "--node", "x"}, exitUsage, "", "flags go before"},
+		{"call introspection without --node", []string{"call", "zmp.ping"}, exitUsage, "", "zmp.ping is one of zmp's own services, answered by every node and not listed in the registry: pass --node NAME"},
+		{"call introspection without --node, waiting", []string{"call", "--wait", "zmp.stats"}, exitUsage, "", "pass --node NAME"},
 		{"call bad timeout", []string{"call", "--timeout", "-", "add"}, exitUsage, "", "timeout"},
 		{"pub without message", []string{"pub", "t"}, exitUsage, "", "takes 2 argument"},
 		{"pub bad json", []string{"pub", "t", "hello"}, exitUsage, "", "not valid JSON"},

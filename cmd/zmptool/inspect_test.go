@@ -215,7 +215,8 @@ func TestCall(t *testing.T) {
 				{"remote error", []string{"call", "demo.fail", `"boom"`}, exitFailure, "", "demo.fail on calc: remote error code 1001: failing on purpose: boom"},
 				{"bad request", []string{"call", "demo.add", `"not an object"`}, exitFailure, "", "code 3 (bad request)"},
 				{"no provider", []string{"call", "demo.nothing"}, exitFailure, "", "no provider"},
-				{"pinned to a node without it", []string{"call", "--node", "sensor", "demo.add", "{}"}, exitFailure, "", "no provider"},
+				{"introspection of a node that is not there", []string{"call", "--node", "ghost", "zmp.ping"}, exitFailure, "", `no provider for "zmp.ping" on node ghost (is ghost a live node? zmptool list nodes shows them)`},
+				{"pinned to a node without it", []string{"call", "--node", "sensor", "demo.add", "{}"}, exitFailure, "", "no provider for \"demo.add\" on node sensor (zmptool list nodes shows the live nodes, zmptool list services what each provides)"},
 				{"timeout", []string{"call", "--timeout", "300ms", "demo.slow"}, exitFailure, "", "timed out"},
 				{"wait for a provider that never comes", []string{"call", "--wait", "--timeout", "300ms", "demo.nothing"}, exitFailure, "", "waiting for a provider"},
 			}
