@@ -39,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	app := newApp(l, stdout, stderr)
-	if err := app.RunContext(ctx, args); err != nil {
+	if err := app.RunContext(ctx, flagsFirst(app, args)); err != nil {
 		fmt.Fprintln(stderr, "zmptool:", err)
 		var ue usageError
 		if errors.As(err, &ue) {

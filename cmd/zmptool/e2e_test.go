@@ -271,6 +271,9 @@ func (e *e2e) checkCall(t *testing.T) {
 	if out := e.mustRun("call", "--json", "add", `{"A":2,"B":3}`); out != "5\n" {
 		t.Errorf("add of examples/rpc: %q", out)
 	}
+	if out := e.mustRun("call", "selftest.add", `{"a":1,"b":2}`, "--node", "calc-1", "--json"); out != "3\n" {
+		t.Errorf("selftest.add with flags after the arguments: %q", out)
+	}
 	var ping struct{ Name string }
 	if err := json.Unmarshal([]byte(e.mustRun("call", "--node", "calc-2", "zmp.ping")), &ping); err != nil || ping.Name != "calc-2" {
 		t.Errorf("zmp.ping on calc-2: %+v, %v", ping, err)

@@ -210,6 +210,7 @@ func TestCall(t *testing.T) {
 				stderr string // contained
 			}{
 				{"typed call", []string{"call", "demo.add", `{"a":17,"b":25}`}, exitOK, "42\n", ""},
+				{"flags after the arguments", []string{"call", "demo.add", `{"a":1,"b":2}`, "--node", "calc", "--json"}, exitOK, "3\n", ""},
 				{"pinned, one-line", []string{"call", "--node", "calc", "--json", "demo.add", `{"a":1,"b":2}`}, exitOK, "3\n", ""},
 				{"pinned introspection", []string{"call", "--node", "sensor", "--json", "zmp.info"}, exitOK, "", ""},
 				{"remote error", []string{"call", "demo.fail", `"boom"`}, exitFailure, "", "demo.fail on calc: remote error code 1001: failing on purpose: boom"},

@@ -45,19 +45,14 @@ func durationFlag() cli.Flag {
 // argsOf checks that c has between min and max positional arguments
 // and returns them; otherwise it returns a usage error naming the
 // command by its path (list nodes, not nodes) with its usage line.
-// None may look like a flag: urfave/cli stops parsing flags at the
-// first argument, so a flag given after one would be silently ignored.
+// (run has moved flags given after the arguments in front of them,
+// see flagsFirst.)
 func argsOf(c *cli.Context, min, max int) ([]string, error) {
 	args := c.Args().Slice()
-	path := strings.TrimPrefix(c.Command.HelpName, c.App.Name+" ")
-	for _, a := range args {
-		if strings.HasPrefix(a, "--") && len(a) > 2 {
-			return nil, usageError{fmt.Errorf("%s: flag %s after the arguments: flags go before them (see --help)", path, a)}
-		}
-	}
 	if len(args) >= min && len(args) <= max {
 		return args, nil
 	}
+	path := strings.TrimPrefix(c.Command.HelpName, c.App.Name+" ")
 	var want string
 	switch {
 	case max == 0:
