@@ -186,6 +186,17 @@ func TestInfo(t *testing.T) {
 	if _, ok := r.Stats.Services["demo.add"]; !ok {
 		t.Errorf("stats lack demo.add: %+v", r.Stats)
 	}
+	// zmp.info has no lease expiry (that is the registry's): no
+	// "expires" of 0001-01-01 (the zero time.Time); list nodes has one.
+	for _, args := range [][]string{{"info", "--json", "calc"}, {"list", "nodes", "--json"}} {
+		_, stdout, _ := s.tool(args...)
+		if strings.Contains(stdout, "0001-01-01") {
+			t.Errorf("%v shows a zero time:\n%s", args, stdout)
+		}
+		if hasExpires := strings.Contains(stdout, `"expires": "20`); hasExpires != (args[0] == "list") {
+			t.Errorf("%v: has an expiry %v:\n%s", args, hasExpires, stdout)
+		}
+	}
 	runJSON(t, s, &r, "info", "--json", "relay")
 	if len(r.Stats.Subscriptions) != 2 {
 		t.Errorf("relay's subscriptions: %+v", r.Stats.Subscriptions)
