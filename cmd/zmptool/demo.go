@@ -74,9 +74,10 @@ func demo(c *cli.Context, l *core.Launcher) error {
 
 // demoStopTimeout bounds each demo node's graceful stop (its handlers
 // are instant). It mostly bounds leaving the registry: when the registry
-// node is down, a node's deregistration waits for that long (see the
-// report of core's RemoteRegistry). A node still running demoStopGrace
-// after it is killed.
+// node is down, core's RemoteRegistry.Deregister waits for a connection
+// until its context ends, which in a stopping node is the stop timeout
+// (core's default: 5 s). A node still running demoStopGrace after that
+// is killed.
 const (
 	demoStopTimeout = 1500 * time.Millisecond
 	demoStopGrace   = time.Second
