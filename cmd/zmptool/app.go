@@ -39,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	app := newApp(l, stdout, stderr)
-	if err := app.RunContext(ctx, args); err != nil {
+	if err := app.RunContext(ctx, flagsFirst(app, args)); err != nil {
 		fmt.Fprintln(stderr, "zmptool:", err)
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -55,6 +55,7 @@ func newApp(l *core.Launcher, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:           "zmptool",
 		Usage:          "run and inspect zmp systems",
+		Version:        version(), // --version, -v (urfave/cli's VersionFlag)
 		Writer:         stdout,
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit codes

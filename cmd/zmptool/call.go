@@ -38,6 +38,13 @@ func call(c *cli.Context) error {
 		return err
 	}
 	service, body := args[0], []byte("null")
+	if strings.HasPrefix(service, "zmp.") && c.String("node") == "" {
+		// zmp's own services are answered by every node (zmp.registry.*
+		// by a registry node) and are not listed in the registry, so a
+		// call cannot find a provider by name: it needs a node.
+		return usageError{fmt.Errorf("call: %s is one of zmp's own services, answered by every node and not listed in the registry: "+
+			"pass --node NAME to say which node answers (zmptool list nodes shows the names)", service)}
+	}
 	if len(args) == 2 {
 		if body = []byte(args[1]); !json.Valid(body) {
 			return usageError{fmt.Errorf("call: the request is not valid JSON: %s", args[1])}
@@ -61,7 +68,7 @@ func call(c *cli.Context) error {
 	}
 	reply, err := s.peer.Call(ctx, service, body, opts...)
 	if err != nil {
-		return callFailure(service, c.Duration("timeout"), err)
+		return callFailure(service, c.String("node"), c.Duration("timeout"), err)
 	}
 	if c.Bool("json") {
 		_, err = fmt.Fprintln(c.App.Writer, dataText(reply, false))
@@ -91,8 +98,9 @@ func waitProvider(ctx context.Context, s *session, service, node string) error {
 	}
 }
 
-// callFailure words a failed call for stderr.
-func callFailure(service string, timeout time.Duration, err error) error {
+// callFailure words a failed call of service (pinned to node, unless
+// empty) for stderr.
+func callFailure(service, node string, timeout time.Duration, err error) error {
 	var re *core.RemoteError
 	switch {
 	case errors.Is(err, core.ErrTimeout):
@@ -107,6 +115,10 @@ func callFailure(service string, timeout time.Duration, err error) error {
 			msg += "\n" + re.Detail
 		}
 		return errors.New(msg)
+	case errors.Is(err, core.ErrNoProvider) && strings.HasPrefix(service, "zmp."):
+		return fmt.Errorf("%w (is %s a live node? zmptool list nodes shows them)", err, node)
+	case errors.Is(err, core.ErrNoProvider) && node != "":
+		return fmt.Errorf("%w (zmptool list nodes shows the live nodes, zmptool list services what each provides)", err)
 	case errors.Is(err, core.ErrNoProvider):
 		return fmt.Errorf("%w (zmptool list services shows what is provided)", err)
 	}

@@ -13,16 +13,28 @@ func TestInspectUsageErrors(t *testing.T) {
 	tests := []runCase{
 		{"list without kind shows help", []string{"list"}, exitOK, "services", ""},
 		{"list unknown kind", []string{"list", "things"}, exitUsage, "", "unknown kind"},
-		{"list nodes extra argument", []string{"list", "nodes", "calc"}, exitUsage, "", "takes 0 argument"},
+		{"list nodes extra argument", []string{"list", "nodes", "extra"}, exitUsage, "", `zmptool: list nodes takes no arguments, got 1: "extra" (usage: zmptool list nodes [command options])`},
+		{"list services extra arguments", []string{"list", "services", "a", "b"}, exitUsage, "", `list services takes no arguments, got 2: "a" "b" (usage: zmptool list services [command options])`},
+		{"list topics extra argument", []string{"list", "topics", "x"}, exitUsage, "", `list topics takes no arguments, got 1: "x" (usage: zmptool list topics [command options])`},
 		{"list nodes bad timeout", []string{"list", "nodes", "--timeout", "soon"}, exitUsage, "", "timeout"},
 		{"list topics unknown flag", []string{"list", "topics", "--bogus"}, exitUsage, "", "bogus"},
-		{"info without node", []string{"info"}, exitUsage, "", "usage: zmptool info NODE"},
-		{"info two nodes", []string{"info", "a", "b"}, exitUsage, "", "takes 1 argument"},
-		{"call without service", []string{"call"}, exitUsage, "", "SERVICE [JSON]"},
+		{"info without node", []string{"info"}, exitUsage, "", `info takes 1 argument, got 0 (usage: zmptool info [command options] NODE)`},
+		{"info two nodes", []string{"info", "a", "b"}, exitUsage, "", `info takes 1 argument, got 2: "a" "b"`},
+		{"call without service", []string{"call"}, exitUsage, "", "call takes 1 or 2 arguments, got 0 (usage: zmptool call [command options] SERVICE [JSON])"},
 		{"call bad json", []string{"call", "add", "{a:1}"}, exitUsage, "", "not valid JSON"},
-		{"call flag after arguments", []string{"call", "add", "1", "--node", "x"}, exitUsage, "", "flags go before"},
+		{"call flag after arguments is read", []string{"call", "add", "1", "--timeout", "soon"}, exitUsage, "", `invalid value "soon" for flag -timeout`},
+		{"call flag after arguments without its value", []string{"call", "add", "1", "--node"}, exitUsage, "", "flag needs an argument: -node"},
+		{"call unknown flag after arguments", []string{"call", "add", "1", "--bogus"}, exitUsage, "", "flag provided but not defined: -bogus"},
+		{"call after --, flags are arguments", []string{"call", "--", "add", "--node", "x"}, exitUsage, "", `call takes 1 or 2 arguments, got 3: "add" "--node" "x"`},
+		{"pub flag after arguments is read", []string{"pub", "t", "1", "--rate", "0"}, exitUsage, "", "--rate must be positive"},
+		{"pub negative number argument, flag after it", []string{"pub", "t", "-1", "--count", "-1"}, exitUsage, "", "must not be negative"},
+		{"list nodes flag after extra argument", []string{"list", "nodes", "extra", "--json"}, exitUsage, "", `list nodes takes no arguments, got 1: "extra"`},
+		{"list nodes json after the kind", []string{"list", "nodes", "--json"}, exitOK, "[]", ""},
+		{"help after an argument", []string{"info", "calc", "--help"}, exitOK, "zmptool info [command options] NODE", ""},
+		{"call introspection without --node", []string{"call", "zmp.ping"}, exitUsage, "", "zmp.ping is one of zmp's own services, answered by every node and not listed in the registry: pass --node NAME"},
+		{"call introspection without --node, waiting", []string{"call", "--wait", "zmp.stats"}, exitUsage, "", "pass --node NAME"},
 		{"call bad timeout", []string{"call", "--timeout", "-", "add"}, exitUsage, "", "timeout"},
-		{"pub without message", []string{"pub", "t"}, exitUsage, "", "takes 2 argument"},
+		{"pub without message", []string{"pub", "t"}, exitUsage, "", `pub takes 2 arguments, got 1: "t" (usage: zmptool pub [command options] TOPIC JSON)`},
 		{"pub bad json", []string{"pub", "t", "hello"}, exitUsage, "", "not valid JSON"},
 		{"pub zero rate", []string{"pub", "--rate", "0", "t", "1"}, exitUsage, "", "--rate must be positive"},
 		{"pub negative count", []string{"pub", "--count", "-1", "t", "1"}, exitUsage, "", "must not be negative"},
@@ -31,12 +43,36 @@ func TestInspectUsageErrors(t *testing.T) {
 		{"hz without topic", []string{"hz"}, exitUsage, "", "TOPIC"},
 		{"hz zero window", []string{"hz", "--window", "0", "t"}, exitUsage, "", "must be positive"},
 		{"hz zero interval", []string{"hz", "--interval", "0s", "t"}, exitUsage, "", "must be positive"},
-		{"graph with argument", []string{"graph", "x"}, exitUsage, "", "takes 0 argument"},
+		{"graph with argument", []string{"graph", "x"}, exitUsage, "", `graph takes no arguments, got 1: "x"`},
 		{"graph unknown format", []string{"graph", "--out", "g.txt"}, exitUsage, "", ".dot, .gv, .svg"},
 		{"demo bad transport", []string{"demo", "--transport", "udp"}, exitUsage, "", "tcp or ipc"},
 		{"demo zero interval", []string{"demo", "--sensor-interval", "0s"}, exitUsage, "", "must be positive"},
 	}
 	checkRunCases(t, tests)
+}
+
+// Every command that runs (has no subcommands) refuses arguments beyond
+// the ones it takes with exit code 2, naming its whole command path.
+func TestExtraArgumentsAreUsageErrors(t *testing.T) {
+	t.Setenv("ZMP_REGISTRY", t.TempDir()) // never the user's registry
+	app := newApp(nil, io.Discard, io.Discard)
+	walkCommands(app.Commands, nil, func(path []string, c *cli.Command) {
+		if len(c.Subcommands) > 0 {
+			return
+		}
+		name := strings.Join(path, " ")
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runTool(append(path, "a", "b", "c")...) // no command takes 3
+			if code != exitUsage || stdout != "" {
+				t.Errorf("exit %d, stdout %q", code, stdout)
+			}
+			for _, want := range []string{"zmptool: " + name + " takes ", `got 3: "a" "b" "c" (usage: zmptool ` + name + " "} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr %q lacks %q", stderr, want)
+				}
+			}
+		})
+	})
 }
 
 // walkCommands calls f with the path of every command and subcommand.

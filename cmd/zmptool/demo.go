@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gozmp/zmp/core"
@@ -59,21 +60,35 @@ func demo(c *cli.Context, l *core.Launcher) error {
 			n.Close()
 		}
 	}()
-	if err != nil {
+	switch {
+	case err != nil && c.Context.Err() == nil:
 		return err
+	case err == nil:
+		fmt.Fprintf(c.App.Writer, "demo running in registry %s; Ctrl-C to stop\n", s.registryName())
+		reported := map[string]bool{}
+		serveUntilDone(c.Context, time.Second, func() { reportExits(c, nodes, reported) })
 	}
-	fmt.Fprintf(c.App.Writer, "demo running in registry %s; Ctrl-C to stop\n", s.registryName())
-	reported := map[string]bool{}
-	serveUntilDone(c.Context, time.Second, func() { reportExits(c, nodes, reported) })
+	// Ctrl-C, also while the nodes were starting: stop those that run.
 	return stopDemo(c, nodes)
 }
+
+// demoStopTimeout bounds each demo node's graceful stop (its handlers
+// are instant). It mostly bounds leaving the registry: when the registry
+// node is down, core's RemoteRegistry.Deregister waits for a connection
+// until its context ends, which in a stopping node is the stop timeout
+// (core's default: 5 s). A node still running demoStopGrace after that
+// is killed.
+const (
+	demoStopTimeout = 1500 * time.Millisecond
+	demoStopGrace   = time.Second
+)
 
 func startDemo(c *cli.Context, l *core.Launcher, reg core.Registry, t core.Transport) ([]*core.Node, error) {
 	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
 	defer cancel()
 	var nodes []*core.Node
 	for _, d := range demoNodes {
-		opts := []core.Option{core.WithRegistry(reg), core.WithTransport(t), core.WithOutput(c.App.ErrWriter)}
+		opts := []core.Option{core.WithRegistry(reg), core.WithTransport(t), core.WithOutput(c.App.ErrWriter), core.WithStopTimeout(demoStopTimeout)}
 		if d.kind == kindSensor {
 			opts = append(opts, core.WithUpdateInterval(c.Duration("sensor-interval")))
 		}
@@ -100,15 +115,21 @@ func reportExits(c *cli.Context, nodes []*core.Node, reported map[string]bool) {
 	}
 }
 
+// stopDemo stops the nodes all at once (one by one, a registry node
+// that is down would cost each its whole stop timeout in turn).
 func stopDemo(c *cli.Context, nodes []*core.Node) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), demoStopTimeout+demoStopGrace)
 	defer cancel()
-	var errs []error
-	for i := len(nodes) - 1; i >= 0; i-- { // publishers first
-		if err := nodes[i].Stop(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stopping %s: %w", nodes[i].Name(), err))
-		}
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			if err := n.Stop(ctx); err != nil {
+				errs[i] = fmt.Errorf("stopping %s: %w", n.Name(), err)
+			}
+		})
 	}
+	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}

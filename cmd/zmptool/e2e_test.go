@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gozmp/zmp/core"
+	"github.com/gozmp/zmp/core/coretest"
 )
 
 // e2e is a system of separate processes sharing one registry directory:
@@ -271,6 +274,9 @@ func (e *e2e) checkCall(t *testing.T) {
 	if out := e.mustRun("call", "--json", "add", `{"A":2,"B":3}`); out != "5\n" {
 		t.Errorf("add of examples/rpc: %q", out)
 	}
+	if out := e.mustRun("call", "selftest.add", `{"a":1,"b":2}`, "--node", "calc-1", "--json"); out != "3\n" {
+		t.Errorf("selftest.add with flags after the arguments: %q", out)
+	}
 	var ping struct{ Name string }
 	if err := json.Unmarshal([]byte(e.mustRun("call", "--node", "calc-2", "zmp.ping")), &ping); err != nil || ping.Name != "calc-2" {
 		t.Errorf("zmp.ping on calc-2: %+v, %v", ping, err)
@@ -368,4 +374,73 @@ func (e *e2e) checkInterrupt(t *testing.T) {
 			t.Errorf("%v: exit %d after SIGINT; stderr %s", args, code, p.stderr)
 		}
 	}
+}
+
+// Ctrl-C stops `zmptool demo` within a few seconds, with exit code 0,
+// also when its registry node is unreachable: from the start (SIGINT
+// while the first node waits to register), or since it went down while
+// the demo ran (each node's deregistration then waits for its stop
+// timeout, which must not add up).
+func TestDemoInterruptWithRegistryDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries and starts processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bin := buildBinary(t, ".", "zmptool")
+	const bound = 3 * time.Second
+	interrupt := func(t *testing.T, demo *proc) {
+		t.Helper()
+		start := time.Now()
+		code, rest := demo.stop(t, syscall.SIGINT)
+		if took := time.Since(start); took > bound {
+			t.Errorf("demo took %v to stop after SIGINT, want at most %v", took.Round(time.Millisecond), bound)
+		}
+		if code != exitOK || len(rest) == 0 || rest[len(rest)-1] != "demo stopped" {
+			t.Errorf("demo: exit %d after SIGINT, printed %q; stderr %s", code, rest, demo.stderr)
+		}
+	}
+
+	t.Run("unreachable from the start", func(t *testing.T) {
+		e := &e2e{t: t, ctx: ctx, bin: bin, env: append(envWithoutZMP(), "ZMP_REGISTRY=tcp://"+closedPort(t))}
+		demo := e.start(e.bin, "demo")
+		coretest.WaitFor(t, 10*time.Second, "demo starting its first node", func() bool { return len(childPIDs(demo.cmd.Process.Pid)) > 0 })
+		interrupt(t, demo)
+	})
+
+	t.Run("went down while the demo ran", func(t *testing.T) {
+		e := &e2e{t: t, ctx: ctx, bin: bin, env: envWithoutZMP()}
+		reg := e.start(e.bin, "registry", "--listen", "tcp://127.0.0.1:0")
+		m, _ := reg.waitLine(t, regexp.MustCompile(`^nodes use ZMP_REGISTRY=(\S+)$`))
+		e.env = append(e.env, "ZMP_REGISTRY="+m[1])
+		demo := e.start(e.bin, "demo")
+		demo.waitLine(t, regexp.MustCompile(`^demo running in registry`))
+		if code, _ := reg.stop(t, syscall.SIGINT); code != exitOK {
+			t.Fatalf("registry: exit %d; stderr %s", code, reg.stderr)
+		}
+		interrupt(t, demo)
+	})
+}
+
+// closedPort returns host:port of a TCP port on 127.0.0.1 that nothing
+// listens on (it was free a moment ago).
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// childPIDs returns the processes pid started (from any of its threads).
+func childPIDs(pid int) []string {
+	files, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var pids []string
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		pids = append(pids, strings.Fields(string(b))...)
+	}
+	return pids
 }

@@ -186,6 +186,17 @@ func TestInfo(t *testing.T) {
 	if _, ok := r.Stats.Services["demo.add"]; !ok {
 		t.Errorf("stats lack demo.add: %+v", r.Stats)
 	}
+	// zmp.info has no lease expiry (that is the registry's): no
+	// "expires" of 0001-01-01 (the zero time.Time); list nodes has one.
+	for _, args := range [][]string{{"info", "--json", "calc"}, {"list", "nodes", "--json"}} {
+		_, stdout, _ := s.tool(args...)
+		if strings.Contains(stdout, "0001-01-01") {
+			t.Errorf("%v shows a zero time:\n%s", args, stdout)
+		}
+		if hasExpires := strings.Contains(stdout, `"expires": "20`); hasExpires != (args[0] == "list") {
+			t.Errorf("%v: has an expiry %v:\n%s", args, hasExpires, stdout)
+		}
+	}
 	runJSON(t, s, &r, "info", "--json", "relay")
 	if len(r.Stats.Subscriptions) != 2 {
 		t.Errorf("relay's subscriptions: %+v", r.Stats.Subscriptions)
@@ -210,12 +221,14 @@ func TestCall(t *testing.T) {
 				stderr string // contained
 			}{
 				{"typed call", []string{"call", "demo.add", `{"a":17,"b":25}`}, exitOK, "42\n", ""},
+				{"flags after the arguments", []string{"call", "demo.add", `{"a":1,"b":2}`, "--node", "calc", "--json"}, exitOK, "3\n", ""},
 				{"pinned, one-line", []string{"call", "--node", "calc", "--json", "demo.add", `{"a":1,"b":2}`}, exitOK, "3\n", ""},
 				{"pinned introspection", []string{"call", "--node", "sensor", "--json", "zmp.info"}, exitOK, "", ""},
 				{"remote error", []string{"call", "demo.fail", `"boom"`}, exitFailure, "", "demo.fail on calc: remote error code 1001: failing on purpose: boom"},
 				{"bad request", []string{"call", "demo.add", `"not an object"`}, exitFailure, "", "code 3 (bad request)"},
 				{"no provider", []string{"call", "demo.nothing"}, exitFailure, "", "no provider"},
-				{"pinned to a node without it", []string{"call", "--node", "sensor", "demo.add", "{}"}, exitFailure, "", "no provider"},
+				{"introspection of a node that is not there", []string{"call", "--node", "ghost", "zmp.ping"}, exitFailure, "", `no provider for "zmp.ping" on node ghost (is ghost a live node? zmptool list nodes shows them)`},
+				{"pinned to a node without it", []string{"call", "--node", "sensor", "demo.add", "{}"}, exitFailure, "", "no provider for \"demo.add\" on node sensor (zmptool list nodes shows the live nodes, zmptool list services what each provides)"},
 				{"timeout", []string{"call", "--timeout", "300ms", "demo.slow"}, exitFailure, "", "timed out"},
 				{"wait for a provider that never comes", []string{"call", "--wait", "--timeout", "300ms", "demo.nothing"}, exitFailure, "", "waiting for a provider"},
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/gozmp/zmp/core"
@@ -22,14 +21,15 @@ func keygenCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON", EnvVars: []string{"ZMP_JSON"}},
 		},
 		Action: func(c *cli.Context) error {
-			if c.Args().Len() != 1 {
-				return usageError{errors.New("keygen takes exactly one NAME")}
+			args, err := argsOf(c, 1, 1)
+			if err != nil {
+				return err
 			}
 			kp, err := core.GenerateKeyPair()
 			if err != nil {
 				return err
 			}
-			pub, sec, err := kp.WriteFiles(c.String("dir"), c.Args().First())
+			pub, sec, err := kp.WriteFiles(c.String("dir"), args[0])
 			if err != nil {
 				return err
 			}

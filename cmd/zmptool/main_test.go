@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -56,6 +57,9 @@ func checkRunCases(t *testing.T, tests []runCase) {
 func TestExitCodes(t *testing.T) {
 	tests := []runCase{
 		{"help", []string{"--help"}, exitOK, "selftest", ""},
+		{"version", []string{"--version"}, exitOK, "zmptool version " + version() + "\n", ""},
+		{"version, short", []string{"-v"}, exitOK, "zmptool version " + version() + "\n", ""},
+		{"help shows the version", []string{"--help"}, exitOK, "--version, -v", ""},
 		{"no command shows help", nil, exitOK, "USAGE", ""},
 		{"command help", []string{"selftest", "--help"}, exitOK, "--transport", ""},
 		{"unknown command", []string{"frobnicate"}, exitUsage, "", "unknown command"},
@@ -81,6 +85,27 @@ func TestSelftestEndToEnd(t *testing.T) {
 			}
 			if code != exitOK || !r.Passed || len(r.Checks) < 13 {
 				t.Fatalf("exit %d, passed %v, %d checks; stderr: %s", code, r.Passed, len(r.Checks), stderr)
+			}
+		})
+	}
+}
+
+func TestVersionOf(t *testing.T) {
+	tests := []struct {
+		name string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"no build info", nil, "devel"},
+		{"no version", &debug.BuildInfo{}, "devel"},
+		{"go run, go test", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "devel"},
+		{"go install @tag", &debug.BuildInfo{Main: debug.Module{Version: "v1.4.0"}}, "v1.4.0"},
+		{"built from a checkout", &debug.BuildInfo{Main: debug.Module{Version: "v0.0.0-20260101120000-0123456789ab+dirty"}}, "v0.0.0-20260101120000-0123456789ab+dirty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := versionOf(tt.bi); got != tt.want {
+				t.Errorf("versionOf = %q, want %q", got, tt.want)
 			}
 		})
 	}

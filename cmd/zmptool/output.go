@@ -11,11 +11,89 @@ import (
 	"unicode/utf8"
 )
 
-// printJSON writes v as indented JSON.
+// printJSON writes v as indented JSON, without the members whose value
+// is the zero time (see withoutZeroTimes).
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if b, err = withoutZeroTimes(b); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, b, "", "  "); err != nil {
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// zeroTime is how encoding/json writes the zero time.Time.
+const zeroTime = `"0001-01-01T00:00:00Z"`
+
+// withoutZeroTimes returns the JSON document b without the object
+// members whose value is the zero time, at any depth, keeping the order
+// of the others: core's types hold a time.Time that is not known as the
+// zero time (zmp.info's "expires": a node's lease is the registry's
+// business), which encoding/json writes as "0001-01-01T00:00:00Z"
+// rather than leave out.
+func withoutZeroTimes(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := copyWithoutZeroTimes(&buf, json.RawMessage(b)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func copyWithoutZeroTimes(buf *bytes.Buffer, v json.RawMessage) error {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 || (v[0] != '{' && v[0] != '[') {
+		buf.Write(v)
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(v))
+	open, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	buf.WriteString(open.(json.Delim).String())
+	for first := true; dec.More(); {
+		var key string
+		if open == json.Delim('{') {
+			k, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key = k.(string)
+		}
+		var elem json.RawMessage
+		if err := dec.Decode(&elem); err != nil {
+			return err
+		}
+		if open == json.Delim('{') && string(elem) == zeroTime {
+			continue
+		}
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		if open == json.Delim('{') {
+			k, _ := json.Marshal(key)
+			buf.Write(k)
+			buf.WriteByte(':')
+		}
+		if err := copyWithoutZeroTimes(buf, elem); err != nil {
+			return err
+		}
+	}
+	if open == json.Delim('{') {
+		buf.WriteByte('}')
+	} else {
+		buf.WriteByte(']')
+	}
+	return nil
 }
 
 // printJSONLine writes v as one line of JSON.

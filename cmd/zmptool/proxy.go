@@ -81,7 +81,7 @@ func forwarderCommand() *cli.Command {
 			&cli.IntFlag{Name: "cache", Usage: "keep the latest message of up to N topics for new subscribers (0: no cache)", EnvVars: []string{"ZMP_PROXY_CACHE"}},
 			&cli.StringSliceFlag{Name: "connect", Usage: "also dial this publisher endpoint (repeatable)", EnvVars: []string{"ZMP_PROXY_CONNECT"}},
 		),
-		Action: func(c *cli.Context) error {
+		Action: noArgs(func(c *cli.Context) error {
 			opts, err := commonProxyOptions(c)
 			if err != nil {
 				return err
@@ -99,7 +99,7 @@ func forwarderCommand() *cli.Command {
 				return err
 			}
 			return serveProxy(c, f, f.FrontendEndpoint(), f.BackendEndpoint())
-		},
+		}),
 	}
 }
 
@@ -110,7 +110,7 @@ func queueCommand() *cli.Command {
 		UsageText: "zmptool proxy queue [--frontend EP] [--backend EP] [--heartbeat D] [--retries N]",
 		Flags: append(proxyFlags("tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556",
 			"endpoint clients (REQ, DEALER) connect to", "endpoint workers connect to"), workerFlags()...),
-		Action: func(c *cli.Context) error {
+		Action: noArgs(func(c *cli.Context) error {
 			opts, err := workerProxyOptions(c)
 			if err != nil {
 				return err
@@ -120,7 +120,7 @@ func queueCommand() *cli.Command {
 				return err
 			}
 			return serveProxy(c, q, q.FrontendEndpoint(), q.BackendEndpoint())
-		},
+		}),
 	}
 }
 
@@ -131,7 +131,7 @@ func brokerCommand() *cli.Command {
 		UsageText: "zmptool proxy broker [--frontend EP] [--backend EP] [--heartbeat D] [--retries N]",
 		Flags: append(proxyFlags("tcp://127.0.0.1:5557", "",
 			"endpoint clients (and workers) connect to", "optional second endpoint, usually for workers"), workerFlags()...),
-		Action: func(c *cli.Context) error {
+		Action: noArgs(func(c *cli.Context) error {
 			opts, err := workerProxyOptions(c)
 			if err != nil {
 				return err
@@ -141,7 +141,7 @@ func brokerCommand() *cli.Command {
 				return err
 			}
 			return serveProxy(c, b, b.FrontendEndpoint(), b.BackendEndpoint())
-		},
+		}),
 	}
 }
 

@@ -19,7 +19,7 @@ func registryCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Value: "tcp://127.0.0.1:5550", Usage: "endpoint to serve on", EnvVars: []string{"ZMP_REGISTRY_LISTEN"}},
 			&cli.DurationFlag{Name: "stats", Value: 0, Usage: "print the number of live nodes at this interval (0: never)", EnvVars: []string{"ZMP_STATS_INTERVAL"}},
 		}, securityFlags()...),
-		Action: func(c *cli.Context) error {
+		Action: noArgs(func(c *cli.Context) error {
 			var opts []core.Option
 			sec, err := securityOption(c)
 			if err != nil {
@@ -41,7 +41,7 @@ func registryCommand() *cli.Command {
 					fmt.Fprintf(c.App.Writer, "%s  %d live nodes\n", time.Now().Format(time.TimeOnly), len(nodes))
 				}
 			})
-		},
+		}),
 	}
 }
 

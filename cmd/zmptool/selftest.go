@@ -25,7 +25,7 @@ func selftestCommand(l *core.Launcher) *cli.Command {
 			&cli.StringFlag{Name: "transport", Value: "tcp", Usage: "tcp or ipc", EnvVars: []string{"ZMP_TRANSPORT"}},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON", EnvVars: []string{"ZMP_JSON"}},
 		},
-		Action: func(c *cli.Context) error {
+		Action: noArgs(func(c *cli.Context) error {
 			t := core.Transport(c.String("transport"))
 			if t != core.TCP && t != core.IPC {
 				return usageError{fmt.Errorf("--transport must be tcp or ipc, not %q", t)}
@@ -44,7 +44,7 @@ func selftestCommand(l *core.Launcher) *cli.Command {
 				return errors.New("selftest failed")
 			}
 			return nil
-		},
+		}),
 	}
 }
 

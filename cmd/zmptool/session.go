@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,24 +42,66 @@ func durationFlag() cli.Flag {
 	return &cli.DurationFlag{Name: "duration", Usage: "stop after this long (0: run until Ctrl-C)", EnvVars: []string{"ZMP_DURATION"}}
 }
 
-// argsOf checks the positional arguments of c: between min and max of
-// them, none looking like a flag (urfave/cli stops parsing flags at the
-// first argument, so a flag given after one would be silently ignored).
+// argsOf checks that c has between min and max positional arguments
+// and returns them; otherwise it returns a usage error naming the
+// command by its path (list nodes, not nodes) with its usage line.
+// (run has moved flags given after the arguments in front of them,
+// see flagsFirst.)
 func argsOf(c *cli.Context, min, max int) ([]string, error) {
 	args := c.Args().Slice()
-	for _, a := range args {
-		if strings.HasPrefix(a, "--") && len(a) > 2 {
-			return nil, usageError{fmt.Errorf("%s: flag %s after the arguments: flags go before them (see --help)", c.Command.Name, a)}
+	if len(args) >= min && len(args) <= max {
+		return args, nil
+	}
+	path := strings.TrimPrefix(c.Command.HelpName, c.App.Name+" ")
+	var want string
+	switch {
+	case max == 0:
+		want = "no arguments"
+	case min == max:
+		want = fmt.Sprintf("%d argument%s", min, plural(min))
+	case max == min+1:
+		want = fmt.Sprintf("%d or %d arguments", min, max)
+	default:
+		want = fmt.Sprintf("%d to %d arguments", min, max)
+	}
+	got := fmt.Sprintf("got %d", len(args))
+	if len(args) > 0 {
+		got += ": " + quoteAll(args)
+	}
+	usage := c.Command.UsageText
+	if usage == "" {
+		usage = c.Command.HelpName + " [command options]"
+		if c.Command.ArgsUsage != "" {
+			usage += " " + c.Command.ArgsUsage
 		}
 	}
-	if len(args) < min || len(args) > max {
-		want := fmt.Sprintf("%d", min)
-		if max > min {
-			want = fmt.Sprintf("%d to %d", min, max)
+	return nil, usageError{fmt.Errorf("%s takes %s, %s (usage: %s)", path, want, got, usage)}
+}
+
+// noArgs wraps the action of a command that takes no arguments.
+func noArgs(action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if _, err := argsOf(c, 0, 0); err != nil {
+			return err
 		}
-		return nil, usageError{fmt.Errorf("%s takes %s argument(s), got %d: usage: zmptool %s %s", c.Command.Name, want, len(args), c.Command.Name, c.Command.ArgsUsage)}
+		return action(c)
 	}
-	return args, nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// quoteAll quotes each of args, separated by spaces.
+func quoteAll(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = strconv.Quote(a)
+	}
+	return strings.Join(q, " ")
 }
 
 // session is what a command works with: the registry and, for commands
