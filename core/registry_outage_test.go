@@ -342,14 +342,14 @@ func TestRegistryEntriesBelongToRegisterer(t *testing.T) {
 		stolen.RPC = "tcp://127.0.0.1:1"
 		err := thief.Register(ctx, stolen, time.Minute)
 		t.Logf("%s: another client's Register with the victim's name and ID: %v", stage, err)
-		if err == nil {
-			t.Errorf("%s: another client registered over the victim's entry", stage)
+		if !errors.Is(err, ErrNotOwner) {
+			t.Errorf("%s: another client's Register over the victim's entry: %v, want ErrNotOwner", stage, err)
 		}
 		checkIntact(stage + ", after the foreign Register")
 		err = thief.Deregister(ctx, want.Name, want.ID)
 		t.Logf("%s: another client's Deregister of the victim: %v", stage, err)
-		if err == nil {
-			t.Errorf("%s: another client's Deregister of the victim returned nil", stage)
+		if !errors.Is(err, ErrNotOwner) {
+			t.Errorf("%s: another client's Deregister of the victim: %v, want ErrNotOwner", stage, err)
 		}
 		checkIntact(stage + ", after the foreign Deregister")
 		if err := callOnce(bystander, 5*time.Second, "echo", OnNode("victim")); err != nil {

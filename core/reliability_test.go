@@ -451,3 +451,30 @@ func expectResources(t *testing.T, base resources, after string) {
 	}
 	t.Logf("after %s: %v (baseline %v)", after, now, base)
 }
+
+// A lone call's reply is written by the worker itself, without waiting
+// for the socket. That write must leave no deadline behind: the PONGs
+// the provider writes later to the idle connection, and the reply of a
+// call that runs longer than the write timeout, must go through. (Before,
+// every idle connection was closed 5 s after a lone reply, and a call in
+// flight then was lost.)
+func TestReliabilityIdleConnectionAfterLoneReply(t *testing.T) {
+	eachTransport(t, func(t *testing.T, e *tenv) {
+		srv := e.peer("prov", WithWriteTimeout(200*time.Millisecond))
+		provideAdd(t, srv)
+		mustHandle(t, srv, "slow", func(ctx context.Context, r *Request) ([]byte, error) {
+			time.Sleep(600 * time.Millisecond)
+			return r.Body, nil
+		})
+		cli := e.peer("caller", WithHeartbeat(50*time.Millisecond, 2*time.Second))
+		ctx := e.ctx(10 * time.Second)
+		callAdd(t, ctx, cli, 1, 2) // a lone call: the reply is written directly
+		time.Sleep(600 * time.Millisecond) // idle, but for PINGs and PONGs
+		if reply, err := cli.Call(ctx, "slow", []byte("x")); err != nil || string(reply) != "x" {
+			t.Fatalf("slow call after an idle time: %q, %v", reply, err)
+		}
+		if n := srv.router.Listener().Stats().Accepted; n != 1 {
+			t.Fatalf("the caller connected %d times, want once", n)
+		}
+	})
+}

@@ -337,3 +337,35 @@ func TestTopicPublisherRestart(t *testing.T) {
 		}
 	})
 }
+
+// Unadvertise takes a topic out of the registry entry; WithMaxTopics
+// bounds what a peer advertises, Publish included.
+func TestTopicUnadvertiseAndLimit(t *testing.T) {
+	e := newTenv(t, TCP)
+	pub := e.peer("pub", WithMaxTopics(2))
+	mustAdvertise(t, pub, "a")
+	mustPublish(t, pub, "b", []byte("x"))
+	if err := pub.Publish("c", []byte("x")); !errors.Is(err, ErrTooManyTopics) {
+		t.Fatalf("Publish on a third topic: %v, want ErrTooManyTopics", err)
+	}
+	if err := pub.Advertise("c"); !errors.Is(err, ErrTooManyTopics) {
+		t.Fatalf("Advertise of a third topic: %v, want ErrTooManyTopics", err)
+	}
+	ctx := e.ctx(10 * time.Second)
+	waitCond(t, 5*time.Second, "b in the registry", func() bool {
+		n, err := Lookup(ctx, e.reg, "pub")
+		return err == nil && n.Publishes("b")
+	})
+	if err := pub.Unadvertise("a"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Lookup(ctx, e.reg, "pub"); err != nil || n.Publishes("a") || !n.Publishes("b") {
+		t.Fatalf("after Unadvertise(a): topics %v, %v", n.Topics, err)
+	}
+	if err := pub.Advertise("c"); err != nil {
+		t.Fatalf("Advertise after Unadvertise made room: %v", err)
+	}
+	if err := pub.Unadvertise("never"); err != nil {
+		t.Fatalf("Unadvertise of an unknown topic: %v", err)
+	}
+}
