@@ -468,7 +468,7 @@ func TestReliabilityIdleConnectionAfterLoneReply(t *testing.T) {
 		})
 		cli := e.peer("caller", WithHeartbeat(50*time.Millisecond, 2*time.Second))
 		ctx := e.ctx(10 * time.Second)
-		callAdd(t, ctx, cli, 1, 2) // a lone call: the reply is written directly
+		callAdd(t, ctx, cli, 1, 2)         // a lone call: the reply is written directly
 		time.Sleep(600 * time.Millisecond) // idle, but for PINGs and PONGs
 		if reply, err := cli.Call(ctx, "slow", []byte("x")); err != nil || string(reply) != "x" {
 			t.Fatalf("slow call after an idle time: %q, %v", reply, err)
