@@ -8,33 +8,39 @@ import (
 )
 
 // load is what a caller knows of one provider connection's load and
-// health: the signals the balancer weighs.
+// health: the signals the balancer weighs. Times are read from the
+// monotonic clock only, as durations since epoch: cheaper than
+// time.Now on every call.
 type load struct {
+	epoch       time.Time    // with its monotonic reading
 	outstanding atomic.Int64 // calls sent and not answered
 	latency     atomic.Int64 // moving average of answered calls' latency, ns
 	errors      atomic.Uint64
-	progress    atomic.Int64 // unix ns: last answer, or when calls began to wait
+	progress    atomic.Int64 // since epoch, ns: last answer, or when calls began to wait
 }
 
 // latencyWeight is the weight of a new sample in the moving average.
 const latencyWeight = 8 // 1/8
 
-// sent records a call sent at now.
-func (l *load) sent(now time.Time) {
+// now returns the time since epoch.
+func (l *load) now() time.Duration { return time.Since(l.epoch) }
+
+// sent records a call begun at start (a time.Now reading).
+func (l *load) sent(start time.Time) {
 	if l.outstanding.Add(1) == 1 {
-		l.progress.Store(now.UnixNano()) // the wait for an answer starts now
+		l.progress.Store(int64(start.Sub(l.epoch))) // the wait for an answer starts now
 	}
 }
 
-// answered records the answer to a call sent at start; failed says
+// answered records the answer to a call begun at start; failed says
 // whether the provider answered with an error.
-func (l *load) answered(start, now time.Time, failed bool) {
+func (l *load) answered(start time.Time, failed bool) {
 	l.outstanding.Add(-1)
-	l.progress.Store(now.UnixNano())
+	l.progress.Store(int64(l.now()))
 	if failed {
 		l.errors.Add(1)
 	}
-	sample := int64(now.Sub(start))
+	sample := int64(time.Since(start))
 	old := l.latency.Load()
 	if old == 0 {
 		l.latency.Store(sample)
@@ -56,11 +62,11 @@ const (
 
 // stalled reports a provider that owes answers and has answered none
 // for much longer than it usually takes: it hangs, or is overwhelmed.
-func (l *load) stalled(now time.Time) bool {
+func (l *load) stalled() bool {
 	if l.outstanding.Load() <= 0 {
 		return false
 	}
-	wait := now.Sub(time.Unix(0, l.progress.Load()))
+	wait := l.now() - time.Duration(l.progress.Load())
 	return wait > max(stallFloor, stallFactor*time.Duration(l.latency.Load()))
 }
 
@@ -73,13 +79,10 @@ func (l *load) stalled(now time.Time) bool {
 // only when every provider is in that state.
 type balancer struct {
 	heartbeat time.Duration // 0: silence is not watched
-	mu        sync.Mutex
-	turns     map[string]*atomic.Uint64 // by service, kept across readings of the registry
+	turns     sync.Map      // service -> *atomic.Uint64, kept across readings of the registry
 }
 
-func newBalancer(heartbeat time.Duration) *balancer {
-	return &balancer{heartbeat: heartbeat, turns: map[string]*atomic.Uint64{}}
-}
+func newBalancer(heartbeat time.Duration) *balancer { return &balancer{heartbeat: heartbeat} }
 
 // p2cAbove is the number of candidates above which two are sampled
 // instead of all being compared.
@@ -87,24 +90,21 @@ const p2cAbove = 4
 
 // turn returns the next turn of service.
 func (b *balancer) turn(service string) uint64 {
-	b.mu.Lock()
-	t := b.turns[service]
-	if t == nil {
-		t = new(atomic.Uint64)
-		b.turns[service] = t
+	t, ok := b.turns.Load(service)
+	if !ok {
+		t, _ = b.turns.LoadOrStore(service, new(atomic.Uint64))
 	}
-	b.mu.Unlock()
-	return t.Add(1) - 1
+	return t.(*atomic.Uint64).Add(1) - 1
 }
 
 // healthy reports whether pc, which is connected, may take calls ahead
 // of those that are not healthy.
-func (b *balancer) healthy(pc *providerConn, now time.Time) bool {
-	if pc.load.stalled(now) {
+func (b *balancer) healthy(pc *providerConn) bool {
+	if pc.load.stalled() {
 		return false
 	}
 	if b.heartbeat > 0 {
-		if l := pc.sess.Current(); l != nil && l.Silence() > b.heartbeat*3/2 {
+		if l := pc.live.Load(); l != nil && l.Silence() > b.heartbeat*3/2 {
 			return false
 		}
 	}
@@ -113,31 +113,57 @@ func (b *balancer) healthy(pc *providerConn, now time.Time) bool {
 
 // pick chooses among up, the connected candidates; nil when up is empty.
 func (b *balancer) pick(service string, up []*providerConn) *providerConn {
-	if len(up) == 0 {
+	n := len(up)
+	if n == 0 {
 		return nil
 	}
-	now := time.Now()
-	good := up[:0:0]
-	for _, pc := range up {
-		if b.healthy(pc, now) {
-			good = append(good, pc)
+	// Whom to weigh: the healthy, or all when none is. (Past 64
+	// candidates, the rest count as unhealthy.)
+	var healthy uint64
+	for i, pc := range up[:min(n, 64)] {
+		if b.healthy(pc) {
+			healthy |= 1 << i
 		}
 	}
-	if len(good) == 0 {
-		good = up
+	eligible := func(i int) bool { return healthy == 0 || (i < 64 && healthy&(1<<i) != 0) }
+	if n > p2cAbove {
+		if pc := pickTwo(up, eligible); pc != nil {
+			return pc
+		}
 	}
 	turn := b.turn(service)
-	if len(good) > p2cAbove {
-		i := rand.IntN(len(good))
-		j := (i + 1 + rand.IntN(len(good)-1)) % len(good)
-		good = []*providerConn{good[i], good[j]}
-	}
 	var best *providerConn
-	for k := range good {
-		pc := good[(turn+uint64(k))%uint64(len(good))]
-		if best == nil || pc.load.outstanding.Load() < best.load.outstanding.Load() {
+	for k := range n {
+		i := int((turn + uint64(k)) % uint64(n))
+		if pc := up[i]; eligible(i) && (best == nil || pc.load.outstanding.Load() < best.load.outstanding.Load()) {
 			best = pc
 		}
 	}
 	return best
+}
+
+// pickTwo samples two distinct eligible candidates and returns the less
+// loaded, or nil when a few draws found fewer than two.
+func pickTwo(up []*providerConn, eligible func(int) bool) *providerConn {
+	a, c := -1, -1
+	for range 8 {
+		i := rand.IntN(len(up))
+		switch {
+		case !eligible(i) || i == a:
+		case a < 0:
+			a = i
+		default:
+			c = i
+		}
+		if c >= 0 {
+			break
+		}
+	}
+	if c < 0 {
+		return nil
+	}
+	if up[c].load.outstanding.Load() < up[a].load.outstanding.Load() {
+		return up[c]
+	}
+	return up[a]
 }

@@ -52,7 +52,7 @@ func (p *Peer) Call(ctx context.Context, service string, body []byte, opts ...Ca
 	if !ok {
 		deadline = start.Add(p.cfg.callTimeout)
 	}
-	reply, err := p.cli.call(ctx, deadline, service, body, o)
+	reply, err := p.cli.call(ctx, start, deadline, service, body, o)
 	if err != nil {
 		return nil, callError(ctx, service, start, err)
 	}

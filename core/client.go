@@ -20,13 +20,17 @@ type client struct {
 	bal  *balancer
 	done atomic.Bool
 
+	upCh atomic.Pointer[chan struct{}] // closed and replaced when a connection comes up
+
 	mu    sync.RWMutex
 	conns map[string]*providerConn // by node ID
-	upCh  chan struct{}            // closed and replaced when a connection comes up
 }
 
 func newClient(p *Peer) *client {
-	return &client{p: p, bal: newBalancer(p.cfg.heartbeat), conns: map[string]*providerConn{}, upCh: make(chan struct{})}
+	c := &client{p: p, bal: newBalancer(p.cfg.heartbeat), conns: map[string]*providerConn{}}
+	up := make(chan struct{})
+	c.upCh.Store(&up)
+	return c
 }
 
 // errNotSent marks a request that was never written to the provider.
@@ -47,7 +51,7 @@ const retryPause = 25 * time.Millisecond
 // back at the same endpoint while the registry cannot tell.
 const redialAfter = 250 * time.Millisecond
 
-func (c *client) call(ctx context.Context, deadline time.Time, service string, body []byte, o callOptions) ([]byte, error) {
+func (c *client) call(ctx context.Context, start, deadline time.Time, service string, body []byte, o callOptions) ([]byte, error) {
 	w := c.p.watch
 	w.touch()
 	v := w.cur.Load()
@@ -70,7 +74,7 @@ func (c *client) call(ctx context.Context, deadline time.Time, service string, b
 			return nil, err
 		}
 		if pc != nil {
-			reply, err := pc.call(ctx, deadline, service, body)
+			reply, err := pc.call(ctx, start, deadline, service, body)
 			if err != nil && notRun(err) && ctx.Err() == nil && time.Now().Before(deadline) {
 				lastErr = err // the provider did not run it: safe to try another
 				w.request()
@@ -122,10 +126,9 @@ func (c *client) choose(service string, cands []NodeInfo) (*providerConn, <-chan
 	if c.done.Load() {
 		return nil, nil, ErrClosed
 	}
-	c.mu.RLock()
-	wait := c.upCh
-	c.mu.RUnlock()
-	up := make([]*providerConn, 0, len(cands))
+	wait := *c.upCh.Load()
+	var buf [8]*providerConn
+	up := buf[:0]
 	for _, n := range cands {
 		pc, err := c.conn(n)
 		if err != nil {
@@ -158,10 +161,8 @@ func (c *client) waitUp(ctx context.Context, deadline time.Time, up <-chan struc
 
 // connUp wakes the calls waiting for a connection.
 func (c *client) connUp(bool) {
-	c.mu.Lock()
-	close(c.upCh)
-	c.upCh = make(chan struct{})
-	c.mu.Unlock()
+	next := make(chan struct{})
+	close(*c.upCh.Swap(&next))
 }
 
 // conn returns the connection to n, made on first use, or nil when n

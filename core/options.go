@@ -79,7 +79,7 @@ type config struct {
 	handshakeTimeout  time.Duration
 	concurrency       int
 	requestQueue      int
-	connHandlers      int // 0: half of concurrency
+	connHandlers      int // 0: three quarters of concurrency
 	connQueue         int // 0: half of requestQueue
 	queueBytes        int64
 	writeTimeout      time.Duration
@@ -174,7 +174,7 @@ func buildConfig(opts []Option) (config, error) {
 		errs = append(errs, fmt.Errorf("core: heartbeat timeout %v must exceed the interval %v", c.heartbeatTimeout, c.heartbeat))
 	}
 	if c.connHandlers == 0 {
-		c.connHandlers = max(1, c.concurrency/2)
+		c.connHandlers = max(1, c.concurrency-c.concurrency/4)
 	}
 	if c.connQueue == 0 {
 		c.connQueue = max(1, c.requestQueue/2)
@@ -330,9 +330,9 @@ func WithConcurrency(handlers, queue int) Option {
 // the handler pool: at most handlers of its requests run at once and
 // at most queue of them wait (their bodies at most the WithQueueBytes
 // bound, one request always being let in); its further requests are
-// answered with CodeOverloaded. Defaults: half of WithConcurrency's
-// handlers and half of its queue, so that one connection can never
-// hold every worker while others wait.
+// answered with CodeOverloaded. Defaults: three quarters of
+// WithConcurrency's handlers and half of its queue, so that one
+// connection can never hold every worker while others wait.
 func WithConnectionShare(handlers, queue int) Option {
 	return func(c *config) error {
 		c.connHandlers, c.connQueue = handlers, queue

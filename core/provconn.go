@@ -17,15 +17,16 @@ import (
 type providerConn struct {
 	info    NodeInfo
 	sess    *sock.Session
+	live    atomic.Pointer[sock.Link] // the session's link while it is up
 	load    load
 	mu      sync.Mutex
 	pending map[uint64]pendingCall
 	nextID  uint64
 	wasUp   atomic.Bool
-	goodbye atomic.Bool // the provider is shutting down
+	goodbye atomic.Bool  // the provider is shutting down
+	retAt   atomic.Int64 // unix ns when the session was closed after GOODBYE; 0 while not
 	hooks   connHooks
-	retired bool      // under mu: the session is being closed after GOODBYE
-	retAt   time.Time // under mu: when it was retired
+	retired bool // under mu: the session is being closed after GOODBYE
 	retire  sync.WaitGroup
 }
 
@@ -58,6 +59,7 @@ func (c *config) dialTimeout() time.Duration {
 // caller's node name, announced to the provider.
 func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *providerConn {
 	pc := &providerConn{info: n, pending: map[uint64]pendingCall{}, hooks: hooks}
+	pc.load.epoch = time.Now()
 	sec, dial := cfg.clientDial(n.Key)
 	pc.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         n.RPC,
@@ -71,7 +73,8 @@ func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *pro
 			HeartbeatTimeout: cfg.heartbeatTimeout,
 			QueueBytes:       cfg.queueBytes,
 		},
-		OnUp: func(*sock.Link) {
+		OnUp: func(l *sock.Link) {
+			pc.live.Store(l)
 			first := !pc.wasUp.Swap(true)
 			if hooks.up != nil {
 				hooks.up(first)
@@ -88,21 +91,20 @@ func (pc *providerConn) down() bool {
 	if pc.goodbye.Load() {
 		return true
 	}
-	if pc.sess.Current() != nil {
+	if pc.live.Load() != nil {
 		return false
 	}
 	return pc.wasUp.Load() || pc.sess.LastError() != nil
 }
 
 // isUp reports a live connection that takes new calls.
-func (pc *providerConn) isUp() bool { return !pc.goodbye.Load() && pc.sess.Current() != nil }
+func (pc *providerConn) isUp() bool { return !pc.goodbye.Load() && pc.live.Load() != nil }
 
 // isRetired reports a connection closed for good after GOODBYE at
 // least d ago.
 func (pc *providerConn) isRetired(d time.Duration) bool {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	return pc.retired && time.Since(pc.retAt) >= d
+	at := pc.retAt.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) >= d
 }
 
 func (pc *providerConn) onMessage(_ *sock.Link, frames [][]byte) {
@@ -123,7 +125,7 @@ func (pc *providerConn) onMessage(_ *sock.Link, frames [][]byte) {
 	delete(pc.pending, m.id)
 	pc.mu.Unlock()
 	if ok {
-		pc.load.answered(call.sent, time.Now(), m.typ == typeError)
+		pc.load.answered(call.sent, m.typ == typeError)
 		call.ch <- m
 	}
 	pc.maybeRetire()
@@ -170,7 +172,8 @@ func (pc *providerConn) maybeRetire() {
 	if pc.retired || len(pc.pending) > 0 {
 		return
 	}
-	pc.retired, pc.retAt = true, time.Now()
+	pc.retired = true
+	pc.retAt.Store(time.Now().UnixNano())
 	pc.retire.Add(1)
 	go func() {
 		defer pc.retire.Done()
@@ -180,6 +183,7 @@ func (pc *providerConn) maybeRetire() {
 
 // onDown fails every call in flight on the lost connection.
 func (pc *providerConn) onDown(*sock.Link, error) {
+	pc.live.Store(nil)
 	pc.mu.Lock()
 	pending := pc.pending
 	pc.pending = map[uint64]pendingCall{}
@@ -192,7 +196,7 @@ func (pc *providerConn) onDown(*sock.Link, error) {
 
 // call runs one call on this connection. ctx may carry no deadline:
 // deadline always holds, enforced by ctx or by the client's sweeper.
-func (pc *providerConn) call(ctx context.Context, deadline time.Time, service string, body []byte) ([]byte, error) {
+func (pc *providerConn) call(ctx context.Context, start, deadline time.Time, service string, body []byte) ([]byte, error) {
 	if pc.goodbye.Load() && pc.hooks.retireOnGoodbye {
 		return nil, errNotSent
 	}
@@ -201,7 +205,6 @@ func (pc *providerConn) call(ctx context.Context, deadline time.Time, service st
 		return nil, err
 	}
 	ch := make(chan rpcMessage, 1)
-	now := time.Now()
 	pc.mu.Lock()
 	if pc.retired {
 		// GOODBYE came after the check above and the connection is
@@ -211,8 +214,8 @@ func (pc *providerConn) call(ctx context.Context, deadline time.Time, service st
 	}
 	pc.nextID++
 	id := pc.nextID
-	pc.pending[id] = pendingCall{ch: ch, deadline: deadline, sent: now}
-	pc.load.sent(now)
+	pc.pending[id] = pendingCall{ch: ch, deadline: deadline, sent: start}
+	pc.load.sent(start)
 	alone := len(pc.pending) == 1
 	pc.mu.Unlock()
 	req := requestFrames(id, timeoutMS(deadline), service, body)
@@ -241,7 +244,7 @@ func (pc *providerConn) call(ctx context.Context, deadline time.Time, service st
 // It gives up early when the provider refuses us (or we refuse it) at
 // the security handshake: waiting would not change that.
 func (pc *providerConn) link(ctx context.Context, deadline time.Time) (*sock.Link, error) {
-	if l := pc.sess.Current(); l != nil {
+	if l := pc.live.Load(); l != nil {
 		return l, nil
 	}
 	for {

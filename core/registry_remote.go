@@ -307,7 +307,7 @@ func (r *RemoteRegistry) call(ctx context.Context, service string, req any) ([]b
 		return nil, err
 	}
 	deadline, _ := ctx.Deadline()
-	reply, err := r.conn.call(ctx, deadline, service, body)
+	reply, err := r.conn.call(ctx, time.Now(), deadline, service, body)
 	var re *RemoteError
 	switch {
 	case err == nil:

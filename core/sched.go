@@ -16,8 +16,9 @@ type pool struct {
 	run      func(job)
 	wg       sync.WaitGroup
 	mu       sync.Mutex
-	cond     sync.Cond // signalled when ready gains a connection, or at close
-	ready    []*connQueue
+	cond     sync.Cond    // signalled when ready gains a connection, or at close
+	ready    []*connQueue // ready[head:] wait for a worker, in turn
+	head     int
 	queued   int   // requests waiting, all connections
 	bytes    int64 // their bodies' bytes
 	closed   bool
@@ -107,15 +108,13 @@ func (p *pool) next() (job, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
-		for len(p.ready) == 0 && !p.closed {
+		for p.head == len(p.ready) && !p.closed {
 			p.cond.Wait()
 		}
 		if p.closed {
 			return job{}, false
 		}
-		cq := p.ready[0]
-		p.ready[0] = nil
-		p.ready = p.ready[1:]
+		cq := p.popReadyLocked()
 		cq.inReady = false
 		if cq.head == len(cq.jobs) || cq.paused {
 			continue
@@ -127,6 +126,22 @@ func (p *pool) next() (job, bool) {
 		p.readyLocked(cq) // to the back of the line
 		return j, true
 	}
+}
+
+// popReadyLocked takes the connection whose turn it is, reusing the
+// slice's space so that steady state allocates nothing.
+func (p *pool) popReadyLocked() *connQueue {
+	cq := p.ready[p.head]
+	p.ready[p.head] = nil
+	p.head++
+	if p.head == len(p.ready) {
+		p.ready, p.head = p.ready[:0], 0
+	} else if p.head > 64 && p.head*2 > len(p.ready) {
+		n := copy(p.ready, p.ready[p.head:])
+		clear(p.ready[n:])
+		p.ready, p.head = p.ready[:n], 0
+	}
+	return cq
 }
 
 // finish records that one of cq's requests is done.
@@ -172,7 +187,7 @@ func (p *pool) drop(cq *connQueue) []job {
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
-	p.ready = nil
+	p.ready, p.head = nil, 0
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	p.wg.Wait()

@@ -163,13 +163,8 @@ func (s *server) watchPeers(f func(*sock.Link)) {
 func (s *server) peerClosed(l *sock.Link) {
 	cs := l.Value().(*connState)
 	cs.close()
-	for _, pl := range []*pool{s.main, s.reserved} {
-		cq := &cs.main
-		if pl == s.reserved {
-			cq = &cs.reserved
-		}
-		s.active.Add(-int64(len(pl.drop(cq))))
-	}
+	dropped := len(s.main.drop(&cs.main)) + len(s.reserved.drop(&cs.reserved))
+	s.active.Add(-int64(dropped))
 	s.watchMu.Lock()
 	ws := s.watchers
 	s.watchMu.Unlock()

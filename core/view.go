@@ -57,7 +57,7 @@ type watcher struct {
 	p    *Peer
 	cur  atomic.Pointer[view]
 	kick chan struct{} // capacity 1: read now
-	used atomic.Int64  // unix ns of the last call that used the view
+	used atomic.Bool   // a call used the view since the last tick
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every reading, good or not
@@ -79,8 +79,13 @@ func (w *watcher) request() {
 	}
 }
 
-// touch records that the view is in use.
-func (w *watcher) touch() { w.used.Store(time.Now().UnixNano()) }
+// touch records that the view is in use (without reading the clock:
+// it runs on every call).
+func (w *watcher) touch() {
+	if !w.used.Load() {
+		w.used.Store(true)
+	}
+}
 
 // idleAfter is how long after its last use a view stops being refreshed.
 func (w *watcher) idleAfter() time.Duration {
@@ -91,12 +96,16 @@ func (w *watcher) loop() {
 	defer w.p.wg.Done()
 	t := time.NewTicker(w.p.cfg.discoveryInterval)
 	defer t.Stop()
+	var lastUse time.Time
 	for {
 		select {
 		case <-w.p.ctx.Done():
 			return
-		case <-t.C:
-			if !w.p.subs.wanted() && time.Since(time.Unix(0, w.used.Load())) > w.idleAfter() {
+		case now := <-t.C:
+			if w.used.Swap(false) {
+				lastUse = now
+			}
+			if !w.p.subs.wanted() && now.Sub(lastUse) > w.idleAfter() {
 				continue
 			}
 		case <-w.kick:

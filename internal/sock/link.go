@@ -72,14 +72,14 @@ type Link struct {
 
 	// heartbeat state, owned by the writer goroutine
 	seenReceived uint64
-	lastTraffic  atomic.Int64 // unix ns of the tick that last saw traffic
+	born         time.Time    // with its monotonic reading: the origin of lastTraffic
+	lastTraffic  atomic.Int64 // since born, ns: the tick that last saw traffic
 }
 
 // StartLink takes ownership of c and starts its goroutines.
 func StartLink(c *zmtp.Conn, cfg LinkConfig) *Link {
 	cfg = cfg.withDefaults(c.PeerMinor())
-	l := &Link{conn: c, cfg: cfg, q: newQueue(cfg.QueueLen, cfg.QueueBytes), closing: make(chan struct{}), done: make(chan struct{})}
-	l.lastTraffic.Store(time.Now().UnixNano())
+	l := &Link{conn: c, cfg: cfg, q: newQueue(cfg.QueueLen, cfg.QueueBytes), closing: make(chan struct{}), done: make(chan struct{}), born: time.Now()}
 	c.SetWriteTimeout(max(cfg.WriteTimeout, 0))
 	l.running.Store(2)
 	go l.readLoop()
@@ -228,7 +228,7 @@ func (l *Link) Silence() time.Duration {
 	if l.cfg.Heartbeat <= 0 {
 		return 0
 	}
-	return time.Since(time.Unix(0, l.lastTraffic.Load()))
+	return time.Since(l.born) - time.Duration(l.lastTraffic.Load())
 }
 
 // Done is closed when the link has stopped.
@@ -332,12 +332,12 @@ func (l *Link) writeBatch() error {
 }
 
 func (l *Link) heartbeat() error {
-	now := time.Now()
+	now := time.Since(l.born)
 	if n := l.conn.Received(); n != l.seenReceived {
 		l.seenReceived = n
-		l.lastTraffic.Store(now.UnixNano())
+		l.lastTraffic.Store(int64(now))
 	}
-	if now.Sub(time.Unix(0, l.lastTraffic.Load())) > l.cfg.HeartbeatTimeout {
+	if now-time.Duration(l.lastTraffic.Load()) > l.cfg.HeartbeatTimeout {
 		return ErrHeartbeatTimeout
 	}
 	l.wmu.Lock()

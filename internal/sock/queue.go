@@ -3,6 +3,7 @@ package sock
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Policy says what a full queue does with one more message.
@@ -53,6 +54,10 @@ type queue struct {
 	wake      chan struct{} // capacity 1: the writer has work
 	room      chan struct{} // closed (and replaced) when the writer takes items and someone waits
 	waits     int           // senders blocked for room
+
+	// Mirrors of the state under mu, for checks that need no lock.
+	count   atomic.Int64 // len(items)
+	overNow atomic.Bool  // overLocked()
 }
 
 func newQueue(limit int, byteLimit int64) *queue {
@@ -81,6 +86,12 @@ func (q *queue) overLocked() bool {
 	return len(q.items) >= q.limit || (q.byteLimit > 0 && q.bytes >= q.byteLimit)
 }
 
+// changedLocked updates the mirrors after items or bytes changed.
+func (q *queue) changedLocked() {
+	q.count.Store(int64(len(q.items)))
+	q.overNow.Store(q.overLocked())
+}
+
 // push adds msg under policy. It reports how many messages were
 // dropped (msg itself for DropNewest, the oldest for DropOldest).
 func (q *queue) push(ctx context.Context, msg [][]byte, p Policy) (dropped int, err error) {
@@ -107,6 +118,7 @@ func (q *queue) push(ctx context.Context, msg [][]byte, p Policy) (dropped int, 
 	}
 	q.items = append(q.items, msg)
 	q.bytes += size
+	q.changedLocked()
 	q.mu.Unlock()
 	q.poke()
 	return dropped, nil
@@ -119,6 +131,7 @@ func (q *queue) dropOldestLocked() {
 	q.bytes -= msgSize(q.items[0])
 	q.items[0] = nil
 	q.items = q.items[1:]
+	q.changedLocked()
 }
 
 // poke wakes the writer with nothing queued: a direct write left bytes
@@ -150,6 +163,9 @@ func (q *queue) waitLocked(ctx context.Context) error {
 // waitRoom returns once the queue is under both of its bounds, or it
 // is closed (ErrClosed), or ctx ends.
 func (q *queue) waitRoom(ctx context.Context) error {
+	if !q.overNow.Load() {
+		return nil // the writer or a closed link ends the caller soon enough
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for !q.closed && q.overLocked() {
@@ -166,6 +182,9 @@ func (q *queue) waitRoom(ctx context.Context) error {
 // over reports whether the queue is at or over one of its bounds; when
 // it is, the next take reports room (see take).
 func (q *queue) over() bool {
+	if !q.overNow.Load() {
+		return false
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.overLocked() {
@@ -185,6 +204,7 @@ func (q *queue) take() (batch [][][]byte, room bool) {
 	q.items = q.spare[:0]
 	q.spare = nil
 	q.bytes = 0
+	q.changedLocked()
 	if len(batch) > 0 && q.waits > 0 {
 		close(q.room)
 		q.room = make(chan struct{})
@@ -216,10 +236,7 @@ func (q *queue) stats() (n int, bytes int64) {
 	return len(q.items), q.bytes
 }
 
-func (q *queue) len() int {
-	n, _ := q.stats()
-	return n
-}
+func (q *queue) len() int { return int(q.count.Load()) }
 
 func (q *queue) close() {
 	q.mu.Lock()
