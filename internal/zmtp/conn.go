@@ -116,7 +116,7 @@ func handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
 	c := &Conn{
 		nc:      nc,
 		r:       bufio.NewReaderSize(nc, bufferSize),
-		nw:      &netWriter{nc: nc},
+		nw:      newNetWriter(nc),
 		maxSize: uint64(max),
 	}
 	c.w = bufio.NewWriterSize(c.nw, bufferSize)

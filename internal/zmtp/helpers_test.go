@@ -36,7 +36,7 @@ func memConn(data []byte, w io.Writer, maxSize uint64) *Conn {
 		w = io.Discard
 	}
 	nc := &fakeConn{r: bytes.NewReader(data), w: w}
-	nw := &netWriter{nc: nc}
+	nw := newNetWriter(nc)
 	return &Conn{
 		nc:      nc,
 		r:       bufio.NewReaderSize(nc, bufferSize),

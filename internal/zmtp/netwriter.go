@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -19,14 +20,29 @@ import (
 // busy connection pays for it about once per half timeout.
 //
 // In try mode (see Conn.WriteMessageNow) a write gives the socket one
-// short chance; what it does not take is kept in spill, in order, and
-// written first by the next write in normal mode.
+// chance; what it does not take is kept in spill, in order, and written
+// first by the next write in normal mode. On a socket (TCP, Unix) that
+// chance is one non-blocking write(2), with no deadline: a short
+// deadline would be the earliest timer of the process and cost a
+// wake-up of the network poller on every write. Other connections get
+// a write with a deadline of tryWindow.
 type netWriter struct {
 	nc       net.Conn
-	timeout  time.Duration // 0: leave deadlines to the caller
-	deadline time.Time     // what is set on nc, when timeout > 0
+	raw      syscall.RawConn // nil unless nc is a socket
+	timeout  time.Duration   // 0: leave deadlines to the caller
+	deadline time.Time       // what is set on nc, when timeout > 0
 	try      bool
 	spill    []byte
+}
+
+func newNetWriter(nc net.Conn) *netWriter {
+	w := &netWriter{nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			w.raw = raw
+		}
+	}
+	return w
 }
 
 const (
@@ -77,11 +93,17 @@ func (w *netWriter) arm() {
 	}
 }
 
-// tryWrite gives the socket one short chance to take p and keeps the
-// rest. It fails only on a real error, not on a full socket.
+// tryWrite gives the socket one chance to take p and keeps the rest.
+// It fails only on a real error, not on a full socket.
 func (w *netWriter) tryWrite(p []byte) (int, error) {
 	n := len(p)
-	if len(w.spill) == 0 {
+	if len(w.spill) == 0 && w.raw != nil {
+		k, err := w.rawWrite(p)
+		if err != nil {
+			return k, err
+		}
+		p = p[k:]
+	} else if len(w.spill) == 0 {
 		w.deadline = time.Now().Add(tryWindow)
 		w.nc.SetWriteDeadline(w.deadline)
 		k, err := w.nc.Write(p)
@@ -95,6 +117,29 @@ func (w *netWriter) tryWrite(p []byte) (int, error) {
 	}
 	w.spill = append(w.spill, p...)
 	return n, nil
+}
+
+// rawWrite makes one non-blocking write(2) of p: a full socket takes
+// nothing, which is not an error.
+func (w *netWriter) rawWrite(p []byte) (int, error) {
+	var (
+		k    int
+		werr error
+	)
+	err := w.raw.Write(func(fd uintptr) bool {
+		k, werr = syscall.Write(int(fd), p)
+		return true // one attempt: never wait for the socket
+	})
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case werr == nil:
+		return k, nil
+	case errors.Is(werr, syscall.EAGAIN) || errors.Is(werr, syscall.EINTR):
+		return 0, nil
+	}
+	return 0, &net.OpError{Op: "write", Net: w.nc.RemoteAddr().Network(), Addr: w.nc.RemoteAddr(), Err: os.NewSyscallError("write", werr)}
 }
 
 // drain writes what try mode kept.

@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -187,5 +188,42 @@ func TestLastFrameOwnsItsMemory(t *testing.T) {
 		if cap(msg[1]) != len(msg[1]) {
 			t.Fatalf("body has len %d cap %d", len(msg[1]), cap(msg[1]))
 		}
+	}
+}
+
+// On a connection that is not a socket (here a net.Pipe, as fault
+// injectors wrap connections) try mode falls back to a short deadline;
+// it must not wait either, keep the order, and leave no deadline.
+func TestWriteMessageNowOverPipe(t *testing.T) {
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	nw := newNetWriter(a)
+	if nw.raw != nil {
+		t.Fatal("a pipe taken for a socket")
+	}
+	c := &Conn{nc: a, nw: nw, w: bufio.NewWriterSize(nw, bufferSize), maxSize: DefaultMaxMessageSize}
+	c.SetWriteTimeout(5 * time.Second)
+	start := time.Now()
+	pending, err := c.WriteMessageNow([][]byte{[]byte("first")}) // nobody reads the pipe yet
+	if err != nil || !pending {
+		t.Fatalf("WriteMessageNow to a pipe nobody reads = %v, %v", pending, err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("WriteMessageNow waited %v", took)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		buf, _ := io.ReadAll(io.LimitReader(b, 2+5+2+6))
+		got <- buf
+	}()
+	if err := c.WriteMessage([][]byte{[]byte("second")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatalf("Flush after a try-mode write: %v", err)
+	}
+	want := []byte("\x00\x05first\x00\x06second")
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("wire %q, want %q", b, want)
 	}
 }
