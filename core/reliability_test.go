@@ -478,3 +478,31 @@ func TestReliabilityIdleConnectionAfterLoneReply(t *testing.T) {
 		}
 	})
 }
+
+// A caller that sends requests and never reads its replies is
+// disconnected once the node's writes to it make no progress for the
+// write timeout; a caller that reads is served meanwhile.
+func TestReliabilityNonReaderDisconnected(t *testing.T) {
+	eachTransport(t, func(t *testing.T, e *tenv) {
+		srv := e.peer("prov", WithWriteTimeout(300*time.Millisecond))
+		big := bytes.Repeat([]byte("r"), 256<<10)
+		mustHandle(t, srv, "big", func(context.Context, *Request) ([]byte, error) { return big, nil })
+		provideAdd(t, srv)
+		raw := dialZMTP(t, srv.Info().RPC, zmtp.Dealer)
+		for i := range 64 { // 16 MiB of replies: more than socket buffers and the queue hold
+			if err := raw.WriteMessage(requestFrames(uint64(i+1), 10000, "big", nil)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := raw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		cli := e.peer("caller")
+		ctx := e.ctx(20 * time.Second)
+		callAdd(t, ctx, cli, 1, 2)
+		waitCond(t, 10*time.Second, "the non-reading caller to be disconnected", func() bool {
+			return srv.Stats().Server.RPCPeers == 1 // the well-behaved caller only
+		})
+		callAdd(t, ctx, cli, 3, 4)
+	})
+}

@@ -78,6 +78,9 @@ func (w *netWriter) write(p []byte) (int, error) {
 	return written, nil
 }
 
+// arm makes sure the connection's write deadline is at least half the
+// timeout away (it is checked on the monotonic clock, and set about
+// once per half timeout), or cleared without a timeout.
 func (w *netWriter) arm() {
 	if w.timeout <= 0 {
 		if !w.deadline.IsZero() { // left by try mode
@@ -86,9 +89,8 @@ func (w *netWriter) arm() {
 		}
 		return
 	}
-	now := time.Now()
-	if w.deadline.Sub(now) < w.timeout/2 {
-		w.deadline = now.Add(w.timeout)
+	if w.deadline.IsZero() || time.Until(w.deadline) < w.timeout/2 {
+		w.deadline = time.Now().Add(w.timeout)
 		w.nc.SetWriteDeadline(w.deadline)
 	}
 }
@@ -98,6 +100,9 @@ func (w *netWriter) arm() {
 func (w *netWriter) tryWrite(p []byte) (int, error) {
 	n := len(p)
 	if len(w.spill) == 0 && w.raw != nil {
+		// A deadline that passed while the connection was idle would
+		// fail even a non-blocking write: renew it first.
+		w.arm()
 		k, err := w.rawWrite(p)
 		if err != nil {
 			return k, err

@@ -227,3 +227,26 @@ func TestWriteMessageNowOverPipe(t *testing.T) {
 		t.Fatalf("wire %q, want %q", b, want)
 	}
 }
+
+// A write deadline armed by an earlier write and passed while the
+// connection was idle must not fail a later write in try mode (a
+// non-blocking write checks the deadline too).
+func TestTryModeAfterIdleDeadline(t *testing.T) {
+	w, r := mustPair(t, Config{Type: Dealer}, Config{Type: Router})
+	w.SetWriteTimeout(50 * time.Millisecond)
+	if err := w.WriteMessage([][]byte{[]byte("armed")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(120 * time.Millisecond) // the deadline passes
+	if _, err := w.WriteMessageNow([][]byte{[]byte("later")}); err != nil {
+		t.Fatalf("try-mode write after an idle time: %v", err)
+	}
+	for _, want := range []string{"armed", "later"} {
+		if got, err := r.ReadMessage(); err != nil || string(got[0]) != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+	}
+}
