@@ -16,11 +16,10 @@ type pool struct {
 	run      func(job)
 	wg       sync.WaitGroup
 	mu       sync.Mutex
-	cond     sync.Cond    // signalled when ready gains a connection, or at close
-	ready    []*connQueue // ready[head:] wait for a worker, in turn
-	head     int
-	queued   int   // requests waiting, all connections
-	bytes    int64 // their bodies' bytes
+	cond     sync.Cond        // signalled when ready gains a connection, or at close
+	ready    fifo[*connQueue] // connections waiting for a worker, in turn
+	queued   int              // requests waiting, all connections
+	bytes    int64            // their bodies' bytes
 	closed   bool
 	refusals uint64 // under mu
 }
@@ -36,8 +35,7 @@ type poolLimits struct {
 
 // connQueue is one connection's requests in one pool.
 type connQueue struct {
-	jobs    []job
-	head    int // jobs[head:] wait
+	jobs    fifo[job] // waiting
 	bytes   int64
 	running int
 	inReady bool
@@ -76,14 +74,14 @@ func (p *pool) submit(cq *connQueue, j job) bool {
 	size := int64(len(j.msg.body))
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	waiting := len(cq.jobs) - cq.head
+	waiting := cq.jobs.len()
 	l := p.limits
 	if p.closed || cq.closed || p.queued >= l.queue || waiting >= l.connQueue ||
 		(waiting > 0 && cq.bytes+size > l.connBytes) || (p.queued > 0 && p.bytes+size > l.queueBytes) {
 		p.refusals++
 		return false
 	}
-	cq.jobs = append(cq.jobs, j)
+	cq.jobs.push(j)
 	cq.bytes += size
 	p.queued++
 	p.bytes += size
@@ -93,11 +91,11 @@ func (p *pool) submit(cq *connQueue, j job) bool {
 
 // readyLocked puts cq in line for a worker if it may run one more.
 func (p *pool) readyLocked(cq *connQueue) {
-	if cq.inReady || cq.closed || cq.paused || cq.head == len(cq.jobs) || cq.running >= p.limits.connRun {
+	if cq.inReady || cq.closed || cq.paused || cq.jobs.len() == 0 || cq.running >= p.limits.connRun {
 		return
 	}
 	cq.inReady = true
-	p.ready = append(p.ready, cq)
+	p.ready.push(cq)
 	p.cond.Signal()
 }
 
@@ -108,40 +106,25 @@ func (p *pool) next() (job, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for {
-		for p.head == len(p.ready) && !p.closed {
+		for p.ready.len() == 0 && !p.closed {
 			p.cond.Wait()
 		}
 		if p.closed {
 			return job{}, false
 		}
-		cq := p.popReadyLocked()
+		cq := p.ready.pop()
 		cq.inReady = false
-		if cq.head == len(cq.jobs) || cq.paused {
+		if cq.jobs.len() == 0 || cq.paused {
 			continue
 		}
-		j := cq.pop()
+		j := cq.jobs.pop()
+		cq.bytes -= int64(len(j.msg.body))
 		p.queued--
 		p.bytes -= int64(len(j.msg.body))
 		cq.running++
 		p.readyLocked(cq) // to the back of the line
 		return j, true
 	}
-}
-
-// popReadyLocked takes the connection whose turn it is, reusing the
-// slice's space so that steady state allocates nothing.
-func (p *pool) popReadyLocked() *connQueue {
-	cq := p.ready[p.head]
-	p.ready[p.head] = nil
-	p.head++
-	if p.head == len(p.ready) {
-		p.ready, p.head = p.ready[:0], 0
-	} else if p.head > 64 && p.head*2 > len(p.ready) {
-		n := copy(p.ready, p.ready[p.head:])
-		clear(p.ready[n:])
-		p.ready, p.head = p.ready[:n], 0
-	}
-	return cq
 }
 
 // finish records that one of cq's requests is done.
@@ -175,10 +158,10 @@ func (p *pool) drop(cq *connQueue) []job {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cq.closed = true
-	jobs := cq.jobs[cq.head:]
+	jobs := cq.jobs.drain()
 	p.queued -= len(jobs)
 	p.bytes -= cq.bytes
-	cq.jobs, cq.head, cq.bytes = nil, 0, 0
+	cq.bytes = 0
 	return jobs
 }
 
@@ -187,7 +170,7 @@ func (p *pool) drop(cq *connQueue) []job {
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
-	p.ready, p.head = nil, 0
+	p.ready = fifo[*connQueue]{}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	p.wg.Wait()
@@ -200,17 +183,36 @@ func (p *pool) stats() (queued int, refused uint64) {
 	return p.queued, p.refusals
 }
 
-func (cq *connQueue) pop() job {
-	j := cq.jobs[cq.head]
-	cq.jobs[cq.head] = job{}
-	cq.head++
-	cq.bytes -= int64(len(j.msg.body))
-	if cq.head == len(cq.jobs) { // empty: reuse the slice from its start
-		cq.jobs, cq.head = cq.jobs[:0], 0
-	} else if cq.head > 64 && cq.head*2 > len(cq.jobs) {
-		n := copy(cq.jobs, cq.jobs[cq.head:])
-		clear(cq.jobs[n:])
-		cq.jobs, cq.head = cq.jobs[:n], 0
+// fifo is a queue on a slice that reuses its space: steady state
+// allocates nothing.
+type fifo[T any] struct {
+	items []T
+	head  int // items[head:] are queued
+}
+
+func (f *fifo[T]) len() int { return len(f.items) - f.head }
+
+func (f *fifo[T]) push(v T) { f.items = append(f.items, v) }
+
+// pop takes the oldest item; the fifo must not be empty.
+func (f *fifo[T]) pop() T {
+	var zero T
+	v := f.items[f.head]
+	f.items[f.head] = zero
+	f.head++
+	if f.head == len(f.items) { // empty: start again at the front
+		f.items, f.head = f.items[:0], 0
+	} else if f.head > 64 && f.head*2 > len(f.items) {
+		n := copy(f.items, f.items[f.head:])
+		clear(f.items[n:])
+		f.items, f.head = f.items[:n], 0
 	}
-	return j
+	return v
+}
+
+// drain takes every item.
+func (f *fifo[T]) drain() []T {
+	items := f.items[f.head:]
+	*f = fifo[T]{}
+	return items
 }
