@@ -227,8 +227,19 @@ func freeEndpoint(t *testing.T) string {
 func TestQueueRestartWorkersReconnect(t *testing.T) {
 	for _, tr := range []transport{{"tcp", func(t testing.TB) string { return freeEndpoint(t.(*testing.T)) }}, {"ipc", ipcEndpoint}} {
 		t.Run(tr.name, func(t *testing.T) {
-			front, back := tr.endpoint(t), tr.endpoint(t)
-			q1, err := NewQueue(front, back, fastHeartbeat)
+			// A port found free may be taken by another test process
+			// before the queue binds it: pick others then.
+			var (
+				front, back string
+				q1          *Queue
+				err         error
+			)
+			for range 5 {
+				front, back = tr.endpoint(t), tr.endpoint(t)
+				if q1, err = NewQueue(front, back, fastHeartbeat); !errors.Is(err, syscall.EADDRINUSE) {
+					break
+				}
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
