@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -58,15 +59,23 @@ func failoverEchoKind() Behavior {
 
 // freeTCPEndpoint returns tcp://127.0.0.1:port with a port that was
 // free a moment ago, for a node that must come back at the same
-// endpoint after a restart.
+// endpoint after a restart. The port is below Linux's default range of
+// ephemeral ports (32768-60999), so that while the node is down no
+// outgoing connection of this or another test process takes it as its
+// source port.
 func freeTCPEndpoint(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return "tcp://127.0.0.1:" + strconv.Itoa(port)
 	}
-	defer ln.Close()
-	return "tcp://127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	t.Fatal("no free port below 32000")
+	return ""
 }
 
 // registryChild is a registry node in a child process, served at a
