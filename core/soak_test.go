@@ -211,7 +211,11 @@ func TestSoakRestartsAndRegistryOutage(t *testing.T) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.gap(time.Now()) // a gap running at the end counts too
-	allowedLost := soakCallers * kills
+	// A call may be lost with a SIGKILLed provider when it was in flight
+	// at the kill, or was sent in the moment before its caller read the
+	// connection's end (at-most-once: it may have run). On a loaded
+	// machine that moment can span a second call of the same caller.
+	allowedLost := 2 * soakCallers * kills
 	t.Logf("soak of %v: %d calls every %v by %d callers (deadline %v): %d ok, %d failed, %d lost on SIGKILLed providers (allowed %d; in flight at the kills: %v), slowest call %v",
 		total, st.calls, soakCallEvery, soakCallers, soakCallDeadline, st.ok, st.failed, st.lost, allowedLost, inFlightAtKills, st.slowest.Round(time.Millisecond))
 	t.Logf("longest gap between successful calls %v, ending at +%v; %d graceful restarts, %d SIGKILLs; registry node down from +%v to +%v",
@@ -224,7 +228,7 @@ func TestSoakRestartsAndRegistryOutage(t *testing.T) {
 		t.Errorf("%d calls failed while a provider was up, want none", st.failed)
 	}
 	if st.lost > allowedLost {
-		t.Errorf("%d calls lost with their provider, want at most %d (one per caller per SIGKILL)", st.lost, allowedLost)
+		t.Errorf("%d calls lost with their provider, want at most %d (two per caller per SIGKILL)", st.lost, allowedLost)
 	}
 	if st.maxGap > soakMaxGap {
 		t.Errorf("longest gap between successful calls %v, want at most %v", st.maxGap.Round(time.Millisecond), soakMaxGap)
