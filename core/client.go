@@ -55,7 +55,10 @@ func (c *client) call(ctx context.Context, start, deadline time.Time, service st
 	w := c.p.watch
 	w.touch()
 	v := w.cur.Load()
-	var lastErr error
+	var (
+		lastErr error
+		skip    []*providerConn // answered "unknown service" to this call
+	)
 	for refreshed := false; ; {
 		if v == nil || len(v.candidates(service, o.node)) == 0 {
 			if refreshed {
@@ -69,12 +72,21 @@ func (c *client) call(ctx context.Context, start, deadline time.Time, service st
 			continue
 		}
 		cands := v.candidates(service, o.node)
-		pc, wait, err := c.choose(service, cands)
+		pc, wait, connecting, err := c.choose(service, cands, skip)
 		if err != nil {
 			return nil, err
 		}
 		if pc != nil {
 			reply, err := pc.call(ctx, start, deadline, service, body)
+			if errors.Is(err, ErrUnknownService) && len(skip)+1 < len(cands) && ctx.Err() == nil {
+				// The view is stale for this node (it withdrew the service,
+				// or another instance now answers at its endpoint and is
+				// still setting up): the handler did not run, another
+				// provider may serve it.
+				lastErr, skip = err, append(skip, pc)
+				w.request()
+				continue
+			}
 			if err != nil && notRun(err) && ctx.Err() == nil && time.Now().Before(deadline) {
 				lastErr = err // the provider did not run it: safe to try another
 				w.request()
@@ -90,7 +102,9 @@ func (c *client) call(ctx context.Context, start, deadline time.Time, service st
 		if !c.waitUp(ctx, deadline, wait) {
 			return nil, noProvider(service, o.node, lastErr)
 		}
-		w.request()
+		if !connecting { // every candidate is down: the registry may know others
+			w.request()
+		}
 		v = w.cur.Load()
 	}
 }
@@ -120,25 +134,30 @@ func noProvider(service, node string, cause error) error {
 
 // choose returns the provider connection for the next call, or nil
 // with a channel closed when a connection comes up, when none is
-// connected now. It opens connections to every candidate, so that a
-// call that must wait goes to the first provider that answers.
-func (c *client) choose(service string, cands []NodeInfo) (*providerConn, <-chan struct{}, error) {
+// connected now; connecting reports candidates still being dialled.
+// It opens connections to every candidate, so that a call that must
+// wait goes to the first provider that answers.
+func (c *client) choose(service string, cands []NodeInfo, skip []*providerConn) (pc *providerConn, wait <-chan struct{}, connecting bool, err error) {
 	if c.done.Load() {
-		return nil, nil, ErrClosed
+		return nil, nil, false, ErrClosed
 	}
-	wait := *c.upCh.Load()
+	wait = *c.upCh.Load()
 	var buf [8]*providerConn
 	up := buf[:0]
 	for _, n := range cands {
 		pc, err := c.conn(n)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
-		if pc != nil && pc.isUp() {
+		switch {
+		case pc == nil || slices.Contains(skip, pc):
+		case pc.isUp():
 			up = append(up, pc)
+		case !pc.down():
+			connecting = true
 		}
 	}
-	return c.bal.pick(service, up), wait, nil
+	return c.bal.pick(service, up), wait, connecting, nil
 }
 
 // waitUp waits until a connection comes up or retryPause passes; it
@@ -199,15 +218,50 @@ func (c *client) conn(n NodeInfo) (*providerConn, error) {
 	return pc, nil
 }
 
-// viewChanged forgets connections to nodes no longer registered. A
-// node that said GOODBYE leaves the registry before it stops serving:
-// its connection stays until the calls in flight on it are answered
-// (it retires itself then), and is dropped at a later reading.
+// keepLive adds to a reading of the registry the nodes it lacks that
+// this client is connected to, whose connection is up and did not say
+// GOODBYE, for up to grace after they vanished: a registry that forgot
+// a node (it restarted empty, a lease lapsed during its outage) is not
+// believed over a live connection. A node that crashed or hangs loses
+// its connection or its heartbeats, and one that stops says GOODBYE,
+// so neither is kept.
+func (c *client) keepLive(nodes []NodeInfo, grace time.Duration) []NodeInfo {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	listed := make(map[string]bool, 2*len(nodes))
+	for _, n := range nodes {
+		listed[n.ID], listed["name:"+n.Name] = true, true
+	}
+	now := time.Now().UnixNano()
+	for id, pc := range c.conns {
+		if listed[id] {
+			pc.vanished.Store(0)
+			continue
+		}
+		if !pc.isUp() || listed["name:"+pc.info.Name] {
+			continue
+		}
+		since := pc.vanished.Load()
+		if since == 0 {
+			pc.vanished.Store(now)
+		} else if time.Duration(now-since) > grace {
+			continue
+		}
+		nodes = append(nodes, pc.info)
+	}
+	return nodes
+}
+
+// viewChanged forgets connections to nodes no longer in the view. A
+// connection with calls in flight stays until they are answered: a
+// node that said GOODBYE leaves the registry before it stops serving
+// (its connection retires itself then), and no reading of the registry
+// cuts a call short. It is dropped at a later reading.
 func (c *client) viewChanged(v *view) {
 	c.mu.Lock()
 	var stale []*providerConn
 	for id, pc := range c.conns {
-		if pc.goodbye.Load() && pc.inFlight() > 0 {
+		if pc.inFlight() > 0 {
 			continue
 		}
 		if !slices.ContainsFunc(v.nodes, func(n NodeInfo) bool { return n.ID == id }) {
@@ -285,16 +339,6 @@ func (c *client) close() {
 	for _, pc := range conns {
 		pc.close()
 	}
-}
-
-// sleepUntil sleeps d, or until deadline or the end of ctx; it reports
-// whether the whole d passed before the deadline.
-func sleepUntil(ctx context.Context, deadline time.Time, d time.Duration) bool {
-	if time.Until(deadline) < d {
-		sleepCtx(ctx, time.Until(deadline))
-		return false
-	}
-	return sleepCtx(ctx, d)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,9 +26,12 @@ type providerConn struct {
 	wasUp   atomic.Bool
 	goodbye atomic.Bool  // the provider is shutting down
 	retAt   atomic.Int64 // unix ns when the session was closed after GOODBYE; 0 while not
-	hooks   connHooks
-	retired bool // under mu: the session is being closed after GOODBYE
-	retire  sync.WaitGroup
+	// vanished is when (unix ns) a reading of the registry first lacked
+	// the node while its connection was up; 0 while it is listed.
+	vanished atomic.Int64
+	hooks    connHooks
+	retired  bool // under mu: the session is being closed after GOODBYE
+	retire   sync.WaitGroup
 }
 
 // connHooks adapts a providerConn to its owner.
@@ -41,6 +45,8 @@ type connHooks struct {
 	retireOnGoodbye bool
 	// maxBackoff bounds the wait between reconnects (0: the default).
 	maxBackoff time.Duration
+	// handshakeTimeout bounds each dial (0: config.dialTimeout).
+	handshakeTimeout time.Duration
 }
 
 // dialTimeout bounds a caller's dial and handshake to a provider. With
@@ -65,7 +71,7 @@ func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *pro
 		Endpoint:         n.RPC,
 		Dial:             dial,
 		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: cfg.maxMessageSize, Metadata: zmtp.Metadata{"X-Zmp-Node": self}, Security: sec},
-		HandshakeTimeout: cfg.dialTimeout(),
+		HandshakeTimeout: cmp.Or(hooks.handshakeTimeout, cfg.dialTimeout()),
 		MaxBackoff:       hooks.maxBackoff,
 		Link: sock.LinkConfig{
 			OnMessage:        pc.onMessage,

@@ -238,7 +238,8 @@ func NewRemoteRegistry(endpoint string, opts ...Option) (*RemoteRegistry, error)
 	}
 	r := &RemoteRegistry{cfg: cfg, entries: map[entryKey]registerRequest{}}
 	n := NodeInfo{Name: "zmp-registry", RPC: endpoint, Key: key}
-	r.conn = newProviderConn(&r.cfg, "", n, connHooks{up: r.connected, maxBackoff: registryBackoff})
+	// Not a provider among others: its handshakes get the full timeout.
+	r.conn = newProviderConn(&r.cfg, "", n, connHooks{up: r.connected, maxBackoff: registryBackoff, handshakeTimeout: cfg.handshakeTimeout})
 	return r, nil
 }
 
@@ -268,19 +269,20 @@ func (r *RemoteRegistry) replay() {
 	}
 }
 
-// ready waits until the connection is up, for at most a dial timeout;
-// when the registry node is known to be down it fails at once.
+// ready waits until the connection is up: while the first dial is
+// under way (bounded by the handshake timeout), or ctx ends. When the
+// registry node is known to be down (a dial failed, or the connection
+// was lost) it fails at once with ErrRegistryUnavailable.
 func (r *RemoteRegistry) ready(ctx context.Context) error {
-	deadline := time.Now().Add(r.cfg.dialTimeout())
 	for !r.conn.isUp() {
 		if err := r.conn.sess.LastError(); isSecurityError(err) {
 			return fmt.Errorf("core: registry %s: %w", r.conn.info.RPC, securityError(err))
 		}
-		if r.conn.down() || !sleepUntil(ctx, deadline, 5*time.Millisecond) {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if r.conn.down() {
 			return r.unavailable(r.conn.sess.LastError())
+		}
+		if !sleepCtx(ctx, 5*time.Millisecond) {
+			return ctx.Err()
 		}
 	}
 	return nil

@@ -2,9 +2,11 @@ package core
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gozmp/zmp/internal/sock"
 	"github.com/gozmp/zmp/internal/zmtp"
@@ -132,21 +134,27 @@ func (s *subscriber) reconcile(v *view) {
 			}
 		}
 	}
-	for _, pc := range s.apply(wanted) {
+	for _, pc := range s.apply(v, wanted, subs) {
 		pc.sess.Close()
 	}
 }
 
 // apply makes the publisher connections those of wanted and returns
-// the ones to close.
-func (s *subscriber) apply(wanted map[string]NodeInfo) (stale []*pubConn) {
+// the ones to close. A publisher that the reading v lacks but whose
+// connection is up, and that a subscription still wants, is kept for a
+// lease's time (see client.keepLive).
+func (s *subscriber) apply(v *view, wanted map[string]NodeInfo, subs []*Subscription) (stale []*pubConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
+	now := time.Now()
 	for id, pc := range s.pubs {
 		n, ok := wanted[id]
+		if !ok && !v.ids[id] && pc.keep(now, s.p.cfg.leaseTTL, subs) {
+			continue
+		}
 		if !ok || n.Pub != pc.info.Pub {
 			stale = append(stale, pc)
 			delete(s.pubs, id)
@@ -192,12 +200,13 @@ type pubConn struct {
 	sess *sock.Session
 	name string // the publisher's node name
 
-	mu      sync.Mutex
-	info    NodeInfo
-	link    *sock.Link
-	acked   map[string]bool
-	lastSeq map[string]uint64 // by interned topic name
-	names   map[string]string // interned topic names
+	mu       sync.Mutex
+	info     NodeInfo
+	vanished time.Time // when a reading of the registry first lacked it
+	link     *sock.Link
+	acked    map[string]bool
+	lastSeq  map[string]uint64 // by interned topic name
+	names    map[string]string // interned topic names
 }
 
 // maxInterned bounds the topic names a connection keeps; past it names
@@ -224,6 +233,21 @@ func newPubConn(s *subscriber, n NodeInfo) *pubConn {
 	return pc
 }
 
+// keep reports whether a publisher the registry no longer lists is kept:
+// its connection is up, a subscription wants it, and it vanished less
+// than grace ago.
+func (pc *pubConn) keep(now time.Time, grace time.Duration, subs []*Subscription) bool {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.link == nil || !slices.ContainsFunc(subs, func(s *Subscription) bool { return s.matchesInfo(pc.info) }) {
+		return false
+	}
+	if pc.vanished.IsZero() {
+		pc.vanished = now
+	}
+	return now.Sub(pc.vanished) <= grace
+}
+
 func (pc *pubConn) nodeInfo() NodeInfo {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
@@ -233,7 +257,7 @@ func (pc *pubConn) nodeInfo() NodeInfo {
 func (pc *pubConn) setInfo(n NodeInfo) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	pc.info = n
+	pc.info, pc.vanished = n, time.Time{}
 }
 
 func (pc *pubConn) isAcked(key string) bool {

@@ -131,7 +131,7 @@ func (w *watcher) read() {
 	w.lastErr = err
 	var v *view
 	if err == nil {
-		v = newView(w.reads, nodes)
+		v = newView(w.reads, w.p.cli.keepLive(nodes, w.p.cfg.leaseTTL))
 		w.cur.Store(v)
 	}
 	w.logLocked(err)
