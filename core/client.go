@@ -95,8 +95,11 @@ func (c *client) call(ctx context.Context, start, deadline time.Time, service st
 			}
 			return reply, err
 		}
-		lastErr = c.unreachableReason(cands)
-		if c.allRefused(cands) {
+		reason, refused := c.unreachable(cands)
+		if reason != nil {
+			lastErr = reason
+		}
+		if refused {
 			return nil, noProvider(service, o.node, lastErr) // waiting would not change a refusal
 		}
 		if !c.waitUp(ctx, deadline, wait) {
@@ -275,31 +278,24 @@ func (c *client) viewChanged(v *view) {
 	}
 }
 
-func (c *client) unreachableReason(cands []NodeInfo) error {
+// unreachable returns why the candidates cannot be reached, from their
+// last dial or link errors, and whether every one of them refused us
+// (or we them) at the security handshake: waiting would not change that.
+func (c *client) unreachable(cands []NodeInfo) (reason error, refused bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	refused = len(cands) > 0
 	for _, n := range cands {
+		var err error
 		if pc := c.conns[n.ID]; pc != nil {
-			if err := pc.sess.LastError(); err != nil {
-				return fmt.Errorf("%d provider(s) unreachable, last error: %w", len(cands), securityError(err))
-			}
+			err = pc.sess.LastError()
 		}
-	}
-	return nil
-}
-
-// allRefused reports whether every candidate's last handshake failed
-// on security grounds.
-func (c *client) allRefused(cands []NodeInfo) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, n := range cands {
-		pc := c.conns[n.ID]
-		if pc == nil || !isSecurityError(pc.sess.LastError()) {
-			return false
+		if err != nil && reason == nil {
+			reason = fmt.Errorf("%d provider(s) unreachable, last error: %w", len(cands), securityError(err))
 		}
+		refused = refused && isSecurityError(err)
 	}
-	return true
+	return reason, refused
 }
 
 // sweepEvery is how often the client looks for calls past their
