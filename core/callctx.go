@@ -106,10 +106,6 @@ func (c *callCtx) Done() <-chan struct{} {
 
 func (c *callCtx) String() string { return "zmp handler context" }
 
-// expired reports, without making Done, whether the deadline has
-// passed or the context has ended otherwise.
-func (c *callCtx) expired() bool { return c.Err() != nil }
-
 // checkLocked ends the context when its parent has ended or its
 // deadline has passed, with the error of whichever came first.
 func (c *callCtx) checkLocked() {
