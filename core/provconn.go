@@ -291,7 +291,7 @@ func (pc *providerConn) send(ctx context.Context, deadline time.Time, link *sock
 	switch {
 	case alone:
 		err = link.SendNow(ctx, req, sock.Block) // latency: no hand-off; under load the writer batches
-	case link.QueueFull(msgBytes(req)):
+	case link.QueueFull(req):
 		wctx, cancel := context.WithDeadline(ctx, deadline)
 		err = link.Send(wctx, req)
 		cancel()
@@ -307,14 +307,6 @@ func (pc *providerConn) send(ctx context.Context, deadline time.Time, link *sock
 		return errExpired
 	}
 	return fmt.Errorf("%w: %v", errNotSent, err)
-}
-
-func msgBytes(frames [][]byte) int64 {
-	var n int64
-	for _, f := range frames {
-		n += int64(len(f))
-	}
-	return n
 }
 
 func (pc *providerConn) forget(id uint64) {

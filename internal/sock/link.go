@@ -168,9 +168,9 @@ func (l *Link) writeDirect(frames [][]byte) (done bool, err error) {
 	return true, nil
 }
 
-// QueueFull reports whether Send of a message of size bytes would have
-// to wait for room now.
-func (l *Link) QueueFull(size int64) bool { return l.q.full(size) }
+// QueueFull reports whether Send of frames would have to wait for room
+// now.
+func (l *Link) QueueFull(frames [][]byte) bool { return l.q.full(msgSize(frames)) }
 
 // Backlogged reports whether the send queue is at or over one of its
 // bounds (count or bytes); if so, OnRoom runs once it has room again.
