@@ -19,10 +19,14 @@ type NodeInfo struct {
 	// "PLAIN"); empty for NULL.
 	Security string `json:"security,omitempty"`
 	// Key is its CURVE public key in Z85, when Security is "CURVE".
-	Key      string    `json:"key,omitempty"`
-	Services []string  `json:"services,omitempty"`
-	Topics   []string  `json:"topics,omitempty"`
-	Started  time.Time `json:"started"`
+	Key string `json:"key,omitempty"`
+	// Labels are the node's key/value labels (WithLabels): where it
+	// runs, what it is for. Calls and subscriptions can select nodes by
+	// them.
+	Labels   map[string]string `json:"labels,omitempty"`
+	Services []string          `json:"services,omitempty"`
+	Topics   []string          `json:"topics,omitempty"`
+	Started  time.Time         `json:"started"`
 	// Expires is set by the registry: the entry is dead after it unless
 	// renewed by registering again.
 	Expires time.Time `json:"expires,omitzero"`
