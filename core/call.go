@@ -8,28 +8,17 @@ import (
 	"time"
 )
 
-// CallOption adjusts one call.
-type CallOption func(*callOptions)
-
-type callOptions struct {
-	node string
-}
-
-// OnNode pins the call to the node of that name instead of spreading
-// calls over every provider.
-func OnNode(name string) CallOption {
-	return func(o *callOptions) { o.node = name }
-}
-
 // Call sends body to service and returns the reply body. Providers are
-// found in the registry and chosen by load (see the package
-// documentation), or pinned by OnNode. body is copied before Call
-// returns; the reply belongs to the caller and shares no memory with
-// other messages.
+// found in the registry and chosen by the peer's balancer (see the
+// package documentation), or selected by OnNode, Where or At. body is
+// copied before Call returns; the reply belongs to the caller and
+// shares no memory with other messages.
 // The call ends by ctx's deadline, or after the peer's call timeout
-// when ctx has none. Errors: ErrNoProvider, ErrTimeout (which also
+// when ctx has none. A call marked Idempotent is retried on another
+// provider after a lost connection or a refusal (WithRetry); others
+// are sent at most once. Errors: ErrNoProvider, ErrTimeout (which also
 // matches context.DeadlineExceeded), ErrConnectionLost, ErrTooLarge,
-// ErrClosed, or a *RemoteError from the provider.
+// ErrClosed, ErrBadMetadata, or a *RemoteError from the provider.
 func (p *Peer) Call(ctx context.Context, service string, body []byte, opts ...CallOption) ([]byte, error) {
 	if err := checkName(service); err != nil {
 		return nil, err
@@ -37,12 +26,47 @@ func (p *Peer) Call(ctx context.Context, service string, body []byte, opts ...Ca
 	if p.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
-	if int64(len(body)) > p.cfg.maxMessageSize-requestOverhead(service) {
-		return nil, fmt.Errorf("%w: request of %d bytes, limit %d", ErrTooLarge, len(body), p.cfg.maxMessageSize)
-	}
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	if p.invoker == nil {
+		return p.send(ctx, service, body, &o)
+	}
+	ci := &CallInfo{Service: service, Body: body, Meta: o.meta, Node: o.node, Idempotent: o.idempotent, opts: &o}
+	reply, err := p.invoker(ctx, ci)
+	if o.replyMeta != nil {
+		*o.replyMeta = ci.ReplyMeta
+	}
+	return reply, err
+}
+
+// invokeLast is the end of the call interceptors' chain: it sends the
+// call as they left it.
+func (p *Peer) invokeLast(ctx context.Context, ci *CallInfo) ([]byte, error) {
+	if err := checkName(ci.Service); err != nil {
+		return nil, err
+	}
+	o := *ci.opts
+	o.node, o.meta, o.idempotent = ci.Node, ci.Meta, ci.Idempotent
+	var got Metadata
+	o.replyMeta = &got
+	reply, err := p.send(ctx, ci.Service, ci.Body, &o)
+	ci.ReplyMeta = got
+	return reply, err
+}
+
+// send sends one call, after its options and interceptors are applied.
+func (p *Peer) send(ctx context.Context, service string, body []byte, o *callOptions) ([]byte, error) {
+	meta, err := o.encodeMeta()
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)+len(meta)) > p.cfg.maxMessageSize-requestOverhead(service) {
+		return nil, fmt.Errorf("%w: request of %d bytes, limit %d", ErrTooLarge, len(body)+len(meta), p.cfg.maxMessageSize)
 	}
 	// Without a deadline in ctx the call timeout applies. It is kept as
 	// a plain time, enforced by the client's sweeper, so that a call
@@ -52,7 +76,7 @@ func (p *Peer) Call(ctx context.Context, service string, body []byte, opts ...Ca
 	if !ok {
 		deadline = start.Add(p.cfg.callTimeout)
 	}
-	reply, err := p.cli.call(ctx, start, deadline, service, body, o)
+	reply, err := p.cli.call(ctx, &outCall{start: start, deadline: deadline, service: service, body: body, meta: meta, o: o})
 	if err != nil {
 		return nil, callError(ctx, service, start, err)
 	}

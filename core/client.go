@@ -17,8 +17,10 @@ import (
 // has a view that lists the service.
 type client struct {
 	p    *Peer
-	bal  *balancer
+	bal  Balancer
 	done atomic.Bool
+
+	retries, hedges, hedgeWins atomic.Uint64
 
 	upCh atomic.Pointer[chan struct{}] // closed and replaced when a connection comes up
 
@@ -27,7 +29,7 @@ type client struct {
 }
 
 func newClient(p *Peer) *client {
-	c := &client{p: p, bal: newBalancer(p.cfg.heartbeat), conns: map[string]*providerConn{}}
+	c := &client{p: p, bal: p.cfg.balancer, conns: map[string]*providerConn{}}
 	up := make(chan struct{})
 	c.upCh.Store(&up)
 	return c
@@ -51,65 +53,153 @@ const retryPause = 25 * time.Millisecond
 // back at the same endpoint while the registry cannot tell.
 const redialAfter = 250 * time.Millisecond
 
-func (c *client) call(ctx context.Context, start, deadline time.Time, service string, body []byte, o callOptions) ([]byte, error) {
+// outCall is one call on its way out, after its interceptors.
+type outCall struct {
+	start, deadline time.Time
+	service         string
+	body, meta      []byte // meta: the encoded metadata frame, nil for none
+	o               *callOptions
+}
+
+// call sends oc to a provider (and, hedged, to a second one), and
+// writes the reply's metadata to oc.o.replyMeta when asked.
+func (c *client) call(ctx context.Context, oc *outCall) ([]byte, error) {
+	var r result
+	if oc.o.hedge > 0 {
+		r = c.hedged(ctx, oc)
+	} else {
+		r = c.attempt(ctx, oc, nil, nil)
+	}
+	if oc.o.replyMeta != nil && r.meta != nil {
+		md, err := decodeMeta(r.meta)
+		if err != nil {
+			return nil, fmt.Errorf("%w: in the reply from %q: %w", errBadEnvelope, oc.service, err)
+		}
+		*oc.o.replyMeta = md
+	}
+	return r.body, r.err
+}
+
+// result is how one attempt at a call ended.
+type result struct {
+	body, meta []byte
+	err        error
+	pc         *providerConn // where it went last; nil if nowhere
+}
+
+// attempt sends oc to one provider after another until one answers,
+// the call's deadline passes, or it fails in a way that must not be
+// retried. Every call moves on from a provider that did not run it
+// (its connection was not up, it said it was stopping) or does not know
+// the service; an idempotent call also from one that lost the
+// connection or was overloaded, with backoff (WithRetry). avoid, when
+// set, is a provider to leave to others while any other is up; picked,
+// when set, is told the first provider chosen.
+func (c *client) attempt(ctx context.Context, oc *outCall, avoid *providerConn, picked chan<- *providerConn) result {
 	w := c.p.watch
 	w.touch()
 	v := w.cur.Load()
 	var (
 		lastErr error
-		skip    []*providerConn // answered "unknown service" to this call
+		skip    []*providerConn // not to be tried again by this call
+		tries   int
 	)
+	if avoid != nil {
+		skip = append(skip, avoid)
+	}
 	for refreshed := false; ; {
-		if v == nil || len(v.candidates(service, o.node)) == 0 {
-			if refreshed {
-				return nil, noProvider(service, o.node, lastErr)
+		cands := c.candidates(v, oc)
+		if len(cands) == 0 {
+			if refreshed || oc.o.target != nil {
+				return result{err: noProvider(oc.service, oc.o.node, lastErr)}
 			}
 			var err error
-			if v, err = w.fresh(ctx, deadline); err != nil {
-				return nil, c.readFailed(ctx, service, o.node, err)
+			if v, err = w.fresh(ctx, oc.deadline); err != nil {
+				return result{err: c.readFailed(ctx, oc.service, oc.o.node, err)}
 			}
 			refreshed = true
 			continue
 		}
-		cands := v.candidates(service, o.node)
-		pc, wait, connecting, err := c.choose(service, cands, skip)
+		if len(skip) >= len(cands) && skip[0] == avoid && avoid != nil {
+			skip = skip[1:] // nobody else: the avoided provider will do
+		}
+		pc, wait, connecting, err := c.choose(oc, cands, skip)
 		if err != nil {
-			return nil, err
+			return result{err: err}
 		}
 		if pc != nil {
-			reply, err := pc.call(ctx, start, deadline, service, body)
-			if errors.Is(err, ErrUnknownService) && len(skip)+1 < len(cands) && ctx.Err() == nil {
-				// The view is stale for this node (it withdrew the service,
-				// or another instance now answers at its endpoint and is
-				// still setting up): the handler did not run, another
-				// provider may serve it.
+			if picked != nil {
+				picked <- pc // capacity 1, sent once
+				picked = nil
+			}
+			tries++
+			reply, meta, err := pc.callOut(ctx, oc)
+			if err == nil {
+				return result{body: reply, meta: meta, pc: pc}
+			}
+			switch c.retry(ctx, oc, err, tries, len(skip)+1 < len(cands)) {
+			case retryElsewhere:
 				lastErr, skip = err, append(skip, pc)
 				w.request()
+				v = w.cur.Load()
 				continue
-			}
-			if err != nil && notRun(err) && ctx.Err() == nil && time.Now().Before(deadline) {
-				lastErr = err // the provider did not run it: safe to try another
+			case retryNow:
+				lastErr = err
+				w.request()
+				v = w.cur.Load()
+				continue
+			case retryLater:
+				lastErr, skip = err, append(skip, pc)
+				if len(skip) >= len(cands) {
+					skip = skip[:0] // every provider failed once: try them again
+				}
+				c.retries.Add(1)
+				if !c.backoff(ctx, oc, tries) {
+					return result{meta: meta, err: err, pc: pc}
+				}
 				w.request()
 				v = w.cur.Load()
 				continue
 			}
-			return reply, err
+			return result{meta: meta, err: err, pc: pc}
 		}
 		reason, refused := c.unreachable(cands)
 		if reason != nil {
 			lastErr = reason
 		}
 		if refused {
-			return nil, noProvider(service, o.node, lastErr) // waiting would not change a refusal
+			return result{err: noProvider(oc.service, oc.o.node, lastErr)} // waiting would not change a refusal
 		}
-		if !c.waitUp(ctx, deadline, wait) {
-			return nil, noProvider(service, o.node, lastErr)
+		if !c.waitUp(ctx, oc.deadline, wait) {
+			return result{err: noProvider(oc.service, oc.o.node, lastErr)}
 		}
 		if !connecting { // every candidate is down: the registry may know others
 			w.request()
 		}
 		v = w.cur.Load()
 	}
+}
+
+// candidates returns the nodes oc may go to: its At target, or the
+// providers in v narrowed by OnNode and Where.
+func (c *client) candidates(v *view, oc *outCall) []NodeInfo {
+	if oc.o.target != nil {
+		return []NodeInfo{*oc.o.target}
+	}
+	if v == nil {
+		return nil
+	}
+	cands := v.candidates(oc.service, oc.o.node)
+	if len(oc.o.labels) == 0 {
+		return cands
+	}
+	var out []NodeInfo
+	for _, n := range cands {
+		if n.HasLabels(oc.o.labels) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // readFailed turns a failed wait for a registry reading into the
@@ -140,27 +230,38 @@ func noProvider(service, node string, cause error) error {
 // connected now; connecting reports candidates still being dialled.
 // It opens connections to every candidate, so that a call that must
 // wait goes to the first provider that answers.
-func (c *client) choose(service string, cands []NodeInfo, skip []*providerConn) (pc *providerConn, wait <-chan struct{}, connecting bool, err error) {
+func (c *client) choose(oc *outCall, cands []NodeInfo, skip []*providerConn) (pc *providerConn, wait <-chan struct{}, connecting bool, err error) {
 	if c.done.Load() {
 		return nil, nil, false, ErrClosed
 	}
 	wait = *c.upCh.Load()
-	var buf [8]*providerConn
+	var buf [8]Provider
 	up := buf[:0]
 	for _, n := range cands {
-		pc, err := c.conn(n)
+		pc, err := c.conn(n, oc.o.target != nil)
 		if err != nil {
 			return nil, nil, false, err
 		}
 		switch {
 		case pc == nil || slices.Contains(skip, pc):
 		case pc.isUp():
-			up = append(up, pc)
+			up = append(up, Provider{pc: pc, hb: c.p.cfg.heartbeat})
 		case !pc.down():
 			connecting = true
 		}
 	}
-	return c.bal.pick(service, up), wait, connecting, nil
+	if len(up) == 0 {
+		return nil, wait, connecting, nil
+	}
+	b := c.bal
+	if oc.o.balancer != nil {
+		b = oc.o.balancer
+	}
+	i := b.Pick(oc.service, up)
+	if i < 0 || i >= len(up) {
+		i = 0
+	}
+	return up[i].pc, wait, connecting, nil
 }
 
 // waitUp waits until a connection comes up or retryPause passes; it
@@ -188,8 +289,9 @@ func (c *client) connUp(bool) {
 }
 
 // conn returns the connection to n, made on first use, or nil when n
-// has left the registry since the caller's view was read.
-func (c *client) conn(n NodeInfo) (*providerConn, error) {
+// has left the registry since the caller's view was read. A direct
+// connection (At) is made whatever the registry says.
+func (c *client) conn(n NodeInfo, direct bool) (*providerConn, error) {
 	c.mu.RLock()
 	pc, ok := c.conns[n.ID]
 	c.mu.RUnlock()
@@ -206,13 +308,14 @@ func (c *client) conn(n NodeInfo) (*providerConn, error) {
 		c.mu.Unlock()
 		return old, nil
 	}
-	if v := c.p.watch.cur.Load(); v != nil && !v.ids[n.ID] {
+	if v := c.p.watch.cur.Load(); !direct && v != nil && !v.ids[n.ID] {
 		// n comes from an older view and has left the registry since
 		// (its connection was dropped): do not dial it again.
 		c.mu.Unlock()
 		return nil, nil
 	}
 	pc = newProviderConn(&c.p.cfg, c.p.name, n, connHooks{retireOnGoodbye: true, up: c.connUp})
+	pc.direct = direct
 	c.conns[n.ID] = pc
 	c.mu.Unlock()
 	if ok {
@@ -237,6 +340,9 @@ func (c *client) keepLive(nodes []NodeInfo, grace time.Duration) []NodeInfo {
 	}
 	now := time.Now().UnixNano()
 	for id, pc := range c.conns {
+		if pc.direct {
+			continue
+		}
 		if listed[id] {
 			pc.vanished.Store(0)
 			continue
@@ -264,7 +370,7 @@ func (c *client) viewChanged(v *view) {
 	c.mu.Lock()
 	var stale []*providerConn
 	for id, pc := range c.conns {
-		if pc.inFlight() > 0 {
+		if pc.direct || pc.inFlight() > 0 {
 			continue
 		}
 		if !slices.ContainsFunc(v.nodes, func(n NodeInfo) bool { return n.ID == id }) {
@@ -322,6 +428,30 @@ func (c *client) sweepLoop() {
 			for _, pc := range conns {
 				pc.expire(now)
 			}
+			c.closeIdleDirect(conns)
+		}
+	}
+}
+
+// directIdle is how long a connection made for direct calls (At) stays
+// open without a call.
+const directIdle = time.Minute
+
+// closeIdleDirect closes the direct connections idle for directIdle.
+func (c *client) closeIdleDirect(conns []*providerConn) {
+	for _, pc := range conns {
+		if !pc.direct || pc.load.outstanding.Load() > 0 || pc.load.now()-time.Duration(pc.load.progress.Load()) < directIdle {
+			continue
+		}
+		c.mu.Lock()
+		if c.conns[pc.info.ID] == pc && pc.inFlight() == 0 {
+			delete(c.conns, pc.info.ID)
+		} else {
+			pc = nil
+		}
+		c.mu.Unlock()
+		if pc != nil {
+			pc.close()
 		}
 	}
 }

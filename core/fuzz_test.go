@@ -15,14 +15,18 @@ import (
 func rpcSeeds() [][][]byte {
 	long := strings.Repeat("s", maxNameLen)
 	seeds := [][][]byte{
-		requestFrames(1, 0, "add", []byte(`{"A":17,"B":25}`)),
-		requestFrames(1<<63, 1<<31, long, nil),
-		requestFrames(2, 100, "zmp.ping", []byte{}),
-		replyFrames(3, []byte("42")),
-		replyFrames(0, nil),
-		errorFrames(4, NewError(CodePanic, "kaboom")),
-		errorFrames(5, &RemoteError{Code: 1042, Message: "quota", Detail: "stack\x00trace"}),
+		requestFrames(1, 0, "add", nil, []byte(`{"A":17,"B":25}`)),
+		requestFrames(1<<63, 1<<31, long, nil, nil),
+		requestFrames(2, 100, "zmp.ping", nil, []byte{}),
+		replyFrames(3, nil, []byte("42")),
+		replyFrames(0, nil, nil),
+		errorFrames(4, nil, NewError(CodePanic, "kaboom")),
+		errorFrames(5, nil, &RemoteError{Code: 1042, Message: "quota", Detail: "stack\x00trace"}),
 		cancelFrames(6),
+		requestFrames(9, 50, "get", encodeMeta(Metadata{MetaTraceID: "abc", MetaPriority: "batch"}), []byte("k")),
+		requestFrames(10, 50, "get", []byte{}, nil),
+		replyFrames(11, encodeMeta(Metadata{MetaCacheControl: "max-age=5"}), []byte("v")),
+		errorFrames(12, []byte{}, NewError(CodeOverloaded, "shed")),
 		{},
 		{{}},
 		{[]byte("x"), header{typ: typeReply}.marshal(), nil},
@@ -33,7 +37,7 @@ func rpcSeeds() [][][]byte {
 		{{}, append([]byte{2}, make([]byte, headerLen-1)...), []byte("svc"), nil},
 	}
 	seeds = append(seeds, badEnvelopes()...)
-	return append(seeds, requestFrames(7, 0, long+"s", nil), requestFrames(8, 0, "a\x7fb", nil))
+	return append(seeds, requestFrames(7, 0, long+"s", nil, nil), requestFrames(8, 0, "a\x7fb", nil, nil))
 }
 
 func FuzzParseRPC(f *testing.F) {
@@ -60,11 +64,11 @@ func FuzzParseRPC(f *testing.F) {
 			if checkName(m.service) != nil {
 				t.Fatalf("accepted service name %q", m.service)
 			}
-			again = requestFrames(m.id, m.timeout, m.service, m.body)
+			again = requestFrames(m.id, m.timeout, m.service, m.meta, m.body)
 		case typeReply:
-			again = replyFrames(m.id, m.body)
+			again = replyFrames(m.id, m.meta, m.body)
 		case typeError:
-			again = errorFrames(m.id, &RemoteError{Code: m.code, Message: string(m.body), Detail: string(m.detail)})
+			again = errorFrames(m.id, m.meta, &RemoteError{Code: m.code, Message: string(m.body), Detail: string(m.detail)})
 		case typeCancel:
 			again = cancelFrames(m.id)
 		default:
@@ -74,8 +78,8 @@ func FuzzParseRPC(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded %+v does not parse: %v", m, err)
 		}
-		if m2.typ != m.typ || m2.id != m.id || m2.service != m.service ||
-			!bytes.Equal(m2.body, m.body) || !bytes.Equal(m2.detail, m.detail) {
+		if m2.typ != m.typ || m2.id != m.id || m2.service != m.service || (m2.meta == nil) != (m.meta == nil) ||
+			!bytes.Equal(m2.body, m.body) || !bytes.Equal(m2.detail, m.detail) || !bytes.Equal(m2.meta, m.meta) {
 			t.Fatalf("round trip changed %+v into %+v", m, m2)
 		}
 		if m.typ == typeRequest && m2.timeout != m.timeout {
@@ -100,6 +104,39 @@ func normalise(frames [][]byte) [][]byte {
 		out[i] = append([]byte{}, f...)
 	}
 	return out
+}
+
+func FuzzDecodeMeta(f *testing.F) {
+	for _, md := range []Metadata{{}, {MetaTraceID: "t-1"}, {"a": "", "b.c_d-e": "ünïcode"}, {MetaIdempotent: "1", MetaPriority: "batch", MetaCacheControl: "no-cache"}} {
+		f.Add(encodeMeta(md))
+	}
+	f.Add([]byte{3, 'a', 'b'})
+	f.Add([]byte{1, 'A', 0, 0})
+	f.Add([]byte{1, 'a', 0, 1, 0x01})
+	f.Add([]byte{1, 'a', 0, 0, 1, 'a', 0, 0})
+	f.Add(make([]byte, MaxMetadataBytes+1))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		md, err := decodeMeta(b)
+		if err != nil {
+			if !errors.Is(err, ErrBadMetadata) {
+				t.Fatalf("decodeMeta: error %v is not ErrBadMetadata", err)
+			}
+			return
+		}
+		if err := md.Validate(); err != nil {
+			t.Fatalf("decoded %q from %x, which does not validate: %v", md, b, err)
+		}
+		again := encodeMeta(md)
+		md2, err := decodeMeta(again)
+		if err != nil || len(md2) != len(md) {
+			t.Fatalf("re-encoded %q does not decode the same: %q, %v", md, md2, err)
+		}
+		for k, v := range md {
+			if md2[k] != v {
+				t.Fatalf("round trip changed %q=%q into %q", k, v, md2[k])
+			}
+		}
+	})
 }
 
 func FuzzParseData(f *testing.F) {
@@ -171,7 +208,7 @@ func FuzzCheckName(f *testing.F) {
 		if d, err := parseData(dataFrames(topicFrame(name), 1, nil)); err != nil || d.topic != name {
 			t.Fatalf("topic %q: %+v, %v", name, d, err)
 		}
-		if m, err := parseRPC(requestFrames(1, 0, name, nil)); err != nil || m.service != name {
+		if m, err := parseRPC(requestFrames(1, 0, name, nil, nil)); err != nil || m.service != name {
 			t.Fatalf("service %q: %+v, %v", name, m, err)
 		}
 	})

@@ -64,7 +64,7 @@ func TestHostileExpiringFlood(t *testing.T) {
 				n := hostileFloodN[e.tr]
 				start := time.Now()
 				sent, err := floodConn(a, n, 30*time.Second, func(i int) [][]byte {
-					return requestFrames(uint64(i+1), 1000, svc, body)
+					return requestFrames(uint64(i+1), 1000, svc, nil, body)
 				})
 				took := time.Since(start)
 				// Every request has expired 1 s after the last one was
@@ -98,7 +98,7 @@ func TestHostileNeverReadingPinsWorkers(t *testing.T) {
 		w := startWitness(t, e, h)
 		a := dialAttacker(t, h.info.RPC, attackerOpts{zmtp30: true})
 		body := []byte("50,16384")
-		ended, stop := pacedFlood(t, a, 6, func(i int) [][]byte { return requestFrames(uint64(i+1), 10_000, "sleep", body) })
+		ended, stop := pacedFlood(t, a, 6, func(i int) [][]byte { return requestFrames(uint64(i+1), 10_000, "sleep", nil, body) })
 		// The attack lasts 5 s, or until the node hangs up on the attacker.
 		pollFor(5*time.Second, func() bool {
 			select {
@@ -131,7 +131,7 @@ func TestHostileLargeRepliesUnread(t *testing.T) {
 		w := startWitness(t, e, h)
 		a := dialAttacker(t, h.info.RPC, attackerOpts{zmtp30: true})
 		const n = 1200
-		sent, err := floodConn(a, n, 10*time.Second, func(i int) [][]byte { return requestFrames(uint64(i+1), 10_000, "big", nil) })
+		sent, err := floodConn(a, n, 10*time.Second, func(i int) [][]byte { return requestFrames(uint64(i+1), 10_000, "big", nil, nil) })
 		t.Logf("attacker: %d of %d requests for 1 MiB written (write error: %v)", sent, n, err)
 		// Watch the node for 3 s while it answers them.
 		pollFor(3*time.Second, func() bool { return !h.alive() })
@@ -158,9 +158,9 @@ func TestHostileExpiredInQueue(t *testing.T) {
 		const slow, tiny = 64, 200
 		_, err := floodConn(a, slow+tiny, 10*time.Second, func(i int) [][]byte {
 			if i < slow {
-				return requestFrames(uint64(i+1), 10_000, "sleep", []byte("300"))
+				return requestFrames(uint64(i+1), 10_000, "sleep", nil, []byte("300"))
 			}
-			return requestFrames(uint64(1000+i), 1, "sleep", []byte("5"))
+			return requestFrames(uint64(1000+i), 1, "sleep", nil, []byte("5"))
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -207,7 +207,7 @@ func TestHostileCallerGone(t *testing.T) {
 				var hangUp func()
 				if how == "close" {
 					a := dialAttacker(t, h.info.RPC, attackerOpts{})
-					if _, err := floodConn(a, n, 5*time.Second, func(i int) [][]byte { return requestFrames(uint64(i+1), 5000, "block", nil) }); err != nil {
+					if _, err := floodConn(a, n, 5*time.Second, func(i int) [][]byte { return requestFrames(uint64(i+1), 5000, "block", nil, nil) }); err != nil {
 						t.Fatal(err)
 					}
 					hangUp = func() { a.Close() }
@@ -268,7 +268,7 @@ func TestHostileLargeRequestsUnread(t *testing.T) {
 		if raceBuild() {
 			n = 96
 		}
-		frames := requestFrames(0, 10_000, "block", make([]byte, 1<<20))
+		frames := requestFrames(0, 10_000, "block", nil, make([]byte, 1<<20))
 		hdr := frames[1]
 		start := time.Now()
 		sent, err := floodConn(a, n, 20*time.Second, func(i int) [][]byte {
@@ -461,9 +461,9 @@ func keepRequestBodies(t *testing.T, e *tenv) *keptBodies {
 	for sent := 0; sent < 2*hostileKept; {
 		n, err := floodConn(c, min(2*batch, 2*hostileKept-sent), 10*time.Second, func(i int) [][]byte {
 			if i%2 == 0 {
-				return requestFrames(uint64(sent+i), 0, "keep", small)
+				return requestFrames(uint64(sent+i), 0, "keep", nil, small)
 			}
-			return requestFrames(uint64(sent+i), 0, "skip", large)
+			return requestFrames(uint64(sent+i), 0, "skip", nil, large)
 		})
 		if err != nil {
 			t.Fatal(err)

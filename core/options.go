@@ -92,6 +92,10 @@ type config struct {
 	runtimeDir        string
 	dial              sock.DialFunc
 	security          Security
+	balancer          Balancer
+	retry             RetryPolicy
+	serverIntercept   []ServerInterceptor
+	callIntercept     []CallInterceptor
 
 	// node-only
 	updateInterval time.Duration
@@ -159,6 +163,8 @@ func defaultConfig() config {
 		discoveryInterval: DefaultDiscoveryInterval,
 		logger:            slog.New(slog.DiscardHandler),
 		stopTimeout:       DefaultStopTimeout,
+		balancer:          LeastOutstanding(),
+		retry:             defaultRetry(),
 	}
 }
 

@@ -51,6 +51,8 @@ type Peer struct {
 
 	watch *watcher // the registry as last read
 
+	invoker Invoker // the call interceptors' chain; nil without any
+
 	regMu        sync.Mutex    // serialises registry writes
 	leaving      bool          // under regMu: deregistered, renew no more
 	regKick      chan struct{} // capacity 1: write the entry now
@@ -103,6 +105,9 @@ func newPeer(ctx context.Context, name string, cfg config) (*Peer, error) {
 		ownsRegistry: ownsRegistry, regKick: make(chan struct{}, 1), closeDone: make(chan struct{}),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if len(cfg.callIntercept) > 0 {
+		p.invoker = chainCalls(cfg.callIntercept, p.invokeLast)
+	}
 	p.srv = newServer(p)
 	p.cli = newClient(p)
 	p.subs = newSubscriber(p)

@@ -30,6 +30,7 @@ type providerConn struct {
 	// the node while its connection was up; 0 while it is listed.
 	vanished atomic.Int64
 	hooks    connHooks
+	direct   bool // made for calls with At: not dropped by registry readings
 	retired  bool // under mu: the session is being closed after GOODBYE
 	retire   sync.WaitGroup
 }
@@ -200,15 +201,24 @@ func (pc *providerConn) onDown(*sock.Link, error) {
 	}
 }
 
-// call runs one call on this connection. ctx may carry no deadline:
-// deadline always holds, enforced by ctx or by the client's sweeper.
+// call runs one call without metadata on this connection. ctx may
+// carry no deadline: deadline always holds, enforced by ctx or by the
+// client's sweeper.
 func (pc *providerConn) call(ctx context.Context, start, deadline time.Time, service string, body []byte) ([]byte, error) {
+	body, _, err := pc.callOut(ctx, &outCall{start: start, deadline: deadline, service: service, body: body})
+	return body, err
+}
+
+// callOut runs oc on this connection and returns the reply's body and
+// its metadata frame (nil when it had none), also with an error reply.
+func (pc *providerConn) callOut(ctx context.Context, oc *outCall) (body, meta []byte, err error) {
+	start, deadline, service := oc.start, oc.deadline, oc.service
 	if pc.goodbye.Load() && pc.hooks.retireOnGoodbye {
-		return nil, errNotSent
+		return nil, nil, errNotSent
 	}
 	link, err := pc.link(ctx, deadline)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ch := make(chan rpcMessage, 1)
 	pc.mu.Lock()
@@ -216,7 +226,7 @@ func (pc *providerConn) call(ctx context.Context, start, deadline time.Time, ser
 		// GOODBYE came after the check above and the connection is
 		// being closed: the request was not sent, try another provider.
 		pc.mu.Unlock()
-		return nil, fmt.Errorf("%w: connection retired", errNotSent)
+		return nil, nil, fmt.Errorf("%w: connection retired", errNotSent)
 	}
 	pc.nextID++
 	id := pc.nextID
@@ -224,25 +234,26 @@ func (pc *providerConn) call(ctx context.Context, start, deadline time.Time, ser
 	pc.load.sent(start)
 	alone := len(pc.pending) == 1
 	pc.mu.Unlock()
-	req := requestFrames(id, timeoutMS(deadline), service, body)
+	req := requestFrames(id, timeoutMS(deadline), service, oc.meta, oc.body)
 	if err := pc.send(ctx, deadline, link, req, alone); err != nil {
 		pc.forget(id)
-		return nil, err
+		return nil, nil, err
 	}
 	select {
 	case m, ok := <-ch:
 		if !ok {
-			return nil, fmt.Errorf("%w: %s on %s", ErrConnectionLost, service, pc.info.Name)
+			return nil, nil, fmt.Errorf("%w: %s on %s", ErrConnectionLost, service, pc.info.Name)
 		}
 		if m.typ == typeExpired {
 			link.TrySend(cancelFrames(id), sock.DropNewest)
-			return nil, errExpired
+			return nil, nil, errExpired
 		}
-		return pc.result(service, m)
+		body, err := pc.result(service, m)
+		return body, m.meta, err
 	case <-ctx.Done():
 		pc.forget(id)
 		link.TrySend(cancelFrames(id), sock.DropNewest)
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 

@@ -152,7 +152,7 @@ func sendBadEnvelopes(t *testing.T, ep string) uint64 {
 			t.Fatal(err)
 		}
 	}
-	d.WriteMessage(requestFrames(7, 0, "echo", []byte("still here")))
+	d.WriteMessage(requestFrames(7, 0, "echo", nil, []byte("still here")))
 	if err := d.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func badEnvelopes() [][][]byte {
 		{{}, make([]byte, headerLen+1), []byte("echo"), nil},
 		{{}, v2, []byte("echo"), nil},
 		{{}, req, []byte("echo")},
-		{{}, req, []byte("echo"), nil, nil},
+		{{}, req, []byte("echo"), nil, nil, nil},
 		{{}, req, []byte("bad\x00name"), nil},
 		{{}, req, []byte{0xff, 0xfe}, nil},
 		{{}, req, nil, nil},
@@ -226,7 +226,10 @@ func readWithin(t testing.TB, c *zmtp.Conn, d time.Duration) [][]byte {
 // disturb the other subscribers.
 func TestReliabilitySlowSubscriber(t *testing.T) {
 	eachTransport(t, func(t *testing.T, e *tenv) {
-		pub, cli := e.peer("firehose"), e.peer("listener")
+		// The raw subscriber must outlive the flood, however slow the
+		// machine: a minute's write timeout (see TestHostile* for the
+		// subscriber that is cut off).
+		pub, cli := e.peer("firehose", WithWriteTimeout(time.Minute)), e.peer("listener")
 		mustAdvertise(t, pub, "t")
 		sub := e.subscribe(cli, "t")
 		waitConnected(t, e.ctx(20*time.Second), sub, 1)
@@ -388,7 +391,7 @@ func churnCycle(t testing.TB, ep string, id uint64) {
 	timer := time.AfterFunc(10*time.Second, func() { c.Close() })
 	defer timer.Stop()
 	body := binary.BigEndian.AppendUint64(nil, id)
-	err = c.WriteMessage(requestFrames(id, 10_000, "echo", body))
+	err = c.WriteMessage(requestFrames(id, 10_000, "echo", nil, body))
 	if err == nil {
 		err = c.Flush()
 	}
@@ -490,7 +493,7 @@ func TestReliabilityNonReaderDisconnected(t *testing.T) {
 		provideAdd(t, srv)
 		raw := dialZMTP(t, srv.Info().RPC, zmtp.Dealer)
 		for i := range 64 { // 16 MiB of replies: more than socket buffers and the queue hold
-			if err := raw.WriteMessage(requestFrames(uint64(i+1), 10000, "big", nil)); err != nil {
+			if err := raw.WriteMessage(requestFrames(uint64(i+1), 10000, "big", nil, nil)); err != nil {
 				t.Fatal(err)
 			}
 		}

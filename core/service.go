@@ -31,6 +31,14 @@ type Request struct {
 	User string
 	// ClientKey is the caller's CURVE public key (zero otherwise).
 	ClientKey Key
+	// Meta is the request's metadata (see Metadata); nil when the
+	// caller sent none. It belongs to the handler.
+	Meta Metadata
+	// ReplyMeta, set by the handler or an interceptor, is sent with the
+	// reply or error reply when the caller sent metadata (a caller that
+	// sent none is not sent any: it may not expect it). It must follow
+	// Metadata's rules, or the caller gets a CodeHandler error instead.
+	ReplyMeta Metadata
 
 	conn *sock.Link // the caller's connection, for session-bound state
 }
@@ -241,6 +249,7 @@ func (p *Peer) Withdraw(service string) error {
 }
 
 func (s *server) add(name string, h Handler) {
+	h = Intercept(h, s.p.cfg.serverIntercept...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.services[name] = &service{name: name, handler: h}
@@ -344,7 +353,7 @@ func (s *server) admit(l *sock.Link, cs *connState, svc *service, m rpcMessage) 
 
 // replyError queues an error reply; the reader has waited for room.
 func (s *server) replyError(l *sock.Link, id uint64, e *RemoteError) {
-	l.TrySend(errorFrames(id, e), sock.Force)
+	l.TrySend(errorFrames(id, nil, e), sock.Force)
 }
 
 func (s *server) run(j job) {
@@ -360,14 +369,22 @@ func (s *server) run(j job) {
 	auth := j.link.Conn().PeerAuth()
 	req := &Request{Service: j.svc.name, Body: j.msg.body, From: j.link.Conn().RemoteAddrString(), User: auth.UserID, ClientKey: Key(auth.ClientKey), conn: j.link}
 	req.Deadline, _ = ctx.Deadline()
-	body, err := invoke(ctx, j.svc.handler, req)
-	if err == nil && int64(len(body)) > s.p.cfg.maxMessageSize-replyOverhead {
-		err = NewError(CodeTooLarge, "reply of %d bytes exceeds the %d-byte limit", len(body), s.p.cfg.maxMessageSize)
+	var (
+		body []byte
+		err  error
+	)
+	if j.msg.meta != nil {
+		req.Meta, err = decodeMeta(j.msg.meta)
+		if err != nil {
+			err = NewError(CodeBadRequest, "%v", err)
+		}
 	}
-	frames := replyFrames(j.msg.id, body)
-	if err != nil {
+	if err == nil {
+		body, err = invoke(ctx, j.svc.handler, req)
+	}
+	frames, failed := s.answer(ctx, j, req, body, err)
+	if failed {
 		st.errors.Add(1)
-		frames = errorFrames(j.msg.id, toRemoteError(ctx, err))
 	} else {
 		st.bytesOut.Add(uint64(len(body)))
 	}
@@ -381,6 +398,26 @@ func (s *server) run(j job) {
 		j.link.TrySend(frames, sock.Force)
 	}
 	s.holdBack(j)
+}
+
+// answer builds the reply to j from what its handler returned.
+// failed reports an error reply.
+func (s *server) answer(ctx context.Context, j job, req *Request, body []byte, err error) (frames [][]byte, failed bool) {
+	var meta []byte
+	if j.msg.meta != nil && req.ReplyMeta != nil {
+		if verr := req.ReplyMeta.Validate(); verr != nil {
+			err, body = NewError(CodeHandler, "reply metadata: %v", verr), nil
+		} else {
+			meta = encodeMeta(req.ReplyMeta)
+		}
+	}
+	if err == nil && int64(len(body)+len(meta)) > s.p.cfg.maxMessageSize-replyOverhead {
+		err = NewError(CodeTooLarge, "reply of %d bytes exceeds the %d-byte limit", len(body)+len(meta), s.p.cfg.maxMessageSize)
+	}
+	if err != nil {
+		return errorFrames(j.msg.id, meta, toRemoteError(ctx, err)), true
+	}
+	return replyFrames(j.msg.id, meta, body), false
 }
 
 // holdBack stops running the connection's waiting requests while the

@@ -127,7 +127,7 @@ func TestShutdownSaysGoodbyeThenRefuses(t *testing.T) {
 	if m.typ != typeGoodbye {
 		t.Fatalf("first message after Shutdown: type %d, want GOODBYE", m.typ)
 	}
-	if err := c.WriteMessage(requestFrames(7, 1000, "echo", []byte("late"))); err != nil {
+	if err := c.WriteMessage(requestFrames(7, 1000, "echo", nil, []byte("late"))); err != nil {
 		t.Fatal(err)
 	}
 	c.Flush()

@@ -11,11 +11,16 @@ import (
 
 // Wire format (docs/protocol.md is the normative description):
 //
-//	RPC, DEALER → ROUTER:  "" | header | service | body    REQUEST
-//	                       "" | header                     CANCEL
-//	RPC, ROUTER → DEALER:  "" | header | body              REPLY
-//	                       "" | header | message | detail  ERROR (code in header)
-//	                       "" | header                     GOODBYE
+//	RPC, DEALER → ROUTER:  "" | header | service | [meta] | body    REQUEST
+//	                       "" | header                              CANCEL
+//	RPC, ROUTER → DEALER:  "" | header | [meta] | body              REPLY
+//	                       "" | header | [meta] | message | detail  ERROR (code in header)
+//	                       "" | header                              GOODBYE
+//
+// The metadata frame is optional: a REQUEST has it when its caller sent
+// metadata (or wants the reply's), and only then may the REPLY or ERROR
+// carry one.
+//
 //	Pub/sub, PUB → SUB:    topic 0x00 | header | body      DATA
 //
 // header is 16 bytes: version(1)=1, type(1), code(2, big-endian),
@@ -85,6 +90,23 @@ type rpcMessage struct {
 	service string // REQUEST
 	body    []byte // REQUEST, REPLY; message text for ERROR
 	detail  []byte // ERROR
+	meta    []byte // the metadata frame; nil when absent
+}
+
+// splitMeta separates the optional metadata frame: rest holds want
+// frames without it, or want+1 with it first (after the service name,
+// for a REQUEST). A present but empty frame is returned non-nil.
+func splitMeta(rest [][]byte, want int) (meta []byte, body [][]byte, ok bool) {
+	switch len(rest) {
+	case want:
+		return nil, rest, true
+	case want + 1:
+		if rest[0] == nil {
+			return emptyFrame, rest[1:], true
+		}
+		return rest[0], rest[1:], true
+	}
+	return nil, nil, false
 }
 
 // parseRPC decodes an RPC envelope as received by either side.
@@ -100,25 +122,31 @@ func parseRPC(frames [][]byte) (rpcMessage, error) {
 	rest := frames[2:]
 	switch h.typ {
 	case typeRequest:
-		if len(rest) != 2 {
-			return m, fmt.Errorf("%w: REQUEST has %d frames after the header, want 2", errBadEnvelope, len(rest))
+		if len(rest) == 0 {
+			return m, fmt.Errorf("%w: REQUEST has no service frame", errBadEnvelope)
+		}
+		meta, body, ok := splitMeta(rest[1:], 1)
+		if !ok {
+			return m, fmt.Errorf("%w: REQUEST has %d frames after the header, want 2 or 3", errBadEnvelope, len(rest))
 		}
 		// Received frames are never written to, so the service name can
 		// be a view of its frame instead of a copy.
-		m.service, m.body = unsafe.String(unsafe.SliceData(rest[0]), len(rest[0])), rest[1]
+		m.service, m.meta, m.body = unsafe.String(unsafe.SliceData(rest[0]), len(rest[0])), meta, body[0]
 		if err := checkName(m.service); err != nil {
 			return m, fmt.Errorf("%w: %w", errBadService, err)
 		}
 	case typeReply:
-		if len(rest) != 1 {
-			return m, fmt.Errorf("%w: REPLY has %d frames after the header, want 1", errBadEnvelope, len(rest))
+		meta, body, ok := splitMeta(rest, 1)
+		if !ok {
+			return m, fmt.Errorf("%w: REPLY has %d frames after the header, want 1 or 2", errBadEnvelope, len(rest))
 		}
-		m.body = rest[0]
+		m.meta, m.body = meta, body[0]
 	case typeError:
-		if len(rest) != 2 {
-			return m, fmt.Errorf("%w: ERROR has %d frames after the header, want 2", errBadEnvelope, len(rest))
+		meta, body, ok := splitMeta(rest, 2)
+		if !ok {
+			return m, fmt.Errorf("%w: ERROR has %d frames after the header, want 2 or 3", errBadEnvelope, len(rest))
 		}
-		m.body, m.detail = rest[0], rest[1]
+		m.meta, m.body, m.detail = meta, body[0], body[1]
 	case typeCancel, typeGoodbye:
 		if len(rest) != 0 {
 			return m, fmt.Errorf("%w: message type %d has %d frames after the header, want 0", errBadEnvelope, h.typ, len(rest))
@@ -132,17 +160,22 @@ func parseRPC(frames [][]byte) (rpcMessage, error) {
 var emptyFrame = []byte{}
 
 // requestFrames builds a REQUEST in one buffer; body is copied, so the
-// caller may reuse it at once.
-func requestFrames(id uint64, timeoutMS uint32, service string, body []byte) [][]byte {
+// caller may reuse it at once. meta is the encoded metadata frame, nil
+// for none.
+func requestFrames(id uint64, timeoutMS uint32, service string, meta, body []byte) [][]byte {
 	m := &struct {
-		frames [4][]byte
+		frames [5][]byte
 		hdr    [headerLen]byte
 	}{}
 	header{typ: typeRequest, id: id, timeout: timeoutMS}.put(m.hdr[:])
 	buf := make([]byte, len(service)+len(body))
 	copy(buf, service)
 	copy(buf[len(service):], body)
-	m.frames = [4][]byte{emptyFrame, m.hdr[:], buf[:len(service):len(service)], buf[len(service):]}
+	m.frames = [5][]byte{emptyFrame, m.hdr[:], buf[:len(service):len(service)], meta, buf[len(service):]}
+	if meta == nil {
+		m.frames[3] = m.frames[4]
+		return m.frames[:4]
+	}
 	return m.frames[:]
 }
 
@@ -155,19 +188,29 @@ func goodbyeFrames() [][]byte {
 	return [][]byte{emptyFrame, header{typ: typeGoodbye}.marshal()}
 }
 
-func replyFrames(id uint64, body []byte) [][]byte {
+// replyFrames builds a REPLY; meta is the encoded metadata frame, nil
+// for none.
+func replyFrames(id uint64, meta, body []byte) [][]byte {
 	m := &struct {
-		frames [3][]byte
+		frames [4][]byte
 		hdr    [headerLen]byte
 	}{}
 	header{typ: typeReply, id: id}.put(m.hdr[:])
-	m.frames = [3][]byte{emptyFrame, m.hdr[:], body}
+	if meta == nil {
+		m.frames = [4][]byte{emptyFrame, m.hdr[:], body}
+		return m.frames[:3]
+	}
+	m.frames = [4][]byte{emptyFrame, m.hdr[:], meta, body}
 	return m.frames[:]
 }
 
-func errorFrames(id uint64, e *RemoteError) [][]byte {
+// errorFrames builds an ERROR; meta as for replyFrames.
+func errorFrames(id uint64, meta []byte, e *RemoteError) [][]byte {
 	h := header{typ: typeError, id: id, code: e.Code}
-	return [][]byte{emptyFrame, h.marshal(), []byte(e.Message), []byte(e.Detail)}
+	if meta == nil {
+		return [][]byte{emptyFrame, h.marshal(), []byte(e.Message), []byte(e.Detail)}
+	}
+	return [][]byte{emptyFrame, h.marshal(), meta, []byte(e.Message), []byte(e.Detail)}
 }
 
 // topicFrame is the first frame of a DATA message: the topic name and
