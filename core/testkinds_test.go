@@ -39,6 +39,7 @@ var testKinds = map[string]func() Behavior{
 	"failover-echo":     failoverEchoKind,
 	"hostile":           hostileKind,
 	"hostcall":          hostileCallerKind,
+	"retry-block":       retryBlockKind,
 }
 
 // registerTestKinds registers every test kind on l.
