@@ -281,3 +281,26 @@ func BenchmarkRawTCPOneWay64B(b *testing.B) {
 	n := <-got
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
 }
+
+// BenchmarkInterceptors: the cost of one no-op interceptor per call, on
+// each side and both, next to none (the default path), one call at a
+// time and with 64 in flight.
+func BenchmarkInterceptors(b *testing.B) {
+	noopServer := func(ctx context.Context, r *Request, next Handler) ([]byte, error) { return next.ServeRPC(ctx, r) }
+	noopCall := func(ctx context.Context, c *CallInfo, next Invoker) ([]byte, error) { return next(ctx, c) }
+	cases := []struct {
+		name string
+		opts []Option
+	}{
+		{"none", nil},
+		{"server", []Option{WithServerInterceptors(noopServer)}},
+		{"call", []Option{WithCallInterceptors(noopCall)}},
+		{"both", []Option{WithServerInterceptors(noopServer), WithCallInterceptors(noopCall)}},
+	}
+	for _, c := range cases {
+		b.Run(c.name+"/latency", func(b *testing.B) { benchCallLatency(b, TCP, c.opts...) })
+	}
+	for _, c := range cases {
+		b.Run(c.name+"/inflight64", func(b *testing.B) { benchCallsInFlight64(b, c.opts...) })
+	}
+}

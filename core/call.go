@@ -36,7 +36,7 @@ func (p *Peer) Call(ctx context.Context, service string, body []byte, opts ...Ca
 	if p.invoker == nil {
 		return p.send(ctx, service, body, &o)
 	}
-	ci := &CallInfo{Service: service, Body: body, Meta: o.meta, Node: o.node, Idempotent: o.idempotent, opts: &o}
+	ci := &CallInfo{Service: service, Body: body, Meta: o.meta, Node: o.node, Idempotent: o.idempotent, opts: o}
 	reply, err := p.invoker(ctx, ci)
 	if o.replyMeta != nil {
 		*o.replyMeta = ci.ReplyMeta
@@ -45,18 +45,20 @@ func (p *Peer) Call(ctx context.Context, service string, body []byte, opts ...Ca
 }
 
 // invokeLast is the end of the call interceptors' chain: it sends the
-// call as they left it.
+// call as they left it. The reply's metadata is asked for when the
+// caller asked (ReplyMetadata) or the call carries metadata.
 func (p *Peer) invokeLast(ctx context.Context, ci *CallInfo) ([]byte, error) {
 	if err := checkName(ci.Service); err != nil {
 		return nil, err
 	}
-	o := *ci.opts
-	o.node, o.meta, o.idempotent = ci.Node, ci.Meta, ci.Idempotent
-	var got Metadata
-	o.replyMeta = &got
-	reply, err := p.send(ctx, ci.Service, ci.Body, &o)
-	ci.ReplyMeta = got
-	return reply, err
+	o := &ci.opts
+	want := o.replyMeta != nil || o.wantReply || ci.Meta != nil
+	o.node, o.meta, o.idempotent, o.replyMeta, o.wantReply = ci.Node, ci.Meta, ci.Idempotent, nil, want
+	ci.ReplyMeta = nil
+	if want {
+		o.replyMeta = &ci.ReplyMeta
+	}
+	return p.send(ctx, ci.Service, ci.Body, o)
 }
 
 // send sends one call, after its options and interceptors are applied.

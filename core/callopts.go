@@ -14,6 +14,7 @@ type callOptions struct {
 	target     *NodeInfo         // At
 	meta       Metadata          // WithMetadata
 	replyMeta  *Metadata         // ReplyMetadata
+	wantReply  bool              // ReplyMetadata was given (through interceptors)
 	idempotent bool              // Idempotent
 	hedge      time.Duration     // Hedge; 0: none
 	balancer   Balancer          // Balance; nil: the peer's

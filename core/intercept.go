@@ -36,7 +36,10 @@ func (h intercepted) ServeRPC(ctx context.Context, req *Request) ([]byte, error)
 // interceptor may change Service, Body, Meta, Node and Idempotent
 // before it calls next; Body is the caller's and must not be modified
 // in place (replace it instead). ReplyMeta holds the reply's metadata
-// once next returns, when the provider sent some.
+// once next returns, when the provider sent some: a provider answers
+// with metadata only to a request that carries some, so an interceptor
+// that wants the reply's sets Meta, to an empty Metadata if it has
+// nothing to send.
 type CallInfo struct {
 	Service    string
 	Body       []byte
@@ -45,7 +48,7 @@ type CallInfo struct {
 	Node       string // the node the call is pinned to (OnNode); "" for any
 	Idempotent bool   // the call may run twice (Idempotent, Hedge): it may be retried
 
-	opts *callOptions // the rest of the call's options
+	opts callOptions // the rest of the call's options
 }
 
 // Invoker sends a call: the next interceptor, or the peer itself.
