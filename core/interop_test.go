@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -151,7 +152,13 @@ func TestInteropRPC(t *testing.T) {
 			defer cancel()
 			// 4 handlers at a time: rpc_client.py relies on it to queue a request.
 			// One connection (the script's) may use all 4 handlers.
-			p, regDir := newInteropPeer(t, ctx, tr, core.WithConcurrency(4, 64), core.WithConnectionShare(4, 64))
+			// Every answer is given reply metadata, which a client that
+			// sends none must never see (the frame counts below).
+			setMeta := func(ctx context.Context, r *core.Request, next core.Handler) ([]byte, error) {
+				r.ReplyMeta = core.Metadata{"never": "sent"}
+				return next.ServeRPC(ctx, r)
+			}
+			p, regDir := newInteropPeer(t, ctx, tr, core.WithConcurrency(4, 64), core.WithConnectionShare(4, 64), core.WithServerInterceptors(setMeta))
 
 			interopMust(t, core.Provide(p, "add", func(ctx context.Context, r struct{ A, B int }) (int, error) {
 				return r.A + r.B, nil
@@ -349,5 +356,55 @@ func interopMust(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// pyMetaAnswer is how meta_client.py describes an answer.
+type pyMetaAnswer struct {
+	Frames  int               `json:"frames"`
+	Type    int               `json:"type"`
+	Code    int               `json:"code"`
+	ID      uint64            `json:"id"`
+	Meta    map[string]string `json:"meta"`
+	Body    string            `json:"body"`
+	Message string            `json:"message"`
+}
+
+// TestInteropMetadata: a pyzmq client written from docs/protocol.md
+// §2.6 sends requests with and without metadata.
+func TestInteropMetadata(t *testing.T) {
+	requirePython(t)
+	for _, tr := range interopTransports {
+		t.Run(string(tr), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			p, regDir := newInteropPeer(t, ctx, tr)
+			interopMust(t, p.HandleFunc("meta", func(_ context.Context, r *core.Request) ([]byte, error) {
+				r.ReplyMeta = core.Metadata{"seen": r.Meta.Get(core.MetaTraceID), "count": fmt.Sprint(len(r.Meta))}
+				if string(r.Body) == "fail" {
+					return nil, core.NewError(1000, "failed as asked")
+				}
+				return r.Body, nil
+			}))
+			var s map[string]pyMetaAnswer
+			runPython(t, "meta_client.py", regDir, &s)
+			check := func(name string, frames, typ, code int, meta map[string]string) {
+				t.Helper()
+				a := s[name]
+				if a.Frames != frames || a.Type != typ || a.Code != code || !maps.Equal(a.Meta, meta) {
+					t.Errorf("%s: %+v; want %d frames, type %d, code %d, metadata %v", name, a, frames, typ, code, meta)
+				}
+			}
+			check("none", 3, 2, 0, nil)
+			check("empty", 4, 2, 0, map[string]string{"seen": "", "count": "0"})
+			check("with", 4, 2, 0, map[string]string{"seen": "py-1", "count": "2"})
+			check("error", 5, 3, 1000, map[string]string{"seen": "py-2", "count": "1"})
+			check("bad_key", 4, 3, int(core.CodeBadRequest), nil)
+			check("too_large", 4, 3, int(core.CodeBadRequest), nil)
+			check("after", 3, 2, 0, nil)
+			if s["with"].Body != "with" || s["after"].Body != "after" {
+				t.Errorf("bodies %q and %q", s["with"].Body, s["after"].Body)
+			}
+		})
 	}
 }

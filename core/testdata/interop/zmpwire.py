@@ -110,3 +110,31 @@ def find_node(registry_dir, name):
     if not is_live(entry):
         raise LookupError("entry for %r is not live: %r" % (name, entry))
     return entry["node"]
+
+
+# ---------------------------------------------------------------------------
+# §2.6 Metadata: key length (1 byte), key, value length (2 bytes), value.
+# ---------------------------------------------------------------------------
+
+def pack_meta(items):
+    """Encode a dict of str -> str as a metadata frame."""
+    out = b""
+    for k, v in items.items():
+        kb, vb = k.encode(), v.encode()
+        out += bytes([len(kb)]) + kb + struct.pack(">H", len(vb)) + vb
+    return out
+
+
+def unpack_meta(frame):
+    """Decode a metadata frame into a dict; raise ValueError if malformed."""
+    out, i = {}, 0
+    while i < len(frame):
+        kl = frame[i]
+        k = frame[i + 1:i + 1 + kl].decode()
+        (vl,) = struct.unpack(">H", frame[i + 1 + kl:i + 3 + kl])
+        v = frame[i + 3 + kl:i + 3 + kl + vl]
+        if len(v) != vl:
+            raise ValueError("truncated metadata")
+        out[k] = v.decode()
+        i += 3 + kl + vl
+    return out
