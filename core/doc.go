@@ -34,7 +34,11 @@
 // outstanding, providers taking turns among equals; a provider that
 // owes answers and has stopped giving them, or whose connection stopped
 // answering heartbeats, gets calls only when every provider is in that
-// state. The registry is read in the background: once a call's service
+// state. That is the default Balancer (LeastOutstanding); RoundRobin,
+// Prefer or your own replace it (WithBalancer, Balance). OnNode, Where
+// (labels) and At (an address, without the registry) narrow where a
+// call may go. A call is sent at most once unless marked Idempotent,
+// which lets it be retried on another provider, or hedged (Hedge). The registry is read in the background: once a call's service
 // is in the peer's view of the registry, calls never wait for it, and a
 // registry that cannot be reached leaves the last view in use.
 //
@@ -49,6 +53,14 @@
 // while it is full the provider reads no more requests from that
 // caller, and a caller that takes nothing for WithWriteTimeout is
 // disconnected.
+//
+// # Seams
+//
+// Server interceptors (WithServerInterceptors, Intercept) wrap
+// handlers; call interceptors (WithCallInterceptors) wrap calls. Both
+// may answer without going further: a cache hit, a shed request.
+// Metadata (a small set of headers) travels with requests and replies
+// for them. docs/guide.md §10 shows toolbox-style uses.
 //
 // # Memory
 //
