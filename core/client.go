@@ -120,8 +120,8 @@ func (c *client) attempt(ctx context.Context, oc *outCall, avoid *providerConn, 
 			refreshed = true
 			continue
 		}
-		if len(skip) >= len(cands) && skip[0] == avoid && avoid != nil {
-			skip = skip[1:] // nobody else: the avoided provider will do
+		if avoid != nil && len(cands) == 1 && cands[0].ID == avoid.info.ID {
+			return result{err: errNoHedge} // a hedge goes elsewhere or nowhere
 		}
 		pc, wait, connecting, err := c.choose(oc, cands, skip)
 		if err != nil {

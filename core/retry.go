@@ -141,7 +141,12 @@ func (c *client) hedged(ctx context.Context, oc *outCall) result {
 	}
 	var r result
 	for ; running > 0; running-- {
-		r = <-results
+		got := <-results
+		if errors.Is(got.err, errNoHedge) {
+			c.hedges.Add(^uint64(0)) // not sent after all
+			continue                 // the first attempt's result decides
+		}
+		r = got
 		if r.err == nil {
 			if r.pc != avoid {
 				c.hedgeWins.Add(1)
@@ -155,6 +160,9 @@ func (c *client) hedged(ctx context.Context, oc *outCall) result {
 	}
 	return r
 }
+
+// errNoHedge ends a hedge that has no other provider to go to.
+var errNoHedge = errors.New("core: no other provider to hedge to")
 
 // directNode is the registry entry a direct call (At) uses for endpoint.
 func directNode(addr string) (NodeInfo, error) {

@@ -192,3 +192,27 @@ func TestHedgingCutsTail(t *testing.T) {
 		t.Errorf("%d hedges for %d calls with 5%% stalls", hedges, calls)
 	}
 }
+
+// TestHedgeSingleProvider: with one provider a hedged call sends no
+// copy (a hedge goes to another provider or nowhere) and still gets its
+// slow reply.
+func TestHedgeSingleProvider(t *testing.T) {
+	e := newTenv(t, TCP)
+	var runs atomic.Int64
+	srv := e.peer("hedge-one")
+	if err := srv.HandleFunc("slow", func(ctx context.Context, r *Request) ([]byte, error) {
+		runs.Add(1)
+		time.Sleep(100 * time.Millisecond)
+		return r.Body, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cli := e.peer("hedge-one-cli")
+	r, err := cli.Call(e.ctx(10*time.Second), "slow", []byte("z"), Hedge(10*time.Millisecond))
+	if err != nil || string(r) != "z" {
+		t.Fatalf("hedged call with one provider: %q, %v", r, err)
+	}
+	if n, h := runs.Load(), cli.cli.hedges.Load(); n != 1 || h != 0 {
+		t.Fatalf("handler ran %d times, %d hedges counted; want 1 and 0", n, h)
+	}
+}
