@@ -112,7 +112,9 @@ func TestSecurityRefusedPeers(t *testing.T) {
 
 		refused := map[string]func() (*zmtp.Conn, error){
 			"stranger": func() (*zmtp.Conn, error) { return dialSecure(q.FrontendEndpoint(), zmtp.Dealer, m.stranger, m.key) },
-			"null":     func() (*zmtp.Conn, error) { return dialSecure(q.FrontendEndpoint(), zmtp.Dealer, core.Security{}, core.Key{}) },
+			"null": func() (*zmtp.Conn, error) {
+				return dialSecure(q.FrontendEndpoint(), zmtp.Dealer, core.Security{}, core.Key{})
+			},
 		}
 		if m.name == "curve" {
 			wrong := keyPair(t).Public
