@@ -32,7 +32,8 @@ type Broker struct {
 // socket usually given to workers. Options: WithTap, WithPeerQueue,
 // WithPendingLimit (per service), WithMaxMessageSize,
 // WithHandshakeTimeout, WithHeartbeat, WithMaxRetries,
-// WithFailureReply, WithMaxServices.
+// WithFailureReply, WithMaxServices, WithSecurity,
+// WithFrontendSecurity, WithBackendSecurity.
 func NewBroker(frontend, backend string, opts ...Option) (*Broker, error) {
 	cfg, err := buildConfig(kindBroker, opts)
 	if err != nil {

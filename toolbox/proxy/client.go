@@ -129,8 +129,12 @@ func (c *reqClient) close() error {
 // a time.
 type QueueClient struct{ c *reqClient }
 
-// NewQueueClient starts connecting to the Queue's frontend at endpoint.
-// Options: WithReconnect, WithMaxMessageSize, WithHandshakeTimeout.
+// NewQueueClient starts connecting to the Queue's frontend at endpoint
+// ("?key=Z85" appended for a CURVE queue). Options: WithReconnect,
+// WithMaxMessageSize, WithHandshakeTimeout, WithSecurity. A request
+// that times out because the client could not connect (refused by the
+// queue's Authenticator, for one) says why in its error, which still
+// matches the context's error with errors.Is.
 func NewQueueClient(endpoint string, opts ...Option) (*QueueClient, error) {
 	c, err := newReqClient(endpoint, opts)
 	if err != nil {

@@ -48,7 +48,8 @@ type subscriber struct {
 // NewForwarder binds the frontend (for publishers) and the backend (for
 // subscribers). Options: WithTap, WithPeerQueue, WithPendingLimit,
 // WithMaxMessageSize, WithHandshakeTimeout, WithLastValueCache,
-// WithConnect, WithMaxSubscriptions.
+// WithConnect, WithMaxSubscriptions, WithSecurity,
+// WithFrontendSecurity, WithBackendSecurity.
 func NewForwarder(frontend, backend string, opts ...Option) (*Forwarder, error) {
 	cfg, err := buildConfig(kindForwarder, opts)
 	if err != nil {

@@ -27,7 +27,8 @@ type Queue struct {
 // NewQueue binds the frontend (clients) and the backend (workers).
 // Options: WithTap, WithPeerQueue, WithPendingLimit,
 // WithMaxMessageSize, WithHandshakeTimeout, WithHeartbeat,
-// WithMaxRetries, WithFailureReply.
+// WithMaxRetries, WithFailureReply, WithSecurity, WithFrontendSecurity,
+// WithBackendSecurity.
 func NewQueue(frontend, backend string, opts ...Option) (*Queue, error) {
 	cfg, err := buildConfig(kindQueue, opts)
 	if err != nil {

@@ -318,3 +318,38 @@ func newSecureBrokerClient(t testing.TB, endpoint string, sec core.Security) *Br
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// A CURVE zmp node's topic through a CURVE forwarder: the forwarder
+// dials the node's PUB socket with the key the node announces.
+func TestSecurityForwarderCoreNode(t *testing.T) {
+	nodeKP, fwdKP, subKP := keyPair(t), keyPair(t), keyPair(t)
+	ctx := testContext(t, wait)
+	node, err := core.NewPeer(ctx, "sensor", core.WithRegistry(core.NewMemRegistry()),
+		core.WithSecurity(core.Curve(nodeKP, quietAuth(t, core.AllowKeys(fwdKP.Public)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	info := node.Info()
+	if info.Key != nodeKP.Public.String() {
+		t.Fatalf("node announces key %q", info.Key)
+	}
+	node.Advertise("temperature")
+	key, err := core.ParseKey(info.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newForwarder(t, transports[0], WithConnect(core.KeyedEndpoint(info.Pub, key)),
+		WithSecurity(core.Curve(fwdKP, quietAuth(t, core.AllowKeys(nodeKP.Public, subKP.Public)))))
+	sub := securePeer(t, f.BackendEndpoint(), zmtp.Sub, core.Curve(subKP, quietAuth(t, core.AllowKeys(fwdKP.Public))), fwdKP.Public)
+	sub.send(t, []byte("\x01temp"))
+	waitUntil(t, wait, "node's publication through the forwarder", func() bool {
+		node.Publish("temperature", []byte("21.5"))
+		select {
+		case got := <-sub.in:
+			return string(got[0]) == "temperature\x00" && string(got[len(got)-1]) == "21.5"
+		case <-time.After(20 * time.Millisecond):
+			return false
+		}
+	})
+}

@@ -64,8 +64,9 @@ type job struct {
 }
 
 // NewWorker starts a Paranoid Pirate worker for the Queue whose backend
-// is endpoint. Options: WithHeartbeat, WithReconnect,
-// WithMaxMessageSize, WithHandshakeTimeout.
+// is endpoint ("?key=Z85" appended for a CURVE queue). Options:
+// WithHeartbeat, WithReconnect, WithMaxMessageSize,
+// WithHandshakeTimeout, WithSecurity.
 func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 	return startWorker(endpoint, ppWorker{}, h, opts)
 }
