@@ -596,8 +596,8 @@ func TestProxyPlainForwarderFromEnv(t *testing.T) {
 	}
 }
 
-// A CURVE broker as a process, with a pyzmq worker and client holding
-// admitted keys; Ctrl-C exits 0.
+// A CURVE broker as a process, with a pyzmq worker, a pyzmq client and
+// a Go client holding an admitted key; Ctrl-C exits 0.
 func TestProxyCurveBrokerProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds zmptool and starts processes")
@@ -616,7 +616,7 @@ func TestProxyCurveBrokerProcess(t *testing.T) {
 	spec := fmt.Sprintf("ZMP_PY_SEC=curve %s %s %s", k.proxy.Public, k.peer.Public, k.peer.Secret)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	worker := exec.CommandContext(ctx, "/usr/bin/python3", filepath.Join("..", "..", "toolbox", "proxy", "testdata", "mdp_worker.py"), m[1], "echo", "10")
+	worker := exec.CommandContext(ctx, "/usr/bin/python3", filepath.Join("..", "..", "toolbox", "proxy", "testdata", "mdp_worker.py"), m[1], "echo", "11")
 	worker.Env = append(os.Environ(), spec)
 	worker.WaitDelay = time.Second
 	var wout bytes.Buffer
@@ -624,7 +624,15 @@ func TestProxyCurveBrokerProcess(t *testing.T) {
 	if err := worker.Start(); err != nil {
 		t.Fatal(err)
 	}
-	runProxyPyEnv(t, []string{spec}, "mdp_client.py", m[1])
+	runProxyPyEnv(t, []string{spec}, "mdp_client.py", m[1]) // 10 requests
+	c, err := proxy.NewBrokerClient(core.KeyedEndpoint(m[1], k.proxy.Public), k.peerSecurity(t, k.peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if r, err := c.Request(ctx, "echo", []byte("go")); err != nil || string(r[0]) != "go" {
+		t.Fatalf("Go client: %q %v", r, err)
+	}
 	if err := worker.Wait(); err != nil || !strings.HasSuffix(strings.TrimSpace(wout.String()), "ok") {
 		t.Fatalf("python worker: %v\n%s", err, wout.String())
 	}
