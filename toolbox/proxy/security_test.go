@@ -15,6 +15,11 @@ import (
 
 // Every proxy under CURVE and PLAIN with pyzmq peers on both sides.
 
+// pyHeartbeat gives python workers (which heartbeat every 50 ms) 5 s
+// of silence before the proxy drops them: a python process starved by
+// a loaded machine must not lose its registration mid-test.
+var pyHeartbeat = WithHeartbeat(200*time.Millisecond, 25)
+
 func TestSecurityInteropForwarder(t *testing.T) {
 	requirePyzmq(t)
 	forEachSecMode(t, func(t *testing.T, m secMode, tr transport) {
@@ -41,7 +46,7 @@ func TestSecurityInteropForwarder(t *testing.T) {
 func TestSecurityInteropQueue(t *testing.T) {
 	requirePyzmq(t)
 	forEachSecMode(t, func(t *testing.T, m secMode, tr transport) {
-		q := newQueue(t, tr, WithSecurity(m.server))
+		q := newQueue(t, tr, WithSecurity(m.server), pyHeartbeat)
 		const pyRequests, goRequests = 20, 5
 		worker := startPySec(t, map[string]string{"": m.py}, "pp_worker.py", q.BackendEndpoint(), fmt.Sprint(pyRequests+goRequests))
 		waitUntil(t, wait, "python worker ready", func() bool { return q.Stats().Idle == 1 })
@@ -62,7 +67,7 @@ func TestSecurityInteropQueue(t *testing.T) {
 func TestSecurityInteropBroker(t *testing.T) {
 	requirePyzmq(t)
 	forEachSecMode(t, func(t *testing.T, m secMode, tr transport) {
-		b := newBroker(t, tr, WithSecurity(m.server))
+		b := newBroker(t, tr, WithSecurity(m.server), pyHeartbeat)
 		const pyRequests, goRequests = 10, 5 // mdp_client.py calls echo 10 times
 		worker := startPySec(t, map[string]string{"": m.py}, "mdp_worker.py", b.BackendEndpoint(), "echo", fmt.Sprint(pyRequests+goRequests))
 		waitUntil(t, wait, "python worker ready", func() bool { return b.Stats().Idle == 1 })
@@ -145,7 +150,7 @@ func TestSecurityRefusedClientSaysWhy(t *testing.T) {
 	m := curveMode(t)
 	q := newQueue(t, transports[0], WithSecurity(m.server))
 	c := newSecureQueueClient(t, m.endpoint(q.FrontendEndpoint()), m.stranger)
-	_, err := c.Request(testContext(t, time.Second), []byte("x"))
+	_, err := c.Request(testContext(t, 3*time.Second), []byte("x"))
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "not connected") {
 		t.Fatalf("err = %v, want the deadline and why it never connected", err)
 	}
@@ -232,8 +237,19 @@ func TestSecurityForwarderSubscribersAndTap(t *testing.T) {
 		if got := sub.recv(t, wait); !eq(got, "t1", "body") {
 			t.Fatalf("subscriber got %q", strs(got))
 		}
+		// The tap's subscription may arrive after t1: publish until one shows.
 		waitUntil(t, wait, "publication on the tap", func() bool {
-			return eq(tap.recv(t, wait), "frontend", "t1", "body")
+			pub.send(t, []byte("t2"), []byte("body"))
+			for {
+				select {
+				case got := <-tap.in:
+					if eq(got, "frontend", "t1", "body") || eq(got, "frontend", "t2", "body") {
+						return true
+					}
+				case <-time.After(20 * time.Millisecond):
+					return false
+				}
+			}
 		})
 	})
 }
