@@ -607,7 +607,8 @@ func TestProxyCurveBrokerProcess(t *testing.T) {
 	}
 	k := writeProxyKeys(t)
 	bin := buildZmptool(t)
-	p := startProxyProc(t, bin, "broker", "--frontend", "tcp://127.0.0.1:0", "--heartbeat", "100ms",
+	// A liveness of 5 s: a python worker starved on a loaded machine keeps its place.
+	p := startProxyProc(t, bin, "broker", "--frontend", "tcp://127.0.0.1:0", "--heartbeat", "200ms", "--liveness", "25",
 		"--curve-secret", k.secret, "--allow-keys", k.allowed)
 	m := p.expect(t, regexp.MustCompile(`listening frontend=(\S+) security=CURVE key=(\S+)$`))
 	if m[2] != k.proxy.Public.String() {
