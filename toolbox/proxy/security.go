@@ -16,8 +16,9 @@ import (
 // sideSecurity is the security chosen for each socket of a proxy, and
 // for the connection of a worker or client.
 type sideSecurity struct {
-	front, back   core.Security
-	frontZ, backZ zmtp.Security // their server settings
+	front, back       core.Security
+	frontZ, backZ     zmtp.Security // their server settings
+	frontSet, backSet bool          // by WithFrontendSecurity, WithBackendSecurity
 }
 
 // WithSecurity secures every socket with sec, the core.Security a zmp
@@ -37,14 +38,19 @@ func WithSecurity(sec core.Security) Option {
 	return func(c *config) error {
 		c.use("WithSecurity", kindAll)
 		z, err := serverSecurity("WithSecurity", sec)
-		c.sec = sideSecurity{front: sec, back: sec, frontZ: z, backZ: z}
+		if !c.sec.frontSet {
+			c.sec.front, c.sec.frontZ = sec, z
+		}
+		if !c.sec.backSet {
+			c.sec.back, c.sec.backZ = sec, z
+		}
 		return err
 	}
 }
 
 // WithFrontendSecurity secures the frontend (and the tap, and a
 // Forwarder's WithConnect dials, which are frontend connections) with
-// sec, whatever WithSecurity said; give it after WithSecurity. Use it
+// sec, whatever WithSecurity says, in any order. Use it
 // with WithBackendSecurity when the two sides differ, such as a CURVE
 // frontend facing the network and a NULL backend on loopback or ipc.
 // Default: as WithSecurity. Proxies only.
@@ -52,20 +58,20 @@ func WithFrontendSecurity(sec core.Security) Option {
 	return func(c *config) error {
 		c.use("WithFrontendSecurity", kindProxies)
 		var err error
-		c.sec.front = sec
+		c.sec.front, c.sec.frontSet = sec, true
 		c.sec.frontZ, err = serverSecurity("WithFrontendSecurity", sec)
 		return err
 	}
 }
 
 // WithBackendSecurity secures the backend with sec, whatever
-// WithSecurity said; give it after WithSecurity. Default: as
-// WithSecurity. Proxies only.
+// WithSecurity says, in any order. Default: as WithSecurity. Proxies
+// only.
 func WithBackendSecurity(sec core.Security) Option {
 	return func(c *config) error {
 		c.use("WithBackendSecurity", kindProxies)
 		var err error
-		c.sec.back = sec
+		c.sec.back, c.sec.backSet = sec, true
 		c.sec.backZ, err = serverSecurity("WithBackendSecurity", sec)
 		return err
 	}

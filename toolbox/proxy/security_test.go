@@ -207,10 +207,15 @@ func TestSecurityPerSide(t *testing.T) {
 			t.Fatalf("sides %+v / %+v", st.Frontend, st.Backend)
 		}
 
-		// WithBackendSecurity after WithSecurity overrides only the backend.
-		f := newForwarder(t, tr, WithSecurity(m.server), WithBackendSecurity(core.Security{}))
-		if st := f.Stats(); st.Frontend.Mechanism != "CURVE" || st.Backend.Mechanism != "NULL" {
-			t.Fatalf("forwarder sides %q / %q", st.Frontend.Mechanism, st.Backend.Mechanism)
+		// A side's own Security wins over WithSecurity, given before or after.
+		for _, opts := range [][]Option{
+			{WithSecurity(m.server), WithBackendSecurity(core.Security{})},
+			{WithBackendSecurity(core.Security{}), WithSecurity(m.server)},
+		} {
+			f := newForwarder(t, tr, opts...)
+			if st := f.Stats(); st.Frontend.Mechanism != "CURVE" || st.Backend.Mechanism != "NULL" {
+				t.Fatalf("forwarder sides %q / %q", st.Frontend.Mechanism, st.Backend.Mechanism)
+			}
 		}
 	})
 }
