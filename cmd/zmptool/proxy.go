@@ -35,8 +35,9 @@ func proxyCommand() *cli.Command {
 		Usage: "run a forwarder, queue or broker between plain ZeroMQ peers",
 		Description: "Runs one of the brokers of toolbox/proxy until interrupted, printing where it\n" +
 			"listens and, with --stats, its counters at an interval. SIGUSR1 pauses it,\n" +
-			"SIGUSR2 resumes it. Ctrl-C drains it (see --drain) and exits 0. Wire\n" +
-			"protocols: docs/proxy.md.",
+			"SIGUSR2 resumes it. Ctrl-C drains it (see --drain) and exits 0. The\n" +
+			"security flags of the other commands secure both sides (--secure: one side).\n" +
+			"Wire protocols and security: docs/proxy.md.",
 		Subcommands: subs,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {
@@ -104,11 +105,11 @@ func forwarderCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "forwarder",
 		Usage:     "pub/sub forwarder: publishers connect to --frontend, subscribers to --backend",
-		UsageText: "zmptool proxy forwarder [--frontend EP] [--backend EP] [--cache N] [--connect EP]...",
+		UsageText: "zmptool proxy forwarder [--frontend EP] [--backend EP] [--cache N] [--connect EP[?key=Z85]]... [--curve-secret FILE --allow-keys DIR] [--secure SIDE]",
 		Flags: append(proxyFlags("tcp://127.0.0.1:5559", "tcp://127.0.0.1:5560",
 			"endpoint publishers (PUB, XPUB) connect to", "endpoint subscribers (SUB, XSUB) connect to"),
 			&cli.IntFlag{Name: "cache", Usage: "keep the latest message of up to N topics for new subscribers (0: no cache)", EnvVars: []string{"ZMP_PROXY_CACHE"}},
-			&cli.StringSliceFlag{Name: "connect", Usage: "also dial this publisher endpoint (repeatable)", EnvVars: []string{"ZMP_PROXY_CONNECT"}},
+			&cli.StringSliceFlag{Name: "connect", Usage: "also dial this publisher endpoint (repeatable); a CURVE publisher's key as EP?key=Z85", EnvVars: []string{"ZMP_PROXY_CONNECT"}},
 		),
 		Action: noArgs(func(c *cli.Context) error {
 			opts, err := commonProxyOptions(c)
@@ -136,7 +137,7 @@ func queueCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "queue",
 		Usage:     "load-balancing queue (Paranoid Pirate): clients (REQ) connect to --frontend, workers to --backend",
-		UsageText: "zmptool proxy queue [--frontend EP] [--backend EP] [--heartbeat D] [--retries N]",
+		UsageText: "zmptool proxy queue [--frontend EP] [--backend EP] [--heartbeat D] [--retries N] [--curve-secret FILE --allow-keys DIR] [--secure SIDE]",
 		Flags: append(proxyFlags("tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556",
 			"endpoint clients (REQ, DEALER) connect to", "endpoint workers connect to"), workerFlags()...),
 		Action: noArgs(func(c *cli.Context) error {
@@ -157,7 +158,7 @@ func brokerCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "broker",
 		Usage:     "service broker (Majordomo, MDP/0.1): clients and workers connect to --frontend (or --backend)",
-		UsageText: "zmptool proxy broker [--frontend EP] [--backend EP] [--heartbeat D] [--retries N]",
+		UsageText: "zmptool proxy broker [--frontend EP] [--backend EP] [--heartbeat D] [--retries N] [--curve-secret FILE --allow-keys DIR] [--secure SIDE]",
 		Flags: append(proxyFlags("tcp://127.0.0.1:5557", "",
 			"endpoint clients (and workers) connect to", "optional second endpoint, usually for workers"), workerFlags()...),
 		Action: noArgs(func(c *cli.Context) error {
