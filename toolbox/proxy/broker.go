@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/gozmp/zmp/internal/sock"
@@ -38,6 +39,9 @@ func NewBroker(frontend, backend string, opts ...Option) (*Broker, error) {
 	cfg, err := buildConfig(kindBroker, opts)
 	if err != nil {
 		return nil, err
+	}
+	if backend == "" && cfg.sec.backSet {
+		return nil, fmt.Errorf("%w: WithBackendSecurity on a Broker without a backend", ErrBadOption)
 	}
 	b := &Broker{cfg: cfg, closer: newCloser()}
 	b.pool = newPool(&b.cfg, mdpCodec{}, &b.fc, &b.bc)

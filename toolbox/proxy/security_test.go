@@ -299,6 +299,7 @@ func TestSecurityOptionErrors(t *testing.T) {
 	cases := map[string]func() error{
 		"invalid security": func() error { _, err := NewQueue(ep, ep, WithSecurity(bad)); return err },
 		"invalid side":     func() error { _, err := NewBroker(ep, "", WithFrontendSecurity(bad)); return err },
+		"no backend":       func() error { _, err := NewBroker(ep, "", WithBackendSecurity(m.server)); return err },
 		"side on a worker": func() error { _, err := NewWorker(ep, echo("w"), WithBackendSecurity(m.peer)); return err },
 		"curve without key": func() error {
 			_, err := NewQueueClient(ep, WithSecurity(m.peer))
