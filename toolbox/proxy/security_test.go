@@ -375,3 +375,25 @@ func TestSecurityForwarderCoreNode(t *testing.T) {
 		}
 	})
 }
+
+// NullAuth's address rules apply on a proxy: a denied tcp network is
+// refused, ipc peers (local) pass.
+func TestSecurityNullAuthAddresses(t *testing.T) {
+	deny := core.NullAuth(quietAuth(t, core.DenyAddrs("127.0.0.0/8")))
+	q, err := NewQueue("tcp://127.0.0.1:0", ipcEndpoint(t), WithSecurity(deny))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if _, err := dialSecure(q.FrontendEndpoint(), zmtp.Dealer, core.Security{}, core.Key{}); err == nil {
+		t.Fatal("a denied tcp address got in")
+	}
+	c, err := dialSecure(q.BackendEndpoint(), zmtp.Dealer, core.Security{}, core.Key{})
+	if err != nil {
+		t.Fatalf("ipc peer refused: %v", err)
+	}
+	c.Close()
+	if st := deny.Authenticator().Stats(); st.DeniedAddress != 1 || st.Allowed != 1 {
+		t.Fatalf("authenticator stats %+v", st)
+	}
+}
