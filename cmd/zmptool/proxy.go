@@ -35,8 +35,9 @@ func proxyCommand() *cli.Command {
 		Usage: "run a forwarder, queue or broker between plain ZeroMQ peers",
 		Description: "Runs one of the brokers of toolbox/proxy until interrupted, printing where it\n" +
 			"listens and, with --stats, its counters at an interval. SIGUSR1 pauses it,\n" +
-			"SIGUSR2 resumes it. Ctrl-C drains it (see --drain) and exits 0. Wire\n" +
-			"protocols: docs/proxy.md.",
+			"SIGUSR2 resumes it. Ctrl-C drains it (see --drain) and exits 0. The\n" +
+			"security flags of the other commands secure both sides (--secure: one side).\n" +
+			"Wire protocols and security: docs/proxy.md.",
 		Subcommands: subs,
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {
@@ -47,9 +48,10 @@ func proxyCommand() *cli.Command {
 	}
 }
 
-// proxyFlags are the flags every proxy takes; defaults are its endpoints.
+// proxyFlags are the flags every proxy takes, the security flags of
+// the node commands included; defaults are its endpoints.
 func proxyFlags(front, back, frontUsage, backUsage string) []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "frontend", Value: front, Usage: frontUsage, EnvVars: []string{"ZMP_PROXY_FRONTEND"}},
 		&cli.StringFlag{Name: "backend", Value: back, Usage: backUsage, EnvVars: []string{"ZMP_PROXY_BACKEND"}},
 		&cli.StringFlag{Name: "tap", Usage: "also bind a PUB socket here mirroring every message received, first frame \"frontend\" or \"backend\"", EnvVars: []string{"ZMP_PROXY_TAP"}},
@@ -58,7 +60,35 @@ func proxyFlags(front, back, frontUsage, backUsage string) []cli.Flag {
 		&cli.DurationFlag{Name: "drain", Value: 5 * time.Second, Usage: "on Ctrl-C, how long to finish the work in hand before closing", EnvVars: []string{"ZMP_PROXY_DRAIN"}},
 		&cli.IntFlag{Name: "peer-queue", Value: proxy.DefaultPeerQueue, Usage: "messages queued per connection before dropping", EnvVars: []string{"ZMP_PROXY_PEER_QUEUE"}},
 		&cli.IntFlag{Name: "pending", Value: proxy.DefaultPendingLimit, Usage: "requests waiting for a worker (per service for a broker; held publications while paused for a forwarder)", EnvVars: []string{"ZMP_PROXY_PENDING"}},
+		&cli.StringFlag{Name: "secure", Value: sideBoth, Usage: "which sides the security flags secure: both, frontend or backend (the other side, and the tap with backend, stay NULL)", EnvVars: []string{"ZMP_PROXY_SECURE"}},
+	}, securityFlags()...)
+}
+
+// Values of --secure.
+const (
+	sideBoth     = "both"
+	sideFrontend = "frontend"
+	sideBackend  = "backend"
+)
+
+// proxySecurity turns the security flags (those of every node command)
+// and --secure into proxy options; none when no security flag is set.
+func proxySecurity(c *cli.Context) ([]proxy.Option, error) {
+	side := c.String("secure")
+	if side != sideBoth && side != sideFrontend && side != sideBackend {
+		return nil, usageError{fmt.Errorf("--secure must be both, frontend or backend, got %q", side)}
 	}
+	sec, set, err := securitySetting(c)
+	if err != nil || !set {
+		return nil, err
+	}
+	switch side {
+	case sideFrontend:
+		return []proxy.Option{proxy.WithFrontendSecurity(sec)}, nil
+	case sideBackend:
+		return []proxy.Option{proxy.WithBackendSecurity(sec)}, nil
+	}
+	return []proxy.Option{proxy.WithSecurity(sec)}, nil
 }
 
 // workerFlags are the flags of the proxies that have workers.
@@ -75,11 +105,11 @@ func forwarderCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "forwarder",
 		Usage:     "pub/sub forwarder: publishers connect to --frontend, subscribers to --backend",
-		UsageText: "zmptool proxy forwarder [--frontend EP] [--backend EP] [--cache N] [--connect EP]...",
+		UsageText: "zmptool proxy forwarder [--frontend EP] [--backend EP] [--cache N] [--connect EP[?key=Z85]]... [--curve-secret FILE --allow-keys DIR] [--secure SIDE]",
 		Flags: append(proxyFlags("tcp://127.0.0.1:5559", "tcp://127.0.0.1:5560",
 			"endpoint publishers (PUB, XPUB) connect to", "endpoint subscribers (SUB, XSUB) connect to"),
 			&cli.IntFlag{Name: "cache", Usage: "keep the latest message of up to N topics for new subscribers (0: no cache)", EnvVars: []string{"ZMP_PROXY_CACHE"}},
-			&cli.StringSliceFlag{Name: "connect", Usage: "also dial this publisher endpoint (repeatable)", EnvVars: []string{"ZMP_PROXY_CONNECT"}},
+			&cli.StringSliceFlag{Name: "connect", Usage: "also dial this publisher endpoint (repeatable); a CURVE publisher's key as EP?key=Z85", EnvVars: []string{"ZMP_PROXY_CONNECT"}},
 		),
 		Action: noArgs(func(c *cli.Context) error {
 			opts, err := commonProxyOptions(c)
@@ -107,7 +137,7 @@ func queueCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "queue",
 		Usage:     "load-balancing queue (Paranoid Pirate): clients (REQ) connect to --frontend, workers to --backend",
-		UsageText: "zmptool proxy queue [--frontend EP] [--backend EP] [--heartbeat D] [--retries N]",
+		UsageText: "zmptool proxy queue [--frontend EP] [--backend EP] [--heartbeat D] [--retries N] [--curve-secret FILE --allow-keys DIR] [--secure SIDE]",
 		Flags: append(proxyFlags("tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556",
 			"endpoint clients (REQ, DEALER) connect to", "endpoint workers connect to"), workerFlags()...),
 		Action: noArgs(func(c *cli.Context) error {
@@ -128,7 +158,7 @@ func brokerCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "broker",
 		Usage:     "service broker (Majordomo, MDP/0.1): clients and workers connect to --frontend (or --backend)",
-		UsageText: "zmptool proxy broker [--frontend EP] [--backend EP] [--heartbeat D] [--retries N]",
+		UsageText: "zmptool proxy broker [--frontend EP] [--backend EP] [--heartbeat D] [--retries N] [--curve-secret FILE --allow-keys DIR] [--secure SIDE]",
 		Flags: append(proxyFlags("tcp://127.0.0.1:5557", "",
 			"endpoint clients (and workers) connect to", "optional second endpoint, usually for workers"), workerFlags()...),
 		Action: noArgs(func(c *cli.Context) error {
@@ -154,7 +184,11 @@ func commonProxyOptions(c *cli.Context) ([]proxy.Option, error) {
 	if c.Duration("stats") < 0 || c.Duration("drain") < 0 {
 		return nil, usageError{fmt.Errorf("--stats and --drain cannot be negative")}
 	}
-	opts := []proxy.Option{proxy.WithPeerQueue(c.Int("peer-queue")), proxy.WithPendingLimit(c.Int("pending"))}
+	opts, err := proxySecurity(c)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, proxy.WithPeerQueue(c.Int("peer-queue")), proxy.WithPendingLimit(c.Int("pending")))
 	if tap := c.String("tap"); tap != "" {
 		opts = append(opts, proxy.WithTap(tap))
 	}
@@ -184,6 +218,25 @@ type listening struct {
 	Frontend string `json:"frontend"`
 	Backend  string `json:"backend,omitempty"`
 	Tap      string `json:"tap,omitempty"`
+	// The sides' mechanisms, when one is not NULL, and the CURVE public
+	// key peers append to the endpoint as "?key=".
+	FrontendSecurity string `json:"frontend_security,omitempty"`
+	BackendSecurity  string `json:"backend_security,omitempty"`
+	Key              string `json:"key,omitempty"`
+}
+
+// withSecurity fills in the security of the sides from st.
+func (l listening) withSecurity(st proxy.Stats) listening {
+	fm, bm := st.Frontend.Mechanism, st.Backend.Mechanism
+	if fm == "NULL" && (bm == "NULL" || bm == "") {
+		return l
+	}
+	l.FrontendSecurity, l.BackendSecurity = fm, bm
+	l.Key = st.Frontend.Key
+	if l.Key == "" {
+		l.Key = st.Backend.Key
+	}
+	return l
 }
 
 // serveProxy prints where p listens, its stats every --stats until
@@ -192,7 +245,7 @@ type listening struct {
 func serveProxy(c *cli.Context, p runningProxy, front, back string) error {
 	defer p.Close()
 	w, asJSON := c.App.Writer, c.Bool("json")
-	l := listening{Kind: c.Command.Name, Frontend: front, Backend: back, Tap: p.TapEndpoint()}
+	l := listening{Kind: c.Command.Name, Frontend: front, Backend: back, Tap: p.TapEndpoint()}.withSecurity(p.Stats())
 	if asJSON {
 		json.NewEncoder(w).Encode(l)
 	} else {
@@ -202,6 +255,15 @@ func serveProxy(c *cli.Context, p runningProxy, front, back string) error {
 		}
 		if l.Tap != "" {
 			fmt.Fprintf(w, " tap=%s", l.Tap)
+		}
+		if l.FrontendSecurity != "" {
+			fmt.Fprintf(w, " security=%s", l.FrontendSecurity)
+			if l.BackendSecurity != "" {
+				fmt.Fprintf(w, "/%s", l.BackendSecurity)
+			}
+		}
+		if l.Key != "" {
+			fmt.Fprintf(w, " key=%s", l.Key)
 		}
 		fmt.Fprintln(w)
 	}

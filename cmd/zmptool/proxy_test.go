@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gozmp/zmp/core"
 	"github.com/gozmp/zmp/internal/sock"
 	"github.com/gozmp/zmp/internal/zmtp"
 	"github.com/gozmp/zmp/toolbox/proxy"
@@ -440,6 +441,215 @@ func runProxyPy(t *testing.T, script string, args ...string) {
 	defer cancel()
 	path := filepath.Join("..", "..", "toolbox", "proxy", "testdata", script)
 	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{path}, args...)...)
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err != nil || lines[len(lines)-1] != "ok" {
+		t.Fatalf("%s: %v\n%s", script, err, bytes.TrimSpace(out))
+	}
+}
+
+// --- security: the flags of the node commands, on every proxy ---
+
+// proxyKeys writes a CURVE key pair for the proxy, one for an admitted
+// peer and one for a stranger; allowed is the directory of the keys the
+// proxy admits (only the peer's).
+type proxyKeys struct {
+	secret, allowed       string
+	proxy, peer, outsider core.KeyPair
+}
+
+func writeProxyKeys(t *testing.T) proxyKeys {
+	t.Helper()
+	dir, allowed := t.TempDir(), t.TempDir()
+	k := proxyKeys{allowed: allowed}
+	for _, kp := range []*core.KeyPair{&k.proxy, &k.peer, &k.outsider} {
+		var err error
+		if *kp, err = core.GenerateKeyPair(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if _, k.secret, err = k.proxy.WriteFiles(dir, "proxy"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = k.peer.WriteFiles(allowed, "peer"); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// peerSecurity is how a Go peer holding kp dials the proxy.
+func (k proxyKeys) peerSecurity(t *testing.T, kp core.KeyPair) proxy.Option {
+	t.Helper()
+	auth, err := core.NewAuthenticator(core.AllowKeys(k.proxy.Public))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proxy.WithSecurity(core.Curve(kp, auth))
+}
+
+func TestProxySecurityUsage(t *testing.T) {
+	k := writeProxyKeys(t)
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("alice:pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ep := []string{"--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0"}
+	args := func(kind string, more ...string) []string {
+		return append(append([]string{"proxy", kind}, ep...), more...)
+	}
+	checkRunCases(t, []runCase{
+		{"help lists the security flags", []string{"proxy", "broker", "--help"}, exitOK, "ZMP_CURVE_SECRET", ""},
+		{"help lists --secure", []string{"proxy", "forwarder", "--help"}, exitOK, "ZMP_PROXY_SECURE", ""},
+		{"curve without admitted keys", args("queue", "--curve-secret", k.secret), exitUsage, "", "--allow-keys"},
+		{"curve and plain", args("broker", "--curve-secret", k.secret, "--allow-any-key", "--plain-user", "u"), exitUsage, "", "exclude"},
+		{"bad --secure", args("queue", "--secure", "sideways"), exitUsage, "", "--secure"},
+		{"missing key directory", args("forwarder", "--curve-secret", k.secret, "--allow-keys", filepath.Join(k.allowed, "nope")), exitUsage, "", "nope"},
+		{"missing secret file", args("queue", "--curve-secret", k.secret+".gone", "--allow-any-key"), exitFailure, "", "gone"},
+		{"bad users file", args("broker", "--plain-user", "u", "--plain-users", filepath.Join(t.TempDir(), "none")), exitFailure, "", "none"},
+		{"curve connect without key", args("forwarder", "--curve-secret", k.secret, "--allow-any-key", "--connect", "tcp://127.0.0.1:9"), exitFailure, "", "?key="},
+	})
+}
+
+// A CURVE queue: the listening line gives its key; admitted Go peers
+// work through it, a NULL client and a stranger are refused and
+// counted, and the queue keeps serving.
+func TestProxyCurveQueueCommand(t *testing.T) {
+	k := writeProxyKeys(t)
+	out, stop := runProxyInProcess(t, "queue", "--frontend", "tcp://127.0.0.1:0", "--backend", "ipc://"+filepath.Join(t.TempDir(), "b"),
+		"--json", "--heartbeat", "50ms", "--curve-secret", k.secret, "--allow-keys", k.allowed)
+	waitMatch(t, out, regexp.MustCompile(`(\{.*"kind":"queue".*\})`))
+	first := jsonLines(t, strings.SplitN(out.String(), "\n", 2)[0])[0]
+	if first["key"] != k.proxy.Public.String() || first["frontend_security"] != "CURVE" || first["backend_security"] != "CURVE" {
+		t.Fatalf("listening line %v", first)
+	}
+	front, back := first["frontend"].(string), first["backend"].(string)
+
+	w, err := proxy.NewWorker(core.KeyedEndpoint(back, k.proxy.Public), proxy.HandlerFunc(func(_ context.Context, b [][]byte) ([][]byte, error) { return b, nil }),
+		proxy.WithHeartbeat(50*time.Millisecond, 3), k.peerSecurity(t, k.peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	c, err := proxy.NewQueueClient(core.KeyedEndpoint(front, k.proxy.Public), k.peerSecurity(t, k.peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := sock.Dial(ctx, front, zmtp.Config{Type: zmtp.Dealer}, 5*time.Second); err == nil {
+		t.Fatal("a NULL client got through")
+	}
+	stranger, err := proxy.NewQueueClient(core.KeyedEndpoint(front, k.proxy.Public), k.peerSecurity(t, k.outsider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancelShort()
+	if _, err := stranger.Request(short, []byte("no")); err == nil {
+		t.Fatal("a stranger's request was answered")
+	}
+	if r, err := c.Request(ctx, []byte("hi")); err != nil || string(r[0]) != "hi" {
+		t.Fatalf("request: %q %v", r, err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	lines := jsonLines(t, out.String())
+	fe := lines[len(lines)-1]["frontend"].(map[string]any)
+	if fe["handshake_failed"].(float64) < 2 || fe["msgs_in"].(float64) != 1 || fe["mechanism"] != "CURVE" {
+		t.Fatalf("final frontend stats %v", fe)
+	}
+}
+
+// PLAIN from the environment on the frontend only (--secure frontend
+// through ZMP_PROXY_SECURE): a pyzmq PLAIN publisher, a NULL subscriber.
+func TestProxyPlainForwarderFromEnv(t *testing.T) {
+	users := filepath.Join(t.TempDir(), "users")
+	if err := os.WriteFile(users, []byte("# publishers\nalice:s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ZMP_PLAIN_USER", "proxy")
+	t.Setenv("ZMP_PLAIN_USERS", users)
+	t.Setenv("ZMP_PROXY_SECURE", "frontend")
+	out, stop := runProxyInProcess(t, "forwarder", "--frontend", "tcp://127.0.0.1:0", "--backend", "tcp://127.0.0.1:0")
+	m := regexp.MustCompile(`listening frontend=(\S+) backend=(\S+) security=PLAIN/NULL$`).FindStringSubmatch(
+		waitMatch(t, out, regexp.MustCompile(`(forwarder listening .*)\n`)))
+	if m == nil {
+		t.Fatalf("listening line %q", out.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := sock.Dial(ctx, m[1], zmtp.Config{Type: zmtp.Pub}, 5*time.Second); err == nil {
+		t.Fatal("a NULL publisher got through the PLAIN frontend")
+	}
+	if pyzmqAvailable() {
+		runProxyPyEnv(t, []string{"ZMP_PY_SEC_PUB=plain alice s3cret"}, "pub_sub_forwarder.py", m[1], m[2], "30")
+		// A wrong password gets nothing through: the subscriber waits in vain.
+		runProxyPyEnv(t, []string{"ZMP_PY_SEC_CLIENT=plain alice guess"}, "refused_client.py", m[1])
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A CURVE broker as a process, with a pyzmq worker, a pyzmq client and
+// a Go client holding an admitted key; Ctrl-C exits 0.
+func TestProxyCurveBrokerProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds zmptool and starts processes")
+	}
+	if !pyzmqAvailable() {
+		t.Skip("python3-zmq not installed")
+	}
+	k := writeProxyKeys(t)
+	bin := buildZmptool(t)
+	// A liveness of 5 s: a python worker starved on a loaded machine keeps its place.
+	p := startProxyProc(t, bin, "broker", "--frontend", "tcp://127.0.0.1:0", "--heartbeat", "200ms", "--liveness", "25",
+		"--curve-secret", k.secret, "--allow-keys", k.allowed)
+	m := p.expect(t, regexp.MustCompile(`listening frontend=(\S+) security=CURVE key=(\S+)$`))
+	if m[2] != k.proxy.Public.String() {
+		t.Fatalf("printed key %s, want %s", m[2], k.proxy.Public)
+	}
+	spec := fmt.Sprintf("ZMP_PY_SEC=curve %s %s %s", k.proxy.Public, k.peer.Public, k.peer.Secret)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	worker := exec.CommandContext(ctx, "/usr/bin/python3", filepath.Join("..", "..", "toolbox", "proxy", "testdata", "mdp_worker.py"), m[1], "echo", "11")
+	worker.Env = append(os.Environ(), spec)
+	worker.WaitDelay = time.Second
+	var wout bytes.Buffer
+	worker.Stdout, worker.Stderr = &wout, &wout
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	runProxyPyEnv(t, []string{spec}, "mdp_client.py", m[1]) // 10 requests
+	c, err := proxy.NewBrokerClient(core.KeyedEndpoint(m[1], k.proxy.Public), k.peerSecurity(t, k.peer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if r, err := c.Request(ctx, "echo", []byte("go")); err != nil || string(r[0]) != "go" {
+		t.Fatalf("Go client: %q %v", r, err)
+	}
+	if err := worker.Wait(); err != nil || !strings.HasSuffix(strings.TrimSpace(wout.String()), "ok") {
+		t.Fatalf("python worker: %v\n%s", err, wout.String())
+	}
+	if code, rest := p.interrupt(t); code != exitOK || !strings.Contains(rest, "stopped:") {
+		t.Fatalf("after Ctrl-C: exit %d, output %q, stderr %s", code, rest, p.errb)
+	}
+}
+
+// runProxyPyEnv is runProxyPy with extra environment variables.
+func runProxyPyEnv(t *testing.T, env []string, script string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	path := filepath.Join("..", "..", "toolbox", "proxy", "testdata", script)
+	cmd := exec.CommandContext(ctx, "/usr/bin/python3", append([]string{path}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.WaitDelay = time.Second
 	out, err := cmd.CombinedOutput()
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")

@@ -29,6 +29,16 @@ func securityFlags() []cli.Flag {
 // securityOption turns the security flags into a WithSecurity option,
 // or nil when none is set.
 func securityOption(c *cli.Context) (core.Option, error) {
+	sec, set, err := securitySetting(c)
+	if err != nil || !set {
+		return nil, err
+	}
+	return core.WithSecurity(sec), nil
+}
+
+// securitySetting turns the security flags into a core.Security; set
+// is false when none is given (NULL, everyone admitted).
+func securitySetting(c *cli.Context) (sec core.Security, set bool, err error) {
 	curve, plain := c.String("curve-secret") != "", c.String("plain-user") != ""
 	var opts []core.AuthOption
 	if d := c.String("allow-keys"); d != "" {
@@ -40,7 +50,7 @@ func securityOption(c *cli.Context) (core.Option, error) {
 	if f := c.String("plain-users"); f != "" {
 		users, err := readUsers(f)
 		if err != nil {
-			return nil, err
+			return core.Security{}, false, err
 		}
 		for u, p := range users {
 			opts = append(opts, core.AllowUser(u, p))
@@ -53,28 +63,28 @@ func securityOption(c *cli.Context) (core.Option, error) {
 		opts = append(opts, core.DenyAddrs(d...))
 	}
 	if !curve && !plain && len(opts) == 0 {
-		return nil, nil
+		return core.Security{}, false, nil
 	}
 	auth, err := core.NewAuthenticator(opts...)
 	if err != nil {
-		return nil, usageError{err}
+		return core.Security{}, false, usageError{err}
 	}
 	switch {
 	case curve && plain:
-		return nil, usageError{errors.New("--curve-secret and --plain-user exclude each other")}
+		return core.Security{}, false, usageError{errors.New("--curve-secret and --plain-user exclude each other")}
 	case curve:
 		if c.String("allow-keys") == "" && !c.Bool("allow-any-key") {
-			return nil, usageError{errors.New("--curve-secret needs --allow-keys DIR or --allow-any-key")}
+			return core.Security{}, false, usageError{errors.New("--curve-secret needs --allow-keys DIR or --allow-any-key")}
 		}
 		kp, err := core.LoadKeyPair(c.String("curve-secret"))
 		if err != nil {
-			return nil, err
+			return core.Security{}, false, err
 		}
-		return core.WithSecurity(core.Curve(kp, auth)), nil
+		return core.Curve(kp, auth), true, nil
 	case plain:
-		return core.WithSecurity(core.Plain(c.String("plain-user"), c.String("plain-password"), auth)), nil
+		return core.Plain(c.String("plain-user"), c.String("plain-password"), auth), true, nil
 	}
-	return core.WithSecurity(core.NullAuth(auth)), nil
+	return core.NullAuth(auth), true, nil
 }
 
 // readUsers reads "user:password" lines; blank lines and # comments

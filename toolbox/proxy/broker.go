@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/gozmp/zmp/internal/sock"
@@ -32,11 +33,15 @@ type Broker struct {
 // socket usually given to workers. Options: WithTap, WithPeerQueue,
 // WithPendingLimit (per service), WithMaxMessageSize,
 // WithHandshakeTimeout, WithHeartbeat, WithMaxRetries,
-// WithFailureReply, WithMaxServices.
+// WithFailureReply, WithMaxServices, WithSecurity,
+// WithFrontendSecurity, WithBackendSecurity.
 func NewBroker(frontend, backend string, opts ...Option) (*Broker, error) {
 	cfg, err := buildConfig(kindBroker, opts)
 	if err != nil {
 		return nil, err
+	}
+	if backend == "" && cfg.sec.backSet {
+		return nil, fmt.Errorf("%w: WithBackendSecurity on a Broker without a backend", ErrBadOption)
 	}
 	b := &Broker{cfg: cfg, closer: newCloser()}
 	b.pool = newPool(&b.cfg, mdpCodec{}, &b.fc, &b.bc)
@@ -53,13 +58,14 @@ func (b *Broker) bind(frontend, backend string) error {
 		return err
 	}
 	rc := sock.RouterConfig{
-		Listen: listenConfig(&b.cfg, zmtp.Router, nil), Link: sock.LinkConfig{QueueLen: b.cfg.peerQueue},
+		Listen: listenConfig(&b.cfg, b.cfg.sec.frontZ, zmtp.Router, nil), Link: sock.LinkConfig{QueueLen: b.cfg.peerQueue},
 		OnMessage: b.onFrontend, OnPeerClose: b.pool.peerGone,
 	}
 	if b.front, err = sock.ListenRouter(frontend, rc); err != nil || backend == "" {
 		return err
 	}
 	rc.OnMessage = b.onBackend
+	rc.Listen.ZMTP.Security = b.cfg.sec.backZ
 	b.back, err = sock.ListenRouter(backend, rc)
 	return err
 }
@@ -158,10 +164,10 @@ func (b *Broker) Resume() { b.pool.pause(false) }
 // Stats returns a snapshot of the broker's counters, with one entry
 // per service.
 func (b *Broker) Stats() Stats {
-	st := Stats{Kind: "broker", Frontend: b.fc.snapshot(b.front.Endpoint(), b.front.Peers())}
-	st.Backend = b.bc.snapshot("", 0)
+	st := Stats{Kind: "broker", Frontend: b.fc.snapshot(b.front.Listener(), b.cfg.sec.front, b.front.Peers())}
+	st.Backend = b.bc.snapshot(nil, b.cfg.sec.back, 0)
 	if b.back != nil {
-		st.Backend = b.bc.snapshot(b.back.Endpoint(), b.back.Peers())
+		st.Backend = b.bc.snapshot(b.back.Listener(), b.cfg.sec.back, b.back.Peers())
 	}
 	b.pool.fill(&st, true)
 	return st

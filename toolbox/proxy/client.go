@@ -18,6 +18,7 @@ import (
 type reqClient struct {
 	cfg      config
 	endpoint string
+	sec      zmtp.Security
 
 	mu      sync.Mutex // one request at a time; guards sess and closed
 	sess    *sock.Session
@@ -30,10 +31,14 @@ func newReqClient(endpoint string, opts []Option) (*reqClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	endpoint, sec, err := dialSecurity(cfg.sec.front, endpoint)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := sock.ParseEndpoint(endpoint); err != nil {
 		return nil, err
 	}
-	c := &reqClient{cfg: cfg, endpoint: endpoint, replies: make(chan [][]byte, 4)}
+	c := &reqClient{cfg: cfg, endpoint: endpoint, sec: sec, replies: make(chan [][]byte, 4)}
 	c.start()
 	return c, nil
 }
@@ -41,7 +46,7 @@ func newReqClient(endpoint string, opts []Option) (*reqClient, error) {
 func (c *reqClient) start() {
 	c.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         c.endpoint,
-		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: c.cfg.maxMessageSize},
+		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: c.cfg.maxMessageSize, Security: c.sec},
 		HandshakeTimeout: c.cfg.handshakeTimeout,
 		MinBackoff:       c.cfg.minReconnect,
 		MaxBackoff:       c.cfg.maxReconnect,
@@ -64,6 +69,10 @@ func (c *reqClient) roundTrip(ctx context.Context, msg [][]byte, match func([][]
 	}
 	l, err := c.sess.Link(ctx)
 	if err != nil {
+		if last := c.sess.LastError(); last != nil && ctx.Err() != nil {
+			// Say why there is no connection, such as a refused handshake.
+			return nil, fmt.Errorf("%w (not connected: %v)", err, last)
+		}
 		return nil, err
 	}
 	c.drain()
@@ -120,8 +129,12 @@ func (c *reqClient) close() error {
 // a time.
 type QueueClient struct{ c *reqClient }
 
-// NewQueueClient starts connecting to the Queue's frontend at endpoint.
-// Options: WithReconnect, WithMaxMessageSize, WithHandshakeTimeout.
+// NewQueueClient starts connecting to the Queue's frontend at endpoint
+// ("?key=Z85" appended for a CURVE queue). Options: WithReconnect,
+// WithMaxMessageSize, WithHandshakeTimeout, WithSecurity. A request
+// that times out because the client could not connect (refused by the
+// queue's Authenticator, for one) says why in its error, which still
+// matches the context's error with errors.Is.
 func NewQueueClient(endpoint string, opts ...Option) (*QueueClient, error) {
 	c, err := newReqClient(endpoint, opts)
 	if err != nil {

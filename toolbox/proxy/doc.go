@@ -24,6 +24,18 @@
 // The wire protocols, failure-detection times and statistics are
 // described in docs/proxy.md.
 //
+// # Security
+//
+// Proxies, workers and clients take the core.Security a zmp node takes
+// (WithSecurity): CURVE, PLAIN or NULL with an Authenticator, so a
+// CURVE cluster can run its pub/sub and request traffic through them.
+// Each side of a proxy may have its own (WithFrontendSecurity,
+// WithBackendSecurity), such as a CURVE frontend and a NULL backend on
+// loopback. A peer dialling a CURVE proxy appends the proxy's public
+// key to the endpoint, "tcp://host:port?key=Z85", the form core nodes
+// announce; Stats shows each side's mechanism and key. Proxies do not
+// register in a zmp registry.
+//
 // # Lifecycle
 //
 // NewForwarder, NewQueue and NewBroker bind their sockets and serve

@@ -96,3 +96,45 @@ func ExampleForwarder() {
 	fmt.Printf("%q = %s\n", m.Frames[0], m.Frames[len(m.Frames)-1])
 	// Output: "temperature\x00" = 21.5
 }
+
+// A queue secured with CURVE, as a zmp node is: its clients and
+// workers dial the proxy's endpoint with its public key appended
+// ("?key=Z85"), and the proxy admits only the keys it was given.
+func ExampleWithSecurity() {
+	proxyKeys, _ := core.GenerateKeyPair()
+	workerKeys, _ := core.GenerateKeyPair()
+	clientKeys, _ := core.GenerateKeyPair()
+	admit, _ := core.NewAuthenticator(core.AllowKeys(workerKeys.Public, clientKeys.Public))
+	q, err := proxy.NewQueue("tcp://127.0.0.1:0", "tcp://127.0.0.1:0",
+		proxy.WithSecurity(core.Curve(proxyKeys, admit)))
+	if err != nil {
+		panic(err)
+	}
+	defer q.Close()
+
+	// Peers trust the proxy's key, as nodes trust the providers they call.
+	trust, _ := core.NewAuthenticator(core.AllowKeys(proxyKeys.Public))
+	w, err := proxy.NewWorker(core.KeyedEndpoint(q.BackendEndpoint(), proxyKeys.Public),
+		proxy.HandlerFunc(func(_ context.Context, body [][]byte) ([][]byte, error) {
+			return [][]byte{append([]byte("hello, "), body[0]...)}, nil
+		}), proxy.WithSecurity(core.Curve(workerKeys, trust)))
+	if err != nil {
+		panic(err)
+	}
+	defer w.Close()
+	c, err := proxy.NewQueueClient(core.KeyedEndpoint(q.FrontendEndpoint(), proxyKeys.Public),
+		proxy.WithSecurity(core.Curve(clientKeys, trust)))
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reply, err := c.Request(ctx, []byte("curve"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%s (frontend %s)\n", reply[0], q.Stats().Frontend.Mechanism)
+	// Output: hello, curve (frontend CURVE)
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -47,9 +48,14 @@ type subscriber struct {
 // NewForwarder binds the frontend (for publishers) and the backend (for
 // subscribers). Options: WithTap, WithPeerQueue, WithPendingLimit,
 // WithMaxMessageSize, WithHandshakeTimeout, WithLastValueCache,
-// WithConnect, WithMaxSubscriptions.
+// WithConnect, WithMaxSubscriptions, WithSecurity,
+// WithFrontendSecurity, WithBackendSecurity.
 func NewForwarder(frontend, backend string, opts ...Option) (*Forwarder, error) {
 	cfg, err := buildConfig(kindForwarder, opts)
+	if err != nil {
+		return nil, err
+	}
+	dials, err := connectSessions(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -61,16 +67,34 @@ func NewForwarder(frontend, backend string, opts ...Option) (*Forwarder, error) 
 		f.Close()
 		return nil, err
 	}
-	for _, ep := range cfg.connect {
-		f.sessions = append(f.sessions, sock.StartSession(sock.SessionConfig{
-			Endpoint:         ep,
-			ZMTP:             zmtp.Config{Type: zmtp.XSub, MaxMessageSize: cfg.maxMessageSize},
-			HandshakeTimeout: cfg.handshakeTimeout,
-			Link:             f.publisherLink(),
-			OnUp:             func(l *sock.Link) { f.addPublisher(l) },
-		}))
+	for _, d := range dials {
+		d.Link = f.publisherLink()
+		d.OnUp = func(l *sock.Link) { f.addPublisher(l) }
+		f.sessions = append(f.sessions, sock.StartSession(d))
 	}
 	return f, nil
+}
+
+// connectSessions returns the sessions of WithConnect, each secured
+// like the frontend; an endpoint may carry the publisher's CURVE key
+// as "?key=Z85".
+func connectSessions(cfg *config) ([]sock.SessionConfig, error) {
+	var dials []sock.SessionConfig
+	for _, addr := range cfg.connect {
+		ep, sec, err := dialSecurity(cfg.sec.front, addr)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := sock.ParseEndpoint(ep); err != nil {
+			return nil, fmt.Errorf("%w: WithConnect: %w", ErrBadOption, err)
+		}
+		dials = append(dials, sock.SessionConfig{
+			Endpoint:         ep,
+			ZMTP:             zmtp.Config{Type: zmtp.XSub, MaxMessageSize: cfg.maxMessageSize, Security: sec},
+			HandshakeTimeout: cfg.handshakeTimeout,
+		})
+	}
+	return dials, nil
 }
 
 func (f *Forwarder) bind(frontend, backend string) error {
@@ -78,10 +102,10 @@ func (f *Forwarder) bind(frontend, backend string) error {
 	if f.tap, err = newTap(&f.cfg); err != nil {
 		return err
 	}
-	if f.front, err = sock.Listen(frontend, listenConfig(&f.cfg, zmtp.XSub, f.onPublisherConn)); err != nil {
+	if f.front, err = sock.Listen(frontend, listenConfig(&f.cfg, f.cfg.sec.frontZ, zmtp.XSub, f.onPublisherConn)); err != nil {
 		return err
 	}
-	f.back, err = sock.Listen(backend, listenConfig(&f.cfg, zmtp.XPub, f.onSubscriberConn))
+	f.back, err = sock.Listen(backend, listenConfig(&f.cfg, f.cfg.sec.backZ, zmtp.XPub, f.onSubscriberConn))
 	return err
 }
 
@@ -287,8 +311,8 @@ func (f *Forwarder) Stats() Stats {
 	defer f.mu.RUnlock()
 	return Stats{
 		Kind: "forwarder", Paused: f.paused, Draining: f.draining,
-		Frontend:      f.fc.snapshot(f.front.Endpoint(), len(f.pubs)),
-		Backend:       f.bc.snapshot(f.back.Endpoint(), len(f.subs)),
+		Frontend:      f.fc.snapshot(f.front, f.cfg.sec.front, len(f.pubs)),
+		Backend:       f.bc.snapshot(f.back, f.cfg.sec.back, len(f.subs)),
 		Queued:        len(f.held),
 		Refused:       f.refused.Load(),
 		Subscriptions: len(f.union),

@@ -74,6 +74,7 @@ type config struct {
 	minReconnect     time.Duration
 	maxReconnect     time.Duration
 	connect          []string
+	sec              sideSecurity
 }
 
 type optionUse struct {

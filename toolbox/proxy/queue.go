@@ -27,7 +27,8 @@ type Queue struct {
 // NewQueue binds the frontend (clients) and the backend (workers).
 // Options: WithTap, WithPeerQueue, WithPendingLimit,
 // WithMaxMessageSize, WithHandshakeTimeout, WithHeartbeat,
-// WithMaxRetries, WithFailureReply.
+// WithMaxRetries, WithFailureReply, WithSecurity, WithFrontendSecurity,
+// WithBackendSecurity.
 func NewQueue(frontend, backend string, opts ...Option) (*Queue, error) {
 	cfg, err := buildConfig(kindQueue, opts)
 	if err != nil {
@@ -49,14 +50,14 @@ func (q *Queue) bind(frontend, backend string) error {
 	}
 	link := sock.LinkConfig{QueueLen: q.cfg.peerQueue}
 	q.front, err = sock.ListenRouter(frontend, sock.RouterConfig{
-		Listen: listenConfig(&q.cfg, zmtp.Router, nil), Link: link,
+		Listen: listenConfig(&q.cfg, q.cfg.sec.frontZ, zmtp.Router, nil), Link: link,
 		OnMessage: q.onClient, OnPeerClose: q.pool.clientGone,
 	})
 	if err != nil {
 		return err
 	}
 	q.back, err = sock.ListenRouter(backend, sock.RouterConfig{
-		Listen: listenConfig(&q.cfg, zmtp.Router, nil), Link: link,
+		Listen: listenConfig(&q.cfg, q.cfg.sec.backZ, zmtp.Router, nil), Link: link,
 		OnMessage: q.onWorker, OnPeerClose: q.pool.workerGone,
 	})
 	return err
@@ -120,8 +121,8 @@ func (q *Queue) Resume() { q.pool.pause(false) }
 func (q *Queue) Stats() Stats {
 	st := Stats{
 		Kind:     "queue",
-		Frontend: q.fc.snapshot(q.front.Endpoint(), q.front.Peers()),
-		Backend:  q.bc.snapshot(q.back.Endpoint(), q.back.Peers()),
+		Frontend: q.fc.snapshot(q.front.Listener(), q.cfg.sec.front, q.front.Peers()),
+		Backend:  q.bc.snapshot(q.back.Listener(), q.cfg.sec.back, q.back.Peers()),
 	}
 	q.pool.fill(&st, false)
 	return st

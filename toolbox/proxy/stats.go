@@ -3,6 +3,7 @@ package proxy
 import (
 	"sync/atomic"
 
+	"github.com/gozmp/zmp/core"
 	"github.com/gozmp/zmp/internal/sock"
 )
 
@@ -26,6 +27,16 @@ type SideStats struct {
 	// Malformed counts messages from this side that did not follow the
 	// protocol; they were discarded and the connection kept.
 	Malformed uint64 `json:"malformed"`
+	// Mechanism is the side's security mechanism: "NULL", "PLAIN" or
+	// "CURVE" (see WithSecurity).
+	Mechanism string `json:"mechanism,omitempty"`
+	// Key is the side's CURVE public key in Z85, which its peers need
+	// to dial it; empty for the other mechanisms.
+	Key string `json:"key,omitempty"`
+	// HandshakeFailed counts connections closed before they were
+	// through the handshake: refused by the Authenticator, speaking
+	// another mechanism, holding the wrong keys, or too slow.
+	HandshakeFailed uint64 `json:"handshake_failed"`
 }
 
 // ServiceStats describes one service of a Broker.
@@ -92,13 +103,20 @@ func (s *sideCounters) out(frames [][]byte) {
 	s.bytesOut.Add(size(frames))
 }
 
-func (s *sideCounters) snapshot(endpoint string, peers int) SideStats {
-	return SideStats{
-		Endpoint: endpoint, Peers: peers,
+// snapshot reads the counters of a side listening on ln (nil for a
+// Broker without a backend) under sec.
+func (s *sideCounters) snapshot(ln *sock.Listener, sec core.Security, peers int) SideStats {
+	st := SideStats{
+		Peers:  peers,
 		MsgsIn: s.msgsIn.Load(), BytesIn: s.bytesIn.Load(),
 		MsgsOut: s.msgsOut.Load(), BytesOut: s.bytesOut.Load(),
 		Dropped: s.dropped.Load(), Malformed: s.malformed.Load(),
 	}
+	if ln != nil {
+		st.Endpoint, st.HandshakeFailed = ln.Endpoint(), ln.Stats().HandshakeFailed
+		st.Mechanism, st.Key = sec.Mechanism(), sideKey(sec)
+	}
+	return st
 }
 
 // send queues frames on l without waiting and counts the result on

@@ -20,7 +20,7 @@ func newTap(c *config) (*tap, error) {
 		return nil, nil
 	}
 	pub, err := sock.ListenPub(c.tap, sock.PubConfig{
-		Listen: listenConfig(c, zmtp.Pub, nil),
+		Listen: listenConfig(c, c.sec.frontZ, zmtp.Pub, nil),
 		Link:   sock.LinkConfig{QueueLen: c.peerQueue},
 		Policy: sock.DropNewest,
 	})
@@ -59,10 +59,11 @@ func (t *tap) close() {
 	}
 }
 
-// listenConfig is the listener configuration of a proxy socket.
-func listenConfig(c *config, typ zmtp.SocketType, onConn func(*zmtp.Conn)) sock.ListenConfig {
+// listenConfig is the listener configuration of a proxy socket secured
+// by sec.
+func listenConfig(c *config, sec zmtp.Security, typ zmtp.SocketType, onConn func(*zmtp.Conn)) sock.ListenConfig {
 	return sock.ListenConfig{
-		ZMTP:             zmtp.Config{Type: typ, MaxMessageSize: c.maxMessageSize},
+		ZMTP:             zmtp.Config{Type: typ, MaxMessageSize: c.maxMessageSize, Security: sec},
 		HandshakeTimeout: c.handshakeTimeout,
 		OnConn:           onConn,
 	}

@@ -64,8 +64,9 @@ type job struct {
 }
 
 // NewWorker starts a Paranoid Pirate worker for the Queue whose backend
-// is endpoint. Options: WithHeartbeat, WithReconnect,
-// WithMaxMessageSize, WithHandshakeTimeout.
+// is endpoint ("?key=Z85" appended for a CURVE queue). Options:
+// WithHeartbeat, WithReconnect, WithMaxMessageSize,
+// WithHandshakeTimeout, WithSecurity.
 func NewWorker(endpoint string, h Handler, opts ...Option) (*Worker, error) {
 	return startWorker(endpoint, ppWorker{}, h, opts)
 }
@@ -84,6 +85,10 @@ func startWorker(endpoint string, p workerProto, h Handler, opts []Option) (*Wor
 	if err != nil {
 		return nil, err
 	}
+	endpoint, sec, err := dialSecurity(cfg.sec.front, endpoint)
+	if err != nil {
+		return nil, err
+	}
 	if _, err := sock.ParseEndpoint(endpoint); err != nil {
 		return nil, err
 	}
@@ -91,7 +96,7 @@ func startWorker(endpoint string, p workerProto, h Handler, opts []Option) (*Wor
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.sess = sock.StartSession(sock.SessionConfig{
 		Endpoint:         endpoint,
-		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: cfg.maxMessageSize},
+		ZMTP:             zmtp.Config{Type: zmtp.Dealer, MaxMessageSize: cfg.maxMessageSize, Security: sec},
 		HandshakeTimeout: cfg.handshakeTimeout,
 		Link:             sock.LinkConfig{OnMessage: w.onMessage},
 		MinBackoff:       cfg.minReconnect,

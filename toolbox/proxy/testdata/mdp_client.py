@@ -3,15 +3,18 @@
 usage: mdp_client.py ENDPOINT
 Calls service "echo" (which must answer its body unchanged), then asks
 mmi.service about "echo" (200) and "nosuch" (404). Prints "ok".
+Security: see zmpsec.py.
 """
 import sys
 
 import zmq
+from zmpsec import secure
 
 ctx = zmq.Context()
 req = ctx.socket(zmq.REQ)
 req.setsockopt(zmq.LINGER, 0)
 req.setsockopt(zmq.RCVTIMEO, 15000)
+secure(req, "client")
 req.connect(sys.argv[1])
 
 

@@ -7,16 +7,19 @@ each request [address, envelope..., b"", body] with
 [address, envelope..., b"", b"py:" + body], and exits after COUNT
 requests and at least one heartbeat from the queue, printing "ok".
 It fails if the queue stays silent for 2 s.
+Security: see zmpsec.py.
 """
 import sys
 import time
 
 import zmq
+from zmpsec import secure
 
 ep, count = sys.argv[1], int(sys.argv[2])
 ctx = zmq.Context()
 w = ctx.socket(zmq.DEALER)
 w.setsockopt(zmq.LINGER, 1000)
+secure(w, "worker")
 w.connect(ep)
 w.send(b"\x01")
 print("ready", flush=True)

@@ -5,20 +5,24 @@ The SUB subscribes to b"keep." on the forwarder's backend; the PUB
 connects to its frontend and publishes b"keep.N" and b"drop.N" until the
 SUB has COUNT messages, all of which must be keep.* with the right body.
 Prints "published KEEP DROP" and then "ok".
+Security: see zmpsec.py.
 """
 import sys
 import time
 
 import zmq
+from zmpsec import secure
 
 front, back, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ctx = zmq.Context()
 sub = ctx.socket(zmq.SUB)
 sub.setsockopt(zmq.LINGER, 0)
 sub.setsockopt(zmq.SUBSCRIBE, b"keep.")
+secure(sub, "sub")
 sub.connect(back)
 pub = ctx.socket(zmq.PUB)
 pub.setsockopt(zmq.LINGER, 0)
+secure(pub, "pub")
 pub.connect(front)
 
 got, keep, drop = 0, 0, 0
