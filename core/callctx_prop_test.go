@@ -228,13 +228,17 @@ const (
 // each must end with the error of the event that came first, when the
 // first came clearly first.
 func compareOutcome(p *ctxPair) error {
-	if err := checkOutcome("callCtx", p.ours, p, oursMargin); err != nil {
+	if err := checkOutcome("callCtx", p.ours, p, oursMargin, false); err != nil {
 		return err
 	}
-	return checkOutcome("reference", p.ref, p, refMargin)
+	return checkOutcome("reference", p.ref, p, refMargin, true)
 }
 
-func checkOutcome(name string, ctx context.Context, p *ctxPair, margin time.Duration) error {
+// lateTimer, for the standard context, accepts Canceled where the
+// deadline came first: its deadline is a timer, which a loaded machine
+// may run after a later cancel (seen at load average 8 on 2 cores).
+// callCtx reads the clock, so it gets no such leeway.
+func checkOutcome(name string, ctx context.Context, p *ctxPair, margin time.Duration, lateTimer bool) error {
 	want, known := p.expected(margin)
 	if known && want == nil { // no event: it must not have ended
 		if ctx.Err() != nil {
@@ -251,7 +255,7 @@ func checkOutcome(name string, ctx context.Context, p *ctxPair, margin time.Dura
 			return fmt.Errorf("%s: %s still open after its end", name, what)
 		}
 	}
-	if known && ctx.Err() != want {
+	if known && ctx.Err() != want && !(lateTimer && want == context.DeadlineExceeded && ctx.Err() == context.Canceled) {
 		return fmt.Errorf("%s: Err = %v, want %v", name, ctx.Err(), want)
 	}
 	if derived.Err() != ctx.Err() {
