@@ -92,6 +92,7 @@ type config struct {
 	runtimeDir        string
 	dial              sock.DialFunc
 	security          Security
+	labels            map[string]string // WithLabels; nil when none
 
 	// node-only
 	updateInterval time.Duration
@@ -489,6 +490,23 @@ func WithInProcess(enabled bool) Option {
 	return func(c *config) error {
 		c.inProcess = enabled
 		c.set |= setInProcess
+		return nil
+	}
+}
+
+// WithLabels sets the node's labels: key/value pairs other nodes see
+// in its registry entry (NodeInfo.Labels) and can select it by
+// (NodeInfo.HasLabels, FromLabels). The rules for keys and values are
+// those of CheckLabels; a label that breaks them is an error wrapping
+// ErrBadLabel. The map is copied. Default none; giving the option
+// again replaces the labels. Nodes and peers only (a Launcher passes
+// them to its child processes).
+func WithLabels(labels map[string]string) Option {
+	return func(c *config) error {
+		if err := CheckLabels(labels); err != nil {
+			return err
+		}
+		c.labels = cloneLabels(labels)
 		return nil
 	}
 }

@@ -236,6 +236,9 @@ func NewRemoteRegistry(endpoint string, opts ...Option) (*RemoteRegistry, error)
 	if err := cfg.reject(nodeOnly, "NewRemoteRegistry"); err != nil {
 		return nil, err
 	}
+	if cfg.labels != nil {
+		return nil, errors.New("core: NewRemoteRegistry does not take WithLabels")
+	}
 	r := &RemoteRegistry{cfg: cfg, entries: map[entryKey]registerRequest{}}
 	n := NodeInfo{Name: "zmp-registry", RPC: endpoint, Key: key}
 	// Not a provider among others: its handshakes get the full timeout.
