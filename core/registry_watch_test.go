@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -296,4 +297,17 @@ func TestRemoteRegistryWatchRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWatchState(t, ch2, 10*time.Second, "after", "zmp-registry")
+}
+
+// A registry node that does not push (here a plain peer, which lacks
+// zmp.registry.watch) makes Watch report ErrWatchUnsupported, and
+// peers poll it.
+func TestRemoteRegistryWatchUnsupported(t *testing.T) {
+	p := newPeerT(t, "not-a-registry", WithRegistry(NewMemRegistry()))
+	reg := newRemoteRegistry(t, p.Info().RPC)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := reg.Watch(ctx); !errors.Is(err, ErrWatchUnsupported) {
+		t.Fatalf("Watch = %v, want ErrWatchUnsupported", err)
+	}
 }
