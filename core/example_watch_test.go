@@ -17,6 +17,7 @@ func ExampleRegistryWatcher() {
 
 	var w core.RegistryWatcher = reg // also DirRegistry, RemoteRegistry
 	watchCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	states, err := w.Watch(watchCtx)
 	if err != nil {
 		fmt.Println(err)
