@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,7 +183,9 @@ func (w *watcher) read() {
 // w.installMu are held.
 func (w *watcher) newViewLocked(nodes []NodeInfo) *view {
 	w.seq++
-	v := newView(w.seq, w.p.cli.keepLive(nodes, w.p.cfg.leaseTTL))
+	// Clipped: keepLive appends, and a pushed state is the base of
+	// several views, which must not share what is appended.
+	v := newView(w.seq, w.p.cli.keepLive(slices.Clip(nodes), w.p.cfg.leaseTTL))
 	w.cur.Store(v)
 	return v
 }
