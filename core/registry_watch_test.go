@@ -323,3 +323,33 @@ func TestRemoteRegistryWatchUnsupported(t *testing.T) {
 		t.Fatalf("Watch = %v, want ErrWatchUnsupported", err)
 	}
 }
+
+// Under CURVE the pushes come over a CURVE connection to the registry
+// node's PUB socket, authenticated with the node's key.
+func TestRemoteRegistryWatchCurve(t *testing.T) {
+	c := newCluster(t, "registry", "watcher", "writer")
+	rs, err := NewRegistryServer(context.Background(), "tcp://127.0.0.1:0", nil, c.curve("registry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	client := func(name string) *RemoteRegistry {
+		r, err := NewRemoteRegistry(rs.Address(), c.curve(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ch, err := client("watcher").Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitWatchState(t, ch, 10*time.Second, "zmp-registry")
+	if err := client("writer").Register(ctx, testEntry("secure"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	waitWatchState(t, ch, 10*time.Second, "secure", "zmp-registry")
+}
