@@ -171,6 +171,9 @@ func (w *watcher) read() {
 	var v *view
 	if err == nil && w.pushes == pushes {
 		v = w.newViewLocked(nodes)
+		if w.live {
+			w.pushed = nodes // newer than the last push: ticks rebuild from it
+		}
 	}
 	w.logLocked(err)
 	close(w.changed)
