@@ -323,3 +323,61 @@ func TestRegistryPushNeverReadingSubscriber(t *testing.T) {
 		})
 	}
 }
+
+// A client that watches a registry node and never reads its channel
+// keeps one state, not the pushes it did not take: its heap stays flat
+// while many times that much is pushed.
+func TestRemoteWatchNeverReadMemory(t *testing.T) {
+	backing := NewMemRegistry()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := NewRegistryServer(ctx, "tcp://127.0.0.1:0", backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ch, err := newRemoteRegistry(t, srv.Address()).Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitWatchState(t, ch, 10*time.Second, "zmp-registry") // then never read again
+	labels := map[string]string{}
+	for i := range 8 {
+		labels[fmt.Sprintf("pad%d", i)] = strings.Repeat("x", 250)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	pushedBefore := srv.Peer().Stats().Topics[registryChanges].Bytes
+	const entries = 220
+	for i := range entries {
+		e := testEntry(fmt.Sprintf("n%03d", i))
+		e.Labels = labels
+		published := srv.Peer().Stats().Topics[registryChanges].Published
+		if err := backing.Register(ctx, e, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		pollFor(time.Second, func() bool { // each change pushed on its own
+			return srv.Peer().Stats().Topics[registryChanges].Published > published
+		})
+	}
+	time.Sleep(500 * time.Millisecond) // let the last pushes arrive
+	pushed := srv.Peer().Stats().Topics[registryChanges].Bytes - pushedBefore
+	after := heap()
+	growth := int64(after) - int64(before)
+	t.Logf("pushed %d MiB to a client that never reads; heap %d KiB -> %d KiB (growth %d KiB); channel holds %d", pushed>>20, before>>10, after>>10, growth>>10, len(ch))
+	const budget = 8 << 20
+	if pushed < 4*budget {
+		t.Fatalf("only %d MiB pushed: the test proves nothing", pushed>>20)
+	}
+	if growth > budget {
+		t.Errorf("heap grew %d MiB, budget %d MiB", growth>>20, budget>>20)
+	}
+	if len(ch) > 1 {
+		t.Errorf("channel holds %d states", len(ch))
+	}
+}
