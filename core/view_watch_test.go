@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"slices"
@@ -90,7 +91,7 @@ func propagation(t *testing.T, p *Peer, w Registry, count int) []time.Duration {
 			time.Sleep(200 * time.Microsecond)
 		}
 		out = append(out, time.Since(start))
-		time.Sleep(37 * time.Millisecond) // not in step with the polling
+		time.Sleep(time.Duration(rand.IntN(200)) * time.Millisecond) // not in step with the polling
 	}
 	return out
 }
