@@ -62,12 +62,19 @@ type entryOwner struct {
 
 // NewRegistryServer serves backing (a new MemRegistry when nil) on
 // endpoint, e.g. tcp://0.0.0.0:5550. The server's own peer is listed in
-// backing under the name "zmp-registry".
+// backing under the name "zmp-registry". Changes are pushed from its
+// PUB socket: at the pub endpoint of WithEndpoints("", pub) when given,
+// else on a free port of endpoint's interface (for ipc, at endpoint's
+// path with ".pub" appended).
 func NewRegistryServer(ctx context.Context, endpoint string, backing Registry, opts ...Option) (*RegistryServer, error) {
 	if backing == nil {
 		backing = NewMemRegistry()
 	}
-	opts = append(opts, WithRegistry(backing), WithEndpoints(endpoint, registryPubEndpoint(endpoint)))
+	pub := registryPubEndpoint(endpoint)
+	if c, err := buildConfig(opts); err == nil && c.pubEndpoint != "" {
+		pub = c.pubEndpoint // given with WithEndpoints(…, pub)
+	}
+	opts = append(opts, WithRegistry(backing), WithEndpoints(endpoint, pub))
 	p, err := NewPeer(ctx, "zmp-registry", opts...)
 	if err != nil {
 		return nil, err

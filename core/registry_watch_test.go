@@ -353,3 +353,33 @@ func TestRemoteRegistryWatchCurve(t *testing.T) {
 	}
 	waitWatchState(t, ch, 10*time.Second, "secure", "zmp-registry")
 }
+
+// A registry node pushes from the pub endpoint it is given, else from
+// one beside its RPC endpoint.
+func TestRegistryServerPubEndpoint(t *testing.T) {
+	for _, tc := range []struct{ rpc, want string }{
+		{"tcp://0.0.0.0:5550", "tcp://0.0.0.0:0"},
+		{"tcp://[::1]:5550", "tcp://[::1]:0"},
+		{"ipc:///run/zmp/reg", "ipc:///run/zmp/reg.pub"},
+	} {
+		if got := registryPubEndpoint(tc.rpc); got != tc.want {
+			t.Errorf("registryPubEndpoint(%q) = %q, want %q", tc.rpc, got, tc.want)
+		}
+	}
+	dir := shortTempDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv, err := NewRegistryServer(ctx, "ipc://"+dir+"/reg", nil, WithEndpoints("", "ipc://"+dir+"/push"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if got := srv.Peer().Info().Pub; got != "ipc://"+dir+"/push" {
+		t.Fatalf("pub endpoint %q", got)
+	}
+	ch, err := newRemoteRegistry(t, srv.Address()).Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitWatchState(t, ch, 10*time.Second, "zmp-registry")
+}
