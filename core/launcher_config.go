@@ -12,33 +12,34 @@ const envChild = "ZMP_CHILD_CONFIG"
 // childConfig is the part of a node's configuration that crosses the
 // process boundary.
 type childConfig struct {
-	Kind              string        `json:"kind"`
-	Name              string        `json:"name"`
-	Registry          string        `json:"registry,omitempty"`
-	Transport         Transport     `json:"transport"`
-	Host              string        `json:"host"`
-	RPCEndpoint       string        `json:"rpc_endpoint,omitempty"`
-	PubEndpoint       string        `json:"pub_endpoint,omitempty"`
-	MaxMessageSize    int64         `json:"max_message_size"`
-	CallTimeout       time.Duration `json:"call_timeout"`
-	Heartbeat         time.Duration `json:"heartbeat"`
-	HeartbeatTimeout  time.Duration `json:"heartbeat_timeout"`
-	HandshakeTimeout  time.Duration `json:"handshake_timeout"`
-	Concurrency       int           `json:"concurrency"`
-	RequestQueue      int           `json:"request_queue"`
-	ConnHandlers      int           `json:"conn_handlers"`
-	ConnQueue         int           `json:"conn_queue"`
-	QueueBytes        int64         `json:"queue_bytes"`
-	WriteTimeout      time.Duration `json:"write_timeout"`
-	MaxTopics         int           `json:"max_topics"`
-	PubQueue          int           `json:"pub_queue"`
-	PubOverflow       Overflow      `json:"pub_overflow"`
-	LeaseTTL          time.Duration `json:"lease_ttl"`
-	DiscoveryInterval time.Duration `json:"discovery_interval"`
-	UpdateInterval    time.Duration `json:"update_interval"`
-	StopTimeout       time.Duration `json:"stop_timeout"`
-	RuntimeDir        string        `json:"runtime_dir,omitempty"`
-	Security          *securitySpec `json:"security,omitempty"`
+	Kind              string            `json:"kind"`
+	Name              string            `json:"name"`
+	Registry          string            `json:"registry,omitempty"`
+	Transport         Transport         `json:"transport"`
+	Host              string            `json:"host"`
+	RPCEndpoint       string            `json:"rpc_endpoint,omitempty"`
+	PubEndpoint       string            `json:"pub_endpoint,omitempty"`
+	MaxMessageSize    int64             `json:"max_message_size"`
+	CallTimeout       time.Duration     `json:"call_timeout"`
+	Heartbeat         time.Duration     `json:"heartbeat"`
+	HeartbeatTimeout  time.Duration     `json:"heartbeat_timeout"`
+	HandshakeTimeout  time.Duration     `json:"handshake_timeout"`
+	Concurrency       int               `json:"concurrency"`
+	RequestQueue      int               `json:"request_queue"`
+	ConnHandlers      int               `json:"conn_handlers"`
+	ConnQueue         int               `json:"conn_queue"`
+	QueueBytes        int64             `json:"queue_bytes"`
+	WriteTimeout      time.Duration     `json:"write_timeout"`
+	MaxTopics         int               `json:"max_topics"`
+	PubQueue          int               `json:"pub_queue"`
+	PubOverflow       Overflow          `json:"pub_overflow"`
+	LeaseTTL          time.Duration     `json:"lease_ttl"`
+	DiscoveryInterval time.Duration     `json:"discovery_interval"`
+	UpdateInterval    time.Duration     `json:"update_interval"`
+	StopTimeout       time.Duration     `json:"stop_timeout"`
+	RuntimeDir        string            `json:"runtime_dir,omitempty"`
+	Security          *securitySpec     `json:"security,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
 }
 
 // Addresser is implemented by registries that other processes can
@@ -70,6 +71,7 @@ func newChildConfig(kind, name string, c config) (childConfig, error) {
 		LeaseTTL: c.leaseTTL, DiscoveryInterval: c.discoveryInterval, UpdateInterval: c.updateInterval,
 		StopTimeout: c.stopTimeout, RuntimeDir: c.runtimeDir,
 		Security: newSecuritySpec(c.security),
+		Labels:   cloneLabels(c.labels),
 	}
 	if c.registry != nil {
 		a, ok := c.registry.(Addresser)
@@ -97,6 +99,9 @@ func (cc childConfig) options() ([]Option, error) {
 		WithWriteTimeout(cc.WriteTimeout), WithMaxTopics(cc.MaxTopics),
 		WithLeaseTTL(cc.LeaseTTL), WithDiscoveryInterval(cc.DiscoveryInterval),
 		WithUpdateInterval(cc.UpdateInterval), WithStopTimeout(cc.StopTimeout),
+	}
+	if cc.Labels != nil {
+		opts = append(opts, WithLabels(cc.Labels))
 	}
 	if cc.RuntimeDir != "" {
 		opts = append(opts, WithRuntimeDir(cc.RuntimeDir))

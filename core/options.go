@@ -96,6 +96,7 @@ type config struct {
 	retry             RetryPolicy
 	serverIntercept   []ServerInterceptor
 	callIntercept     []CallInterceptor
+	labels            map[string]string // WithLabels; nil when none
 
 	// node-only
 	updateInterval time.Duration
@@ -495,6 +496,23 @@ func WithInProcess(enabled bool) Option {
 	return func(c *config) error {
 		c.inProcess = enabled
 		c.set |= setInProcess
+		return nil
+	}
+}
+
+// WithLabels sets the node's labels: key/value pairs other nodes see
+// in its registry entry (NodeInfo.Labels) and can select it by
+// (NodeInfo.HasLabels, FromLabels). The rules for keys and values are
+// those of CheckLabels; a label that breaks them is an error wrapping
+// ErrBadLabel. The map is copied. Default none; giving the option
+// again replaces the labels. Nodes and peers only (a Launcher passes
+// them to its child processes).
+func WithLabels(labels map[string]string) Option {
+	return func(c *config) error {
+		if err := CheckLabels(labels); err != nil {
+			return err
+		}
+		c.labels = cloneLabels(labels)
 		return nil
 	}
 }

@@ -168,6 +168,7 @@ func (p *Peer) Info() NodeInfo {
 		Started:  p.started,
 		Security: p.securityName(),
 		Key:      p.publicKeyText(),
+		Labels:   cloneLabels(p.cfg.labels), // a copy: callers may change theirs
 	}
 }
 

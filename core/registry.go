@@ -2,6 +2,9 @@ package core
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -99,4 +102,117 @@ func Discover(ctx context.Context, r Registry, service string, min int) ([]NodeI
 		case <-t.C:
 		}
 	}
+}
+
+// RegistryWatcher is implemented by registries that push their changes
+// instead of waiting to be read. A peer whose registry implements it
+// watches the registry while its view is in use, and reads it every
+// discovery interval otherwise (and while a watch is broken).
+type RegistryWatcher interface {
+	// Watch returns a channel of the registry's live entries, sorted by
+	// name as Nodes returns them: first the current ones, then again
+	// after every change (a registration, a removal, a lease that
+	// expired, a process that exited). The channel holds at most one
+	// state: a reader that falls behind finds only the newest, never a
+	// backlog. Each state belongs to the receiver, which may keep and
+	// change it. The channel is closed when ctx ends or the watch
+	// breaks; the caller polls Nodes meanwhile and may call Watch
+	// again. The goroutines of a watch end when ctx ends.
+	//
+	// A registry that cannot watch here returns ErrWatchUnsupported.
+	Watch(ctx context.Context) (<-chan []NodeInfo, error)
+}
+
+// ErrWatchUnsupported is returned by Watch when the registry cannot
+// push changes on this platform or from this server: poll it instead.
+var ErrWatchUnsupported = errors.New("core: registry watch unsupported")
+
+// watchFeed is the sending side of a watch channel: capacity one, where
+// a new state replaces an unread one. It skips states equal to the last
+// one sent but for lease expiry times (renewals are no change). Only
+// one goroutine may send on it.
+type watchFeed struct {
+	ch   chan []NodeInfo
+	last [sha256.Size]byte
+	sent bool
+}
+
+func newWatchFeed() *watchFeed { return &watchFeed{ch: make(chan []NodeInfo, 1)} }
+
+// offer sends nodes, replacing a state the reader has not taken yet.
+// It never blocks.
+func (f *watchFeed) offer(nodes []NodeInfo) {
+	sum := nodesDigest(nodes)
+	if f.sent && sum == f.last {
+		return
+	}
+	f.last, f.sent = sum, true
+	select {
+	case f.ch <- nodes:
+		return
+	default:
+	}
+	select {
+	case <-f.ch: // the unread older state
+	default:
+	}
+	f.ch <- nodes // room is certain: only this sender fills ch
+}
+
+// nodesDigest fingerprints nodes without their lease expiry times.
+func nodesDigest(nodes []NodeInfo) [sha256.Size]byte {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, n := range nodes {
+		n.Expires = time.Time{}
+		_ = enc.Encode(n)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// runWatch drives a watch: it reads the registry with read and offers
+// the result to feed, first at once, then whenever wake fires, the
+// earliest lease among the entries expires, or slow passes (0: never).
+// It returns when ctx ends, broken is closed, or a read fails.
+func runWatch(ctx context.Context, feed *watchFeed, read func(context.Context) ([]NodeInfo, error), wake, broken <-chan struct{}, slow time.Duration) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		nodes, err := read(ctx)
+		if err != nil {
+			return
+		}
+		feed.offer(nodes)
+		t.Reset(nextWatchRead(nodes, slow))
+		select {
+		case <-ctx.Done():
+			return
+		case <-broken:
+			return
+		case <-wake:
+		case <-t.C:
+		}
+	}
+}
+
+// watchMaxWait bounds the wait between two reads of a watch with no
+// slow poll, so that a clock change cannot stall it for long.
+const watchMaxWait = time.Minute
+
+// nextWatchRead returns how long a watch may wait before reading again:
+// until the earliest lease expires (just after), or slow.
+func nextWatchRead(nodes []NodeInfo, slow time.Duration) time.Duration {
+	d := watchMaxWait
+	if slow > 0 {
+		d = slow
+	}
+	now := time.Now()
+	for _, n := range nodes {
+		if !n.Expires.IsZero() {
+			d = min(d, n.Expires.Sub(now)+time.Millisecond)
+		}
+	}
+	return max(d, time.Millisecond)
 }

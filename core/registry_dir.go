@@ -58,7 +58,14 @@ type DirRegistry struct {
 	now  func() time.Time // the clock; tests replace it
 }
 
-var _ Registry = (*DirRegistry)(nil)
+var (
+	_ Registry        = (*DirRegistry)(nil)
+	_ RegistryWatcher = (*DirRegistry)(nil)
+)
+
+// dirWatchPoll is how often a watch of a registry directory reads it
+// even without file events, to notice nodes whose process exited.
+const dirWatchPoll = time.Second
 
 // DefaultRegistryDir returns the directory of the default registry:
 // $ZMP_RUNTIME_DIR if set, else $XDG_RUNTIME_DIR/zmp if XDG_RUNTIME_DIR

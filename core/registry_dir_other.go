@@ -3,6 +3,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -38,3 +39,9 @@ func dirPIDStart(int) uint64 { return 0 }
 // dirPIDAlive reports true: liveness of processes is not checked here,
 // so entries live until their lease expires.
 func dirPIDAlive(int, uint64) bool { return true }
+
+// Watch reports ErrWatchUnsupported: this platform has no directory
+// watch here, so peers poll the directory.
+func (r *DirRegistry) Watch(context.Context) (<-chan []NodeInfo, error) {
+	return nil, ErrWatchUnsupported
+}

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"time"
@@ -15,7 +16,10 @@ type MemRegistry struct {
 	mu      sync.Mutex
 	entries map[string]NodeInfo
 	now     func() time.Time
+	watches map[chan struct{}]struct{} // wake channels of the watches, capacity 1
 }
+
+var _ RegistryWatcher = (*MemRegistry)(nil)
 
 // NewMemRegistry returns an empty in-memory registry.
 func NewMemRegistry() *MemRegistry {
@@ -39,9 +43,20 @@ func (r *MemRegistry) Register(ctx context.Context, info NodeInfo, ttl time.Dura
 	if old, ok := r.entries[info.Name]; ok && old.ID != info.ID && now.Before(old.Expires) {
 		return fmt.Errorf("%w: %q is held by instance %s (pid %d on %s)", ErrNameTaken, info.Name, old.ID, old.PID, old.Host)
 	}
+	old, had := r.entries[info.Name]
 	info.Expires = now.Add(ttl)
 	r.entries[info.Name] = info
+	if !had || !sameButExpiry(old, info) {
+		r.wakeLocked()
+	}
 	return nil
+}
+
+// sameButExpiry reports whether a and b differ at most in Expires: a
+// renewal, which watches are not woken for.
+func sameButExpiry(a, b NodeInfo) bool {
+	a.Expires, b.Expires = time.Time{}, time.Time{}
+	return reflect.DeepEqual(a, b)
 }
 
 // Deregister removes name if it belongs to id.
@@ -53,6 +68,7 @@ func (r *MemRegistry) Deregister(ctx context.Context, name, id string) error {
 	defer r.mu.Unlock()
 	if old, ok := r.entries[name]; ok && old.ID == id {
 		delete(r.entries, name)
+		r.wakeLocked()
 	}
 	return nil
 }
@@ -75,4 +91,40 @@ func (r *MemRegistry) Nodes(ctx context.Context) ([]NodeInfo, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// Watch implements RegistryWatcher: every registration that is not a
+// mere renewal, every removal and every lease expiry is pushed.
+func (r *MemRegistry) Watch(ctx context.Context) (<-chan []NodeInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	wake := make(chan struct{}, 1)
+	r.mu.Lock()
+	if r.watches == nil {
+		r.watches = map[chan struct{}]struct{}{}
+	}
+	r.watches[wake] = struct{}{}
+	r.mu.Unlock()
+	feed := newWatchFeed()
+	go func() {
+		defer close(feed.ch)
+		defer func() {
+			r.mu.Lock()
+			delete(r.watches, wake)
+			r.mu.Unlock()
+		}()
+		runWatch(ctx, feed, r.Nodes, wake, nil, 0)
+	}()
+	return feed.ch, nil
+}
+
+// wakeLocked tells every watch to read again. r.mu is held.
+func (r *MemRegistry) wakeLocked() {
+	for w := range r.watches {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
 }

@@ -16,6 +16,7 @@ const (
 	registryRegister   = "zmp.registry.register"
 	registryDeregister = "zmp.registry.deregister"
 	registryNodes      = "zmp.registry.nodes"
+	registryWatch      = "zmp.registry.watch"
 )
 
 // RegistryServer is a registry node: a peer whose RPC endpoint serves a
@@ -32,12 +33,22 @@ const (
 // registration returned (a client that reconnected), may renew, change
 // or remove it; under CURVE the client's key must match too. Others
 // get ErrNotOwner.
+//
+// The server pushes every change of the registry to the clients that
+// watch it (RemoteRegistry.Watch) on its PUB socket, topic
+// zmp.registry.changes; see docs/protocol.md.
 type RegistryServer struct {
 	peer *Peer
 	reg  Registry
 
 	mu     sync.Mutex
 	owners map[entryKey]entryOwner
+
+	push      registryPush
+	ctx       context.Context // the server's lifetime: Close cancels it
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 type entryKey struct{ name, id string }
@@ -51,21 +62,37 @@ type entryOwner struct {
 
 // NewRegistryServer serves backing (a new MemRegistry when nil) on
 // endpoint, e.g. tcp://0.0.0.0:5550. The server's own peer is listed in
-// backing under the name "zmp-registry".
+// backing under the name "zmp-registry". Changes are pushed from its
+// PUB socket: at the pub endpoint of WithEndpoints("", pub) when given,
+// else on a free port of endpoint's interface (for ipc, at endpoint's
+// path with ".pub" appended).
 func NewRegistryServer(ctx context.Context, endpoint string, backing Registry, opts ...Option) (*RegistryServer, error) {
 	if backing == nil {
 		backing = NewMemRegistry()
 	}
-	opts = append(opts, WithRegistry(backing), WithEndpoints(endpoint, ""))
+	pub := registryPubEndpoint(endpoint)
+	if c, err := buildConfig(opts); err == nil && c.pubEndpoint != "" {
+		pub = c.pubEndpoint // given with WithEndpoints(…, pub)
+	}
+	opts = append(opts, WithRegistry(backing), WithEndpoints(endpoint, pub))
 	p, err := NewPeer(ctx, "zmp-registry", opts...)
 	if err != nil {
 		return nil, err
 	}
 	s := &RegistryServer{peer: p, reg: backing, owners: map[entryKey]entryOwner{}}
+	s.push.init(p)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	p.srv.watchPeers(s.connectionClosed)
 	p.srv.add(registryRegister, HandlerFunc(s.register))
 	p.srv.add(registryDeregister, HandlerFunc(s.deregister))
 	p.srv.add(registryNodes, HandlerFunc(s.nodes))
+	p.srv.add(registryWatch, HandlerFunc(s.watch))
+	if err := p.Advertise(registryChanges); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.pushLoop()
 	return s, nil
 }
 
@@ -85,8 +112,17 @@ func (s *RegistryServer) Address() string {
 // Peer returns the server's peer, for its stats.
 func (s *RegistryServer) Peer() *Peer { return s.peer }
 
-// Close stops serving.
-func (s *RegistryServer) Close() error { return s.peer.Close() }
+// Close stops serving and pushing, and waits for the server's
+// goroutines. It is idempotent.
+func (s *RegistryServer) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		err = s.peer.Close()
+	})
+	return err
+}
 
 // registerRequest is the body of zmp.registry.register; Token is the
 // one an earlier registration of the entry returned, if any.
@@ -145,6 +181,7 @@ func (s *RegistryServer) register(ctx context.Context, r *Request) ([]byte, erro
 	s.mu.Lock()
 	s.owners[k] = owner
 	s.mu.Unlock()
+	s.push.changed()
 	return json.Marshal(registerReply{Token: owner.token})
 }
 
@@ -164,6 +201,9 @@ func (s *RegistryServer) connectionClosed(l *sock.Link) {
 	for _, k := range gone {
 		s.reg.Deregister(ctx, k.name, k.id)
 	}
+	if len(gone) > 0 {
+		s.push.changed()
+	}
 }
 
 func (s *RegistryServer) deregister(ctx context.Context, r *Request) ([]byte, error) {
@@ -178,6 +218,7 @@ func (s *RegistryServer) deregister(ctx context.Context, r *Request) ([]byte, er
 	s.mu.Lock()
 	delete(s.owners, k)
 	s.mu.Unlock()
+	defer s.push.changed()
 	return nil, remoteRegistryError(s.reg.Deregister(ctx, req.Name, req.ID))
 }
 
@@ -215,6 +256,7 @@ type RemoteRegistry struct {
 	mu      sync.Mutex
 	entries map[entryKey]registerRequest
 	closed  bool
+	done    chan struct{} // closed by Close: watches end
 	wg      sync.WaitGroup
 }
 
@@ -236,7 +278,10 @@ func NewRemoteRegistry(endpoint string, opts ...Option) (*RemoteRegistry, error)
 	if err := cfg.reject(nodeOnly, "NewRemoteRegistry"); err != nil {
 		return nil, err
 	}
-	r := &RemoteRegistry{cfg: cfg, entries: map[entryKey]registerRequest{}}
+	if cfg.labels != nil {
+		return nil, errors.New("core: NewRemoteRegistry does not take WithLabels")
+	}
+	r := &RemoteRegistry{cfg: cfg, entries: map[entryKey]registerRequest{}, done: make(chan struct{})}
 	n := NodeInfo{Name: "zmp-registry", RPC: endpoint, Key: key}
 	// Not a provider among others: its handshakes get the full timeout.
 	r.conn = newProviderConn(&r.cfg, "", n, connHooks{up: r.connected, maxBackoff: registryBackoff, handshakeTimeout: cfg.handshakeTimeout})
@@ -383,6 +428,9 @@ func (r *RemoteRegistry) Nodes(ctx context.Context) ([]NodeInfo, error) {
 // goroutines.
 func (r *RemoteRegistry) Close() error {
 	r.mu.Lock()
+	if !r.closed {
+		close(r.done)
+	}
 	r.closed = true
 	r.mu.Unlock()
 	r.conn.close()

@@ -25,12 +25,30 @@ type subOptions struct {
 	prefix   bool
 	queue    int
 	overflow Overflow
+	labels   map[string]string
 }
 
 // AsPrefix subscribes to every topic whose name starts with the given
 // string instead of to the one topic of that name.
 func AsPrefix() SubscribeOption {
 	return func(o *subOptions) error { o.prefix = true; return nil }
+}
+
+// FromLabels restricts the subscription to publishers whose labels
+// include every key=value of sel (see NodeInfo.HasLabels): it connects
+// only to those, and takes no message from other publishers of the
+// topic that a subscription without this restriction connected to.
+// sel follows the rules of CheckLabels and is copied. Default: every
+// publisher; an empty sel also means every publisher. Given again, it
+// replaces the earlier selector.
+func FromLabels(sel map[string]string) SubscribeOption {
+	return func(o *subOptions) error {
+		if err := CheckLabels(sel); err != nil {
+			return err
+		}
+		o.labels = cloneLabels(sel)
+		return nil
+	}
 }
 
 // WithQueue bounds the subscription's receive queue and sets what
@@ -55,6 +73,7 @@ type Subscription struct {
 	pattern  string
 	prefix   bool
 	overflow Overflow
+	labels   map[string]string // FromLabels; read-only, nil for every publisher
 
 	pushMu sync.Mutex
 	ch     chan Message
@@ -81,7 +100,7 @@ func (p *Peer) Subscribe(topic string, opts ...SubscribeOption) (*Subscription, 
 		return nil, ErrClosed
 	}
 	sub := &Subscription{
-		s: p.subs, pattern: topic, prefix: o.prefix, overflow: o.overflow,
+		s: p.subs, pattern: topic, prefix: o.prefix, overflow: o.overflow, labels: o.labels,
 		ch: make(chan Message, o.queue), done: make(chan struct{}),
 	}
 	sub.key = topic
@@ -104,8 +123,12 @@ func (s *Subscription) matches(topic string) bool {
 	return topic == s.pattern
 }
 
-// matchesInfo reports whether a node publishes a topic of interest.
+// matchesInfo reports whether a node publishes a topic of interest and
+// carries the labels the subscription selects.
 func (s *Subscription) matchesInfo(n NodeInfo) bool {
+	if !n.HasLabels(s.labels) {
+		return false
+	}
 	for _, t := range n.Topics {
 		if s.matches(t) {
 			return true
@@ -188,7 +211,7 @@ func (s *Subscription) Stats() SubscriptionStats {
 		Queued: len(s.ch),
 	}
 	s.pushMu.Unlock()
-	st.Publishers = s.s.confirmed(s.key)
+	st.Publishers = s.s.confirmed(s)
 	return st
 }
 
@@ -203,7 +226,7 @@ func (s *Subscription) WaitConnected(ctx context.Context, n int) error {
 			return ErrClosed // another subscription may share the key
 		default:
 		}
-		if s.s.confirmed(s.key) >= n {
+		if s.s.confirmed(s) >= n {
 			return nil
 		}
 		select {
@@ -211,7 +234,7 @@ func (s *Subscription) WaitConnected(ctx context.Context, n int) error {
 		case <-s.done:
 			return ErrClosed
 		case <-ctx.Done():
-			return fmt.Errorf("core: %d of %d publishers of %q connected: %w", s.s.confirmed(s.key), n, s.pattern, ctx.Err())
+			return fmt.Errorf("core: %d of %d publishers of %q connected: %w", s.s.confirmed(s), n, s.pattern, ctx.Err())
 		}
 	}
 }

@@ -96,26 +96,21 @@ func (s *subscriber) notify() {
 	s.change = make(chan struct{})
 }
 
-// confirmed counts the publishers of sub's topics that confirmed sub.
-func (s *subscriber) confirmed(key string) int {
+// confirmed counts the publishers sub selects that confirmed its key.
+func (s *subscriber) confirmed(sub *Subscription) int {
 	s.mu.Lock()
 	pcs := make([]*pubConn, 0, len(s.pubs))
 	for _, pc := range s.pubs {
 		pcs = append(pcs, pc)
 	}
-	var subs []*Subscription
-	for sub := range s.subs {
-		if sub.key == key {
-			subs = append(subs, sub)
-		}
-	}
+	_, live := s.subs[sub]
 	s.mu.Unlock()
-	if len(subs) == 0 {
+	if !live {
 		return 0
 	}
 	n := 0
 	for _, pc := range pcs {
-		if subs[0].matchesInfo(pc.nodeInfo()) && pc.isAcked(key) {
+		if sub.matchesInfo(pc.nodeInfo()) && pc.isAcked(sub.key) {
 			n++
 		}
 	}
@@ -199,6 +194,9 @@ type pubConn struct {
 	s    *subscriber
 	sess *sock.Session
 	name string // the publisher's node name
+	// labels are the publisher's labels: fixed for a node ID, so read
+	// without the lock.
+	labels map[string]string
 
 	mu       sync.Mutex
 	info     NodeInfo
@@ -214,7 +212,7 @@ type pubConn struct {
 const maxInterned = 4096
 
 func newPubConn(s *subscriber, n NodeInfo) *pubConn {
-	pc := &pubConn{s: s, info: n, name: n.Name, acked: map[string]bool{}, lastSeq: map[string]uint64{}, names: map[string]string{}}
+	pc := &pubConn{s: s, info: n, name: n.Name, labels: n.Labels, acked: map[string]bool{}, lastSeq: map[string]uint64{}, names: map[string]string{}}
 	meta := zmtp.Metadata{"X-Zmp-Node": s.p.name, sock.PropSubAck: "1"}
 	sec, dial := s.p.cfg.clientDial(n.Key)
 	pc.sess = sock.StartSession(sock.SessionConfig{
@@ -313,11 +311,16 @@ func (pc *pubConn) onMessage(_ *sock.Link, frames [][]byte) {
 	topic, missed := pc.track(d.topic, d.seq)
 	m := Message{Topic: topic, Data: d.body, Seq: d.seq, Publisher: pc.name}
 	for _, sub := range *pc.s.snap.Load() {
-		if sub.matches(d.topic) {
+		if sub.matches(d.topic) && pc.selectedBy(sub) {
 			sub.missed.Add(missed)
 			sub.push(m)
 		}
 	}
+}
+
+// selectedBy reports whether sub takes messages from this publisher.
+func (pc *pubConn) selectedBy(sub *Subscription) bool {
+	return len(sub.labels) == 0 || (NodeInfo{Labels: pc.labels}).HasLabels(sub.labels)
 }
 
 // track interns the topic name (view is only valid with its frame) and

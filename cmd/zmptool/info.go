@@ -74,6 +74,7 @@ func printNodeReport(w io.Writer, r nodeReport) error {
 	t.row("started", fmt.Sprintf("%s (up %s)", in.Started.Format(time.DateTime), shortDuration(time.Duration(in.UptimeSeconds*float64(time.Second)))))
 	t.row("rpc", in.RPC)
 	t.row("pub", in.Pub)
+	t.row("labels", labelsOrDash(in.Labels))
 	t.row("connections", fmt.Sprintf("%d callers, %d subscribers", st.Server.RPCPeers, st.Server.Subscribers))
 	t.row("refused", fmt.Sprintf("%d malformed, %d overloaded, %d unknown service, %d failed handshakes, %d publish drops",
 		st.Server.Malformed, st.Server.Overloaded, st.Server.UnknownService, st.Server.HandshakeFailed, st.Server.PublishDropped))

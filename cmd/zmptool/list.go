@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ func listCommand() *cli.Command {
 		ArgsUsage: "nodes|services|topics",
 		Subcommands: []*cli.Command{
 			{
-				Name: "nodes", Usage: "list the live nodes: name, pid, host, uptime, endpoints",
+				Name: "nodes", Usage: "list the live nodes: name, pid, host, uptime, endpoints, and labels when any node has some",
 				Flags: flags("the registry entries"), Action: listNodes,
 			},
 			{
@@ -78,12 +79,29 @@ func listNodes(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "no live nodes in %s\n", s.registryName())
 		return nil
 	}
-	t := newTable(c.App.Writer, "NAME", "PID", "HOST", "UPTIME", "SERVICES", "TOPICS", "RPC")
+	labelled := slices.ContainsFunc(nodes, func(n core.NodeInfo) bool { return len(n.Labels) > 0 })
+	header := []string{"NAME", "PID", "HOST", "UPTIME", "SERVICES", "TOPICS", "RPC"}
+	if labelled {
+		header = append(header, "LABELS")
+	}
+	t := newTable(c.App.Writer, header...)
 	for _, n := range nodes {
-		t.row(n.Name, strconv.Itoa(n.PID), n.Host, shortDuration(time.Since(n.Started)),
-			strconv.Itoa(len(n.Services)), strconv.Itoa(len(n.Topics)), n.RPC)
+		cells := []string{n.Name, strconv.Itoa(n.PID), n.Host, shortDuration(time.Since(n.Started)),
+			strconv.Itoa(len(n.Services)), strconv.Itoa(len(n.Topics)), n.RPC}
+		if labelled {
+			cells = append(cells, labelsOrDash(n.Labels))
+		}
+		t.row(cells...)
 	}
 	return t.flush()
+}
+
+// labelsOrDash writes labels as k=v,k=v sorted by key, or "-" for none.
+func labelsOrDash(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "-"
+	}
+	return core.FormatLabels(labels)
 }
 
 // serviceEntry is one line of `list services`.
