@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -118,4 +119,57 @@ func TestBalancerOptionsRejectNil(t *testing.T) {
 	if _, err := p.Call(context.Background(), "x", nil, Hedge(0)); err == nil {
 		t.Fatal("Hedge(0) accepted")
 	}
+}
+
+// TestLabelSelectedCalls: Where sends calls only to providers with the
+// labels (ErrNoProvider when none has them); Prefer prefers them and
+// falls back to the others.
+func TestLabelSelectedCalls(t *testing.T) {
+	eachTransport(t, func(t *testing.T, e *tenv) {
+		a := e.peer("lbl-a", WithLabels(map[string]string{"zone": "a", "tier": "gold"}))
+		b := e.peer("lbl-b", WithLabels(map[string]string{"zone": "b"}))
+		provideEcho(t, a, "echo")
+		provideEcho(t, b, "echo")
+		cli := e.peer("lbl-cli")
+		ctx := e.ctx(20 * time.Second)
+		if _, err := Discover(ctx, e.reg, "echo", 2); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"lbl-a", "lbl-b"} {
+			if _, err := cli.Call(ctx, "zmp.ping", nil, OnNode(n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 10 {
+			if _, err := cli.Call(ctx, "echo", nil, Where(map[string]string{"zone": "b"})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if na, nb := serviceCalls(a, "echo"), serviceCalls(b, "echo"); na != 0 || nb != 10 {
+			t.Fatalf("Where zone=b: lbl-a served %d, lbl-b %d", na, nb)
+		}
+		_, err := cli.Call(ctx, "echo", nil, Where(map[string]string{"zone": "c"}))
+		if !errors.Is(err, ErrNoProvider) {
+			t.Fatalf("Where zone=c: %v, want ErrNoProvider", err)
+		}
+		gold := Prefer(map[string]string{"tier": "gold"}, RoundRobin())
+		for range 10 {
+			if _, err := cli.Call(ctx, "echo", nil, Balance(gold)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if na := serviceCalls(a, "echo"); na != 10 {
+			t.Fatalf("Prefer tier=gold: lbl-a served %d of 10", na)
+		}
+		// No provider has the preferred label: all of them serve.
+		none := Prefer(map[string]string{"tier": "platinum"}, RoundRobin())
+		for range 10 {
+			if _, err := cli.Call(ctx, "echo", nil, Balance(none)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if na, nb := serviceCalls(a, "echo"), serviceCalls(b, "echo"); na != 15 || nb != 15 {
+			t.Fatalf("Prefer with no match: lbl-a served %d, lbl-b %d, want 15 each", na, nb)
+		}
+	})
 }
