@@ -17,7 +17,7 @@ func TestPoolTakesConnectionsInTurn(t *testing.T) {
 	var mu sync.Mutex
 	var order []*connQueue
 	release := make(chan struct{})
-	p := newPool(1, poolLimits{queue: 100, queueBytes: 1 << 20, connRun: 1, connQueue: 100, connBytes: 1 << 20}, func(j job) {
+	p := newPool(poolLimits{workers: 1, queue: 100, queueBytes: 1 << 20, connRun: 1, connQueue: 100, connBytes: 1 << 20}, func(j job) {
 		mu.Lock()
 		order = append(order, j.cq)
 		mu.Unlock()
@@ -64,7 +64,7 @@ func TestPoolTakesConnectionsInTurn(t *testing.T) {
 func TestPoolLimits(t *testing.T) {
 	block := make(chan struct{})
 	var running sync.WaitGroup
-	p := newPool(4, poolLimits{queue: 5, queueBytes: 100, connRun: 2, connQueue: 3, connBytes: 10}, func(job) {
+	p := newPool(poolLimits{workers: 4, queue: 5, queueBytes: 100, connRun: 2, connQueue: 3, connBytes: 10}, func(job) {
 		running.Done()
 		<-block
 	})
@@ -120,7 +120,7 @@ func TestPoolLimits(t *testing.T) {
 func TestPoolDropWhileInLine(t *testing.T) {
 	release := make(chan struct{})
 	ran := make(chan uint64, 10)
-	p := newPool(1, poolLimits{queue: 10, queueBytes: 1 << 20, connRun: 1, connQueue: 10, connBytes: 1 << 20}, func(j job) {
+	p := newPool(poolLimits{workers: 1, queue: 10, queueBytes: 1 << 20, connRun: 1, connQueue: 10, connBytes: 1 << 20}, func(j job) {
 		ran <- j.msg.id
 		<-release
 	})
