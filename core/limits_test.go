@@ -573,3 +573,57 @@ func TestServiceLimitsRace(t *testing.T) {
 	}
 	waitCond(t, 10*time.Second, "every request answered", func() bool { return srv.srv.active.Load() == 0 })
 }
+
+// A service pool's workers follow its limit: idle surplus leaves at a
+// shrink, and every worker leaves once the pool is detached and empty.
+func TestPoolResizeWorkers(t *testing.T) {
+	release := make(chan struct{})
+	var running sync.WaitGroup
+	p := newPool(poolLimits{}, func(job) { running.Done(); <-release })
+	p.conns = map[*connQueue]struct{}{}
+	p.detached = true
+	defer p.close()
+	live := func() int {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.live
+	}
+	spec := ServiceLimits{Concurrency: 4, Queue: 8, ConnConcurrency: 4}
+	if !p.resize(spec, spec.pool(1<<20)) {
+		t.Fatal("a new pool was not detached")
+	}
+	if live() != 0 {
+		t.Fatal("workers started with nothing to run")
+	}
+	cq := &connQueue{}
+	p.attach(cq)
+	running.Add(4)
+	for i := range 4 {
+		if !p.submit(cq, poolJob(cq, uint64(i), 1)) {
+			t.Fatal("refused")
+		}
+	}
+	running.Wait()
+	if n := live(); n != 4 {
+		t.Fatalf("%d workers for 4 requests", n)
+	}
+	for range 4 {
+		release <- struct{}{}
+	}
+	waitCond(t, 5*time.Second, "the workers idle", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.running == 0 && p.idle == 4
+	})
+	spec.Concurrency = 1
+	p.resize(spec, spec.pool(1<<20))
+	waitCond(t, 5*time.Second, "idle surplus gone", func() bool { return live() == 1 })
+	p.detach()
+	waitCond(t, 5*time.Second, "every worker gone from the detached pool", func() bool { return live() == 0 })
+	// A late request to a detached pool still runs, and its worker leaves.
+	running.Add(1)
+	p.submit(cq, poolJob(cq, 9, 1))
+	running.Wait()
+	release <- struct{}{}
+	waitCond(t, 5*time.Second, "the late request's worker gone", func() bool { return live() == 0 })
+}
