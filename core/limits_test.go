@@ -627,3 +627,25 @@ func TestPoolResizeWorkers(t *testing.T) {
 	release <- struct{}{}
 	waitCond(t, 5*time.Second, "the late request's worker gone", func() bool { return live() == 0 })
 }
+
+// What a feedback loop pays to move a service's limit (the pool's
+// connections are reconsidered only when their share grows).
+func BenchmarkSetServiceLimits(b *testing.B) {
+	reg := NewMemRegistry()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := NewPeer(ctx, "srv", WithRegistry(reg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.HandleFunc("svc", func(ctx context.Context, r *Request) ([]byte, error) { return r.Body, nil }); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := srv.SetServiceLimits("svc", ServiceLimits{Concurrency: 8 + i%8, Queue: 16}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
