@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gozmp/zmp/internal/zmtp"
 )
 
 // gate is a handler that holds every request until the test lets it
@@ -648,4 +650,44 @@ func BenchmarkSetServiceLimits(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// A caller that floods a limited service and never reads its replies
+// is held back inside the service's pool: once its replies back up, its
+// waiting requests stay waiting instead of making more replies, while
+// another caller of the same service is served; its close drops them.
+func TestServiceLimitsNeverReader(t *testing.T) {
+	e := newTenv(t, TCP)
+	srv := e.peer("srv", WithQueueBytes(1<<20), WithWriteTimeout(time.Minute))
+	reply := make([]byte, 1<<20)
+	mustLimit(t, srv, "big", ServiceLimits{Concurrency: 4, Queue: 128})
+	mustHandle(t, srv, "big", func(context.Context, *Request) ([]byte, error) { return reply, nil })
+	raw := dialZMTP(t, srv.Info().RPC, zmtp.Dealer)
+	for i := range 96 { // 96 MiB of replies: far more than socket buffers hold
+		if err := raw.WriteMessage(requestFrames(uint64(i+1), 60_000, "big", nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := raw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	held := func() bool {
+		st := svcStats(srv, "big")
+		return st.Queued > 0 && st.Running == 0
+	}
+	waitCond(t, 20*time.Second, "the never-reader's requests held back", held)
+	cli := e.peer("cli")
+	ctx := e.ctx(30 * time.Second)
+	for range 10 {
+		if _, err := cli.Call(ctx, "big", nil); err != nil {
+			t.Fatalf("a reading caller of the service: %v", err)
+		}
+	}
+	if !held() {
+		t.Fatalf("the never-reader's requests ran meanwhile: %+v", svcStats(srv, "big"))
+	}
+	raw.Close()
+	waitCond(t, 10*time.Second, "the never-reader's requests dropped", func() bool {
+		return svcStats(srv, "big").Queued == 0 && srv.srv.active.Load() == 0
+	})
 }
