@@ -30,7 +30,8 @@ type ServiceLimits struct {
 	// so that one caller never holds every handler while others wait.
 	ConnConcurrency int `json:"conn_concurrency,omitempty"`
 	// ConnQueue is how many requests of one caller's connection may
-	// wait beyond its free share of handlers. Zero: half of Queue.
+	// wait beyond its free share of handlers. Zero: half of Queue (at
+	// least one if Queue is positive).
 	ConnQueue int `json:"conn_queue,omitempty"`
 }
 
@@ -56,8 +57,8 @@ func (l ServiceLimits) pool(byteBound int64) poolLimits {
 	if pl.connRun == 0 {
 		pl.connRun = max(1, l.Concurrency-l.Concurrency/4)
 	}
-	if pl.connQueue == 0 {
-		pl.connQueue = l.Queue / 2
+	if pl.connQueue == 0 && l.Queue > 0 {
+		pl.connQueue = max(1, l.Queue/2)
 	}
 	return pl
 }

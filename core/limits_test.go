@@ -84,7 +84,7 @@ func mustLimit(t *testing.T, p *Peer, service string, l ServiceLimits) {
 // answers while every pool is saturated.
 func TestServiceLimitsIsolate(t *testing.T) {
 	e := newTenv(t, TCP)
-	srv := e.peer("srv", WithConcurrency(2, 4))
+	srv := e.peer("srv", WithConcurrency(2, 16))
 	slow, shared := newGate(), newGate()
 	t.Cleanup(func() { slow.let(64); shared.let(64) })
 	mustLimit(t, srv, "slow", ServiceLimits{Concurrency: 1, Queue: 8})
@@ -108,13 +108,13 @@ func TestServiceLimitsIsolate(t *testing.T) {
 			t.Fatalf("%s while slow is saturated: %v", svc, err)
 		}
 	}
-	// Saturate the shared pool too: two handlers, and two waiting.
+	// Saturate the shared pool too: both handlers busy, two waiting.
 	for range 4 {
 		callAsync(ctx, cli, "shared", nil)
 	}
-	waitCond(t, 10*time.Second, "shared pool saturated", func() bool {
-		return shared.running.Load() == 2 && srv.Stats().Server.Queued == 4+2
-	})
+	if !pollFor(10*time.Second, func() bool { return shared.running.Load() == 2 && srv.Stats().Server.Queued == 4+2 }) {
+		t.Fatalf("shared pool not saturated: %d running, stats %+v %+v", shared.running.Load(), srv.Stats().Server, srv.Stats().Services)
+	}
 	if _, err := cli.Call(e.ctx(5*time.Second), IntrospectPing, nil, OnNode("srv")); err != nil {
 		t.Fatalf("zmp.ping with every pool saturated: %v", err)
 	}
@@ -690,4 +690,40 @@ func TestServiceLimitsNeverReader(t *testing.T) {
 	waitCond(t, 10*time.Second, "the never-reader's requests dropped", func() bool {
 		return svcStats(srv, "big").Queued == 0 && srv.srv.active.Load() == 0
 	})
+}
+
+// A caller that sends its next request as soon as it has the reply
+// finds the handler's slot free: a pool with no queue refuses none of
+// its calls.
+func TestServiceLimitsSequentialNoQueue(t *testing.T) {
+	e := newTenv(t, TCP)
+	srv := e.peer("srv")
+	mustLimit(t, srv, "svc", ServiceLimits{Concurrency: 1})
+	mustHandle(t, srv, "svc", func(ctx context.Context, r *Request) ([]byte, error) { return r.Body, nil })
+	cli := e.peer("cli")
+	ctx := e.ctx(60 * time.Second)
+	for i := range 2000 {
+		if _, err := cli.Call(ctx, "svc", nil); err != nil {
+			t.Fatalf("sequential call %d: %v", i, err)
+		}
+	}
+}
+
+// The per-connection shares derived from a service's limits.
+func TestServiceLimitsShares(t *testing.T) {
+	for _, c := range []struct {
+		in                 ServiceLimits
+		connRun, connQueue int
+	}{
+		{ServiceLimits{Concurrency: 1}, 1, 0},
+		{ServiceLimits{Concurrency: 1, Queue: 1}, 1, 1},
+		{ServiceLimits{Concurrency: 4, Queue: 10}, 3, 5},
+		{ServiceLimits{Concurrency: 64, Queue: 1024}, 48, 512},
+		{ServiceLimits{Concurrency: 8, Queue: 10, ConnConcurrency: 8, ConnQueue: 10}, 8, 10},
+	} {
+		l := c.in.pool(100)
+		if l.workers != c.in.Concurrency || l.queue != c.in.Queue || l.connRun != c.connRun || l.connQueue != c.connQueue || l.connBytes != 100 || l.queueBytes != 800 {
+			t.Errorf("%+v: %+v, want connRun %d connQueue %d", c.in, l, c.connRun, c.connQueue)
+		}
+	}
 }

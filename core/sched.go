@@ -81,15 +81,49 @@ func (p *pool) start() {
 // of its workers, or is detached with nothing left to run.
 func (p *pool) worker() {
 	defer p.wg.Done()
+	w := &poolWorker{}
 	var done *connQueue
 	for {
-		j, ok := p.next(done)
+		j, ok := p.next(done, w)
 		if !ok {
 			return
 		}
 		p.run(j)
 		done = j.cq
 	}
+}
+
+// poolWorker is what a pool knows of one of its workers' requests.
+type poolWorker struct {
+	released bool // its handler returned and its slot was given back
+}
+
+// handlerReturned gives a service pool's slot back as soon as the
+// handler returns, before its reply is written: a caller that sends its
+// next request on receiving the reply must find the slot free, or a
+// pool with no queue would refuse it. The shared and reserved pools,
+// whose queues absorb that moment, count the slot until the worker
+// comes back (it costs them no lock).
+func (p *pool) handlerReturned(j job) {
+	if p.conns != nil && j.w != nil {
+		p.releaseEarly(j.w, j.cq)
+	}
+}
+
+func (p *pool) releaseEarly(w *poolWorker, cq *connQueue) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !w.released {
+		w.released = true
+		p.releaseLocked(cq)
+	}
+}
+
+// releaseLocked records that one of cq's requests is done.
+func (p *pool) releaseLocked(cq *connQueue) {
+	cq.running--
+	p.running--
+	p.readyLocked(cq)
 }
 
 // submit queues j on its connection; it reports false when a limit
@@ -100,9 +134,10 @@ func (p *pool) submit(cq *connQueue, j job) bool {
 	defer p.mu.Unlock()
 	waiting := cq.jobs.len()
 	l := &p.limits
+	free := max(0, l.workers-p.running) // workers that can take a request now
 	if p.closed || cq.closed ||
-		p.queued >= l.queue+max(0, l.workers-p.running) ||
-		waiting >= l.connQueue+max(0, l.connRun-cq.running) ||
+		p.queued >= l.queue+free ||
+		waiting >= l.connQueue+max(0, min(free, l.connRun-cq.running)) ||
 		(waiting > 0 && cq.bytes+size > l.connBytes) || (p.queued > 0 && p.bytes+size > l.queueBytes) {
 		p.refusals++
 		return false
@@ -146,18 +181,18 @@ func (p *pool) surplusLocked() bool {
 	return p.live > p.limits.workers || (p.detached && p.ready.len() == 0)
 }
 
-// next records that the request of done (if any) returned, and waits
+// next records that the request of done (if any) returned, unless its
+// handler already did (handlerReturned), and waits
 // for the next request to run: the oldest of the connection whose turn
 // it is. A connection whose requests were dropped meanwhile (it closed)
 // is passed over. It reports false when the worker must leave.
-func (p *pool) next(done *connQueue) (job, bool) {
+func (p *pool) next(done *connQueue, w *poolWorker) (job, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if done != nil {
-		done.running--
-		p.running--
-		p.readyLocked(done)
+	if done != nil && !w.released {
+		p.releaseLocked(done)
 	}
+	w.released = false
 	for {
 		for p.ready.len() == 0 && !p.closed && !p.surplusLocked() {
 			p.idle++ // Wait returns only when signalled (idle--) or broadcast (idle = 0)
@@ -179,6 +214,7 @@ func (p *pool) next(done *connQueue) (job, bool) {
 		cq.running++
 		p.running++
 		p.readyLocked(cq) // to the back of the line
+		j.w = w
 		return j, true
 	}
 }

@@ -66,7 +66,8 @@ type job struct {
 	link *sock.Link
 	conn *connState
 	pool *pool
-	cq   *connQueue // where it waited, in pool
+	cq   *connQueue  // where it waited, in pool
+	w    *poolWorker // the worker running it
 	msg  rpcMessage
 	svc  *service
 	ctx  *callCtx // the handler's, from the request's arrival
@@ -361,8 +362,16 @@ func (s *server) admit(l *sock.Link, cs *connState, svc *service, m rpcMessage) 
 		cs.untrack(m.id, ctx)
 		s.overloaded.Add(1)
 		svc.stats.refused.Add(1)
-		s.replyError(l, m.id, NewError(CodeOverloaded, "node %q: no room for another request of this connection", s.p.name))
+		s.replyError(l, m.id, s.refusal(pl, svc))
 	}
+}
+
+// refusal is the reply to a request that pool pl had no room for.
+func (s *server) refusal(pl *pool, svc *service) *RemoteError {
+	if pl == s.main || pl == s.reserved {
+		return NewError(CodeOverloaded, "node %q: no room for another request of this connection", s.p.name)
+	}
+	return NewError(CodeOverloaded, "node %q: service %q has no room for another request of this connection", s.p.name, svc.name)
 }
 
 // replyError queues an error reply; the reader has waited for room.
@@ -384,6 +393,7 @@ func (s *server) run(j job) {
 	req := &Request{Service: j.svc.name, Body: j.msg.body, From: j.link.Conn().RemoteAddrString(), User: auth.UserID, ClientKey: Key(auth.ClientKey), conn: j.link}
 	req.Deadline, _ = ctx.Deadline()
 	body, err := invoke(ctx, j.svc.handler, req)
+	j.pool.handlerReturned(j)
 	if err == nil && int64(len(body)) > s.p.cfg.maxMessageSize-replyOverhead {
 		err = NewError(CodeTooLarge, "reply of %d bytes exceeds the %d-byte limit", len(body), s.p.cfg.maxMessageSize)
 	}
