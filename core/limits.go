@@ -18,8 +18,10 @@ import "fmt"
 // The zero value means no pool of its own: the service runs in the
 // shared pool.
 type ServiceLimits struct {
-	// Concurrency is how many of the service's handlers run at once. It
-	// must be positive unless every field is zero.
+	// Concurrency is how many of the service's handlers run at once; a
+	// handler's place is free as soon as it returns, while its reply is
+	// still being written. It must be positive unless every field is
+	// zero.
 	Concurrency int `json:"concurrency"`
 	// Queue is how many of its requests may wait while every handler is
 	// busy; beyond that they are refused. Zero: none wait, a request
