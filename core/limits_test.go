@@ -727,3 +727,34 @@ func TestServiceLimitsShares(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLimitedCallsInFlight64 is BenchmarkCallsInFlight64 against a
+// service with a pool of its own as large as the shared one: the cost
+// of a service pool on the request path.
+func BenchmarkLimitedCallsInFlight64(b *testing.B) {
+	srv, cli := benchPeers(b, TCP)
+	if err := srv.SetServiceLimits("echo", ServiceLimits{Concurrency: DefaultConcurrency, Queue: DefaultRequestQueue}); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	msg := make([]byte, 64)
+	var wg sync.WaitGroup
+	var calls atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	for range 64 {
+		wg.Go(func() {
+			for calls.Add(1) <= int64(b.N) {
+				if _, err := cli.Call(ctx, "echo", msg); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "calls/s")
+	if st := srv.Stats().Services["echo"]; st.Limits == nil {
+		b.Fatal("the service ran in the shared pool")
+	}
+}
