@@ -314,3 +314,60 @@ func ExampleLauncher() {
 	}
 	fmt.Println(n.Status().State, n.Status().PID != os.Getpid())
 }
+
+// A service gets a handler pool of its own, which a feedback loop (here
+// a single step) can resize while calls run.
+func ExamplePeer_SetServiceLimits() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reg := core.NewMemRegistry()
+	srv, err := core.NewPeer(ctx, "renderer", core.WithRegistry(reg))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	started, release := make(chan struct{}), make(chan struct{})
+	srv.HandleFunc("render", func(ctx context.Context, req *core.Request) ([]byte, error) {
+		started <- struct{}{}
+		<-release
+		return []byte("done"), nil
+	})
+	// One render at a time and none waiting: a second is refused at once,
+	// and the peer's other services are not held up by renders.
+	if err := srv.SetServiceLimits("render", core.ServiceLimits{Concurrency: 1}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	client, err := core.NewPeer(ctx, "client", core.WithRegistry(reg))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close()
+	call := func() <-chan error {
+		done := make(chan error, 1)
+		go func() { _, err := client.Call(ctx, "render", nil); done <- err }()
+		return done
+	}
+	first := call()
+	<-started
+	_, err = client.Call(ctx, "render", nil)
+	fmt.Println("second render:", errors.Is(err, core.ErrOverloaded))
+
+	// The limit grows: the next render runs beside the first.
+	srv.SetServiceLimits("render", core.ServiceLimits{Concurrency: 2})
+	second := call()
+	<-started
+	st := srv.Stats().Services["render"]
+	fmt.Println("running:", st.Running, "refused:", st.Refused)
+	close(release)
+	fmt.Println(<-first, <-second)
+	limits, _ := srv.ServiceLimits("render")
+	fmt.Printf("%+v\n", limits)
+	// Output:
+	// second render: true
+	// running: 2 refused: 1
+	// <nil> <nil>
+	// {Concurrency:2 Queue:0 ConnConcurrency:0 ConnQueue:0}
+}

@@ -4,28 +4,44 @@ import (
 	"sync"
 )
 
-// pool runs requests on a fixed set of workers. Requests wait in their
+// pool runs requests on a bounded set of workers. Requests wait in their
 // connection's own queue, and workers serve the connections that have
 // requests in turn (round robin), so that however many requests one
 // connection sends, a request of another waits for at most one request
 // per busy connection, and no connection holds more than its share of
 // the workers or of the waiting room.
+//
+// Workers start when there is work for them and none is idle, up to
+// limits.workers, and then stay; lowering the limit lets the surplus
+// finish what they run and leave, so no handler is ever cancelled by a
+// resize. The shared pool and the reserved pool keep their limits for
+// the peer's life; a service's own pool (limits.go) is resized at run
+// time.
 type pool struct {
-	workers  int
-	limits   poolLimits
 	run      func(job)
 	wg       sync.WaitGroup
 	mu       sync.Mutex
-	cond     sync.Cond        // signalled when ready gains a connection, or at close
+	cond     sync.Cond // signalled when ready gains a connection; broadcast at close and shrink
+	limits   poolLimits
 	ready    fifo[*connQueue] // connections waiting for a worker, in turn
 	queued   int              // requests waiting, all connections
 	bytes    int64            // their bodies' bytes
+	running  int              // requests running
+	live     int              // workers started and not yet left
+	idle     int              // workers waiting on cond and not yet signalled
 	closed   bool
-	refusals uint64 // under mu
+	detached bool                    // no longer fed: workers leave once nothing waits
+	conns    map[*connQueue]struct{} // a service pool's connections, to reconsider when shares grow
+	spec     ServiceLimits           // a service pool's limits as set (limits.go)
+	refusals uint64
 }
 
-// poolLimits bounds what waits in a pool.
+// poolLimits bounds what runs and waits in a pool. A request waits
+// when every worker, or its connection's share of them, is busy; the
+// queue bounds count the requests beyond the free workers, so a burst
+// that free workers can take at once is never refused.
 type poolLimits struct {
+	workers    int   // requests running at once
 	queue      int   // requests waiting, all connections
 	queueBytes int64 // their bodies' bytes, all connections
 	connRun    int   // requests of one connection running at once
@@ -43,29 +59,71 @@ type connQueue struct {
 	closed  bool
 }
 
-func newPool(workers int, limits poolLimits, run func(job)) *pool {
-	p := &pool{workers: workers, limits: limits, run: run}
+func newPool(limits poolLimits, run func(job)) *pool {
+	p := &pool{limits: limits, run: run}
 	p.cond.L = &p.mu
 	return p
 }
 
+// start starts every worker the pool may have, so that the first
+// requests find them waiting.
 func (p *pool) start() {
-	p.wg.Add(p.workers)
-	for range p.workers {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.live < p.limits.workers && !p.closed {
+		p.live++
+		p.wg.Add(1)
 		go p.worker()
 	}
 }
 
+// worker runs requests until the pool closes, shrinks below the number
+// of its workers, or is detached with nothing left to run.
 func (p *pool) worker() {
 	defer p.wg.Done()
+	w := &poolWorker{}
+	var done *connQueue
 	for {
-		j, ok := p.next()
+		j, ok := p.next(done, w)
 		if !ok {
 			return
 		}
 		p.run(j)
-		p.finish(j.cq)
+		done = j.cq
 	}
+}
+
+// poolWorker is what a pool knows of one of its workers' requests.
+type poolWorker struct {
+	released bool // its handler returned and its slot was given back
+}
+
+// handlerReturned gives a service pool's slot back as soon as the
+// handler returns, before its reply is written: a caller that sends its
+// next request on receiving the reply must find the slot free, or a
+// pool with no queue would refuse it. The shared and reserved pools,
+// whose queues absorb that moment, count the slot until the worker
+// comes back (it costs them no lock).
+func (p *pool) handlerReturned(j job) {
+	if p.conns != nil && j.w != nil {
+		p.releaseEarly(j.w, j.cq)
+	}
+}
+
+func (p *pool) releaseEarly(w *poolWorker, cq *connQueue) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !w.released {
+		w.released = true
+		p.releaseLocked(cq)
+	}
+}
+
+// releaseLocked records that one of cq's requests is done.
+func (p *pool) releaseLocked(cq *connQueue) {
+	cq.running--
+	p.running--
+	p.readyLocked(cq)
 }
 
 // submit queues j on its connection; it reports false when a limit
@@ -75,8 +133,11 @@ func (p *pool) submit(cq *connQueue, j job) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	waiting := cq.jobs.len()
-	l := p.limits
-	if p.closed || cq.closed || p.queued >= l.queue || waiting >= l.connQueue ||
+	l := &p.limits
+	free := max(0, l.workers-p.running) // workers that can take a request now
+	if p.closed || cq.closed ||
+		p.queued >= l.queue+free ||
+		waiting >= l.connQueue+max(0, min(free, l.connRun-cq.running)) ||
 		(waiting > 0 && cq.bytes+size > l.connBytes) || (p.queued > 0 && p.bytes+size > l.queueBytes) {
 		p.refusals++
 		return false
@@ -89,27 +150,56 @@ func (p *pool) submit(cq *connQueue, j job) bool {
 	return true
 }
 
-// readyLocked puts cq in line for a worker if it may run one more.
+// readyLocked puts cq in line for a worker if it may run one more, and
+// wakes or starts a worker for it.
 func (p *pool) readyLocked(cq *connQueue) {
 	if cq.inReady || cq.closed || cq.paused || cq.jobs.len() == 0 || cq.running >= p.limits.connRun {
 		return
 	}
 	cq.inReady = true
 	p.ready.push(cq)
-	p.cond.Signal()
+	p.wakeLocked()
 }
 
-// next waits for the next request to run: the oldest of the connection
-// whose turn it is. A connection whose requests were dropped meanwhile
-// (it closed) is passed over.
-func (p *pool) next() (job, bool) {
+// wakeLocked wakes an idle worker, or starts one if the pool may have
+// more; otherwise every worker is busy and the first to finish comes.
+func (p *pool) wakeLocked() {
+	switch {
+	case p.idle > 0:
+		p.idle--
+		p.cond.Signal()
+	case p.live < p.limits.workers && !p.closed:
+		p.live++
+		p.wg.Add(1)
+		go p.worker()
+	}
+}
+
+// surplusLocked reports that a worker should leave: the pool has more
+// workers than its limit, or is detached with nothing in line.
+func (p *pool) surplusLocked() bool {
+	return p.live > p.limits.workers || (p.detached && p.ready.len() == 0)
+}
+
+// next records that the request of done (if any) returned, unless its
+// handler already did (handlerReturned), and waits
+// for the next request to run: the oldest of the connection whose turn
+// it is. A connection whose requests were dropped meanwhile (it closed)
+// is passed over. It reports false when the worker must leave.
+func (p *pool) next(done *connQueue, w *poolWorker) (job, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if done != nil && !w.released {
+		p.releaseLocked(done)
+	}
+	w.released = false
 	for {
-		for p.ready.len() == 0 && !p.closed {
+		for p.ready.len() == 0 && !p.closed && !p.surplusLocked() {
+			p.idle++ // Wait returns only when signalled (idle--) or broadcast (idle = 0)
 			p.cond.Wait()
 		}
-		if p.closed {
+		if p.closed || p.surplusLocked() {
+			p.live--
 			return job{}, false
 		}
 		cq := p.ready.pop()
@@ -122,17 +212,11 @@ func (p *pool) next() (job, bool) {
 		p.queued--
 		p.bytes -= int64(len(j.msg.body))
 		cq.running++
+		p.running++
 		p.readyLocked(cq) // to the back of the line
+		j.w = w
 		return j, true
 	}
-}
-
-// finish records that one of cq's requests is done.
-func (p *pool) finish(cq *connQueue) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	cq.running--
-	p.readyLocked(cq)
 }
 
 // pause stops running cq's requests until resume.
@@ -158,6 +242,7 @@ func (p *pool) drop(cq *connQueue) []job {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	cq.closed = true
+	delete(p.conns, cq)
 	jobs := cq.jobs.drain()
 	p.queued -= len(jobs)
 	p.bytes -= cq.bytes
@@ -171,6 +256,7 @@ func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.ready = fifo[*connQueue]{}
+	p.idle = 0
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	p.wg.Wait()

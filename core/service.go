@@ -60,28 +60,32 @@ func (f HandlerFunc) ServeRPC(ctx context.Context, req *Request) ([]byte, error)
 type service struct {
 	name     string
 	handler  Handler
-	reserved bool // zmp's introspection: served from reserved capacity
+	reserved bool                 // zmp's introspection: served from reserved capacity
+	pool     atomic.Pointer[pool] // its own pool (SetServiceLimits); nil: the shared one
 	stats    serviceStats
 }
 
 type serviceStats struct {
 	calls, errors, bytesIn, bytesOut atomic.Uint64
+	refused                          atomic.Uint64 // answered CodeOverloaded
 }
 
 type job struct {
 	link *sock.Link
 	conn *connState
 	pool *pool
-	cq   *connQueue // where it waited, in pool
+	cq   *connQueue  // where it waited, in pool
+	w    *poolWorker // the worker running it
 	msg  rpcMessage
 	svc  *service
 	ctx  *callCtx // the handler's, from the request's arrival
 }
 
 // server runs a peer's handlers. Requests wait in their connection's
-// queue and are run by a fixed pool of workers that serves connections
-// in turn; zmp's introspection services have a small pool of their own,
-// so that they answer when user services are saturated.
+// queue and are run by a pool of workers that serves connections in
+// turn: the shared pool, or the service's own pool when it has limits
+// (limits.go). zmp's introspection services have a small pool of their
+// own, so that they answer when user services are saturated.
 type server struct {
 	p        *Peer
 	life     *scope // ends with the peer: the parent of handler contexts
@@ -89,6 +93,10 @@ type server struct {
 	services map[string]*service
 	main     *pool
 	reserved *pool
+
+	limMu   sync.Mutex       // taken before mu
+	pools   map[string]*pool // under limMu: service pools by service name, fed or detached
+	stopped bool             // under limMu: the pools are closed
 
 	malformed, overloaded, unknown, expired atomic.Uint64
 
@@ -106,6 +114,7 @@ type connState struct {
 	closed   bool
 	main     connQueue
 	reserved connQueue
+	pools    map[*pool]*connQueue // its queues in service pools, made on first use
 }
 
 func newConnState() any { return &connState{inflight: map[uint64]*callCtx{}} }
@@ -172,6 +181,9 @@ func (s *server) peerClosed(l *sock.Link) {
 	cs := l.Value().(*connState)
 	cs.close()
 	dropped := len(s.main.drop(&cs.main)) + len(s.reserved.drop(&cs.reserved))
+	for _, q := range cs.servicePools() { // none are added once cs is closed
+		dropped += len(q.pool.drop(q.cq))
+	}
 	s.active.Add(-int64(dropped))
 	s.watchMu.Lock()
 	ws := s.watchers
@@ -189,14 +201,14 @@ const (
 )
 
 func newServer(p *Peer) *server {
-	s := &server{p: p, life: newScope(p.ctx), services: map[string]*service{}}
+	s := &server{p: p, life: newScope(p.ctx), services: map[string]*service{}, pools: map[string]*pool{}}
 	c := &p.cfg
-	s.main = newPool(c.concurrency, poolLimits{
-		queue: c.requestQueue, queueBytes: 8 * c.queueBytes,
+	s.main = newPool(poolLimits{
+		workers: c.concurrency, queue: c.requestQueue, queueBytes: 8 * c.queueBytes,
 		connRun: c.connHandlers, connQueue: c.connQueue, connBytes: c.queueBytes,
 	}, s.run)
-	s.reserved = newPool(reservedWorkers, poolLimits{
-		queue: reservedQueue, queueBytes: c.queueBytes,
+	s.reserved = newPool(poolLimits{
+		workers: reservedWorkers, queue: reservedQueue, queueBytes: c.queueBytes,
 		connRun: 1, connQueue: reservedConnQueue, connBytes: c.queueBytes,
 	}, s.run)
 	return s
@@ -210,6 +222,7 @@ func (s *server) start() {
 func (s *server) stop() {
 	s.main.close()
 	s.reserved.close()
+	s.stopPools()
 }
 
 // Handle provides service on this peer, replacing an earlier handler of
@@ -248,11 +261,16 @@ func (p *Peer) Withdraw(service string) error {
 	return p.reregister()
 }
 
+// add serves name with h, in name's own pool if it has limits.
 func (s *server) add(name string, h Handler) {
 	h = Intercept(h, s.p.cfg.serverIntercept...)
+	s.limMu.Lock()
+	defer s.limMu.Unlock()
+	svc := &service{name: name, handler: h}
+	svc.pool.Store(s.ownPoolLocked(name))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.services[name] = &service{name: name, handler: h}
+	s.services[name] = svc
 }
 
 // addReserved adds one of zmp's introspection services.
@@ -341,14 +359,28 @@ func (s *server) admit(l *sock.Link, cs *connState, svc *service, m rpcMessage) 
 	pl, cq := s.main, &cs.main
 	if svc.reserved {
 		pl, cq = s.reserved, &cs.reserved
+	} else if own := svc.pool.Load(); own != nil {
+		if pl, cq = own, cs.queueFor(own); cq == nil {
+			cs.untrack(m.id, ctx)
+			return // the connection or the peer closed meanwhile
+		}
 	}
 	s.active.Add(1)
 	if !pl.submit(cq, job{link: l, conn: cs, pool: pl, cq: cq, msg: m, svc: svc, ctx: ctx}) {
 		s.active.Add(-1)
 		cs.untrack(m.id, ctx)
 		s.overloaded.Add(1)
-		s.replyError(l, m.id, NewError(CodeOverloaded, "node %q: no room for another request of this connection", s.p.name))
+		svc.stats.refused.Add(1)
+		s.replyError(l, m.id, s.refusal(pl, svc))
 	}
+}
+
+// refusal is the reply to a request that pool pl had no room for.
+func (s *server) refusal(pl *pool, svc *service) *RemoteError {
+	if pl == s.main || pl == s.reserved {
+		return NewError(CodeOverloaded, "node %q: no room for another request of this connection", s.p.name)
+	}
+	return NewError(CodeOverloaded, "node %q: service %q has no room for another request of this connection", s.p.name, svc.name)
 }
 
 // replyError queues an error reply; the reader has waited for room.
@@ -382,6 +414,7 @@ func (s *server) run(j job) {
 	if err == nil {
 		body, err = invoke(ctx, j.svc.handler, req)
 	}
+	j.pool.handlerReturned(j)
 	frames, failed := s.answer(ctx, j, req, body, err)
 	if failed {
 		st.errors.Add(1)
@@ -438,6 +471,9 @@ func (s *server) onRoom(l *sock.Link) {
 	cs := l.Value().(*connState)
 	s.main.resume(&cs.main)
 	s.reserved.resume(&cs.reserved)
+	for _, q := range cs.servicePools() {
+		q.pool.resume(q.cq)
+	}
 }
 
 // skip reports a request that must not run, and answers it: its

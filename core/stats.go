@@ -23,6 +23,17 @@ type ServiceStats struct {
 	Errors   uint64 `json:"errors"`
 	BytesIn  uint64 `json:"bytes_in"`
 	BytesOut uint64 `json:"bytes_out"`
+	// Refused counts requests answered CodeOverloaded: the handler pool
+	// (the service's own, or the shared one) had no room for them.
+	Refused uint64 `json:"refused"`
+	// Limits are the limits of the service's own pool (SetServiceLimits);
+	// absent when it runs in the shared pool.
+	Limits *ServiceLimits `json:"limits,omitempty"`
+	// Queued and Running count the requests waiting in, and running
+	// from, the service's own pool now; zero in the shared pool, whose
+	// waiting requests ServerStats.Queued counts.
+	Queued  int `json:"queued"`
+	Running int `json:"running"`
 }
 
 // TopicStats counts what was published on one topic. Every message
@@ -50,7 +61,8 @@ type ServerStats struct {
 	// Expired counts requests whose caller's deadline passed while they
 	// waited for a handler: answered CodeDeadlineExceeded, not run.
 	Expired uint64 `json:"expired"`
-	// Queued is the number of requests waiting for a handler now.
+	// Queued is the number of requests waiting for a handler now, in
+	// the shared pool and in the services' own pools.
 	Queued          int    `json:"queued"`
 	RPCPeers        int    `json:"rpc_peers"`
 	Subscribers     int    `json:"subscribers"`
@@ -66,8 +78,7 @@ func (p *Peer) Stats() Stats {
 	st := Stats{Services: map[string]ServiceStats{}, Topics: map[string]TopicStats{}}
 	p.srv.mu.RLock()
 	for name, svc := range p.srv.services {
-		s := &svc.stats
-		st.Services[name] = ServiceStats{Calls: s.calls.Load(), Errors: s.errors.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load()}
+		st.Services[name] = svc.statsNow()
 	}
 	p.srv.mu.RUnlock()
 	p.topics.mu.RLock()
@@ -81,6 +92,7 @@ func (p *Peer) Stats() Stats {
 	}
 	ps := p.pub.Stats()
 	queued, _ := p.srv.main.stats()
+	queued += p.srv.queuedInPools()
 	st.Server = ServerStats{
 		Malformed: p.srv.malformed.Load(), Overloaded: p.srv.overloaded.Load(), UnknownService: p.srv.unknown.Load(),
 		Expired: p.srv.expired.Load(), Queued: queued,
@@ -88,6 +100,28 @@ func (p *Peer) Stats() Stats {
 		HandshakeFailed: p.router.Listener().Stats().HandshakeFailed + p.pub.Listener().Stats().HandshakeFailed,
 	}
 	return st
+}
+
+// statsNow reads a service's counters, and its own pool's if it has one.
+func (svc *service) statsNow() ServiceStats {
+	s := &svc.stats
+	ss := ServiceStats{Calls: s.calls.Load(), Errors: s.errors.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(), Refused: s.refused.Load()}
+	if pl := svc.pool.Load(); pl != nil {
+		ld := pl.load()
+		ss.Limits, ss.Queued, ss.Running = &ld.spec, ld.queued, ld.running
+	}
+	return ss
+}
+
+// queuedInPools counts the requests waiting in the services' own pools.
+func (s *server) queuedInPools() int {
+	s.limMu.Lock()
+	defer s.limMu.Unlock()
+	n := 0
+	for _, pl := range s.pools {
+		n += pl.load().queued
+	}
+	return n
 }
 
 // Introspection services every peer answers (call them with OnNode).
