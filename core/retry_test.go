@@ -117,6 +117,9 @@ func TestRetryOverloadedIdempotent(t *testing.T) {
 		if n := shed.Load(); n != 4 {
 			t.Fatalf("busy provider saw %d attempts, want 4", n)
 		}
+		if r := cli.Stats().Client.Retries; r != 3 {
+			t.Fatalf("Stats().Client.Retries = %d, want 3", r)
+		}
 		_, err = cli.Call(ctx, "echo", []byte("x"))
 		remoteErr(t, err, CodeOverloaded)
 		if n := shed.Load(); n != 5 {
@@ -177,9 +180,10 @@ func TestHedgingCutsTail(t *testing.T) {
 	}
 	measure() // warm: connections to both
 	p50, p99 := measure()
-	h0 := cli.cli.hedges.Load()
+	h0 := cli.Stats().Client.Hedges
 	hp50, hp99 := measure(Hedge(10 * time.Millisecond))
-	hedges, wins := cli.cli.hedges.Load()-h0, cli.cli.hedgeWins.Load()
+	cs := cli.Stats().Client
+	hedges, wins := cs.Hedges-h0, cs.HedgeWins
 	t.Logf("%d calls, 5%% stalled %v: unhedged p50 %v p99 %v; hedged at 10 ms p50 %v p99 %v (%d hedges sent, %d won)",
 		calls, hedgeStall, p50, p99, hp50, hp99, hedges, wins)
 	if p99 < hedgeStall*9/10 {

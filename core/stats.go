@@ -15,6 +15,18 @@ type Stats struct {
 	Topics        map[string]TopicStats   `json:"topics"`
 	Subscriptions []SubscriptionInfo      `json:"subscriptions"`
 	Server        ServerStats             `json:"server"`
+	Client        ClientStats             `json:"client"`
+}
+
+// ClientStats counts what the peer's calls did beyond one attempt.
+type ClientStats struct {
+	// Retries counts the pauses before an idempotent call was tried
+	// again after a failure (see Idempotent and WithRetry).
+	Retries uint64 `json:"retries"`
+	// Hedges counts the second copies sent by hedged calls, and
+	// HedgeWins those whose reply came first.
+	Hedges    uint64 `json:"hedges"`
+	HedgeWins uint64 `json:"hedge_wins"`
 }
 
 // ServiceStats counts the calls one service served.
@@ -99,6 +111,7 @@ func (p *Peer) Stats() Stats {
 		RPCPeers: p.router.Peers(), Subscribers: ps.Subscribers, PublishDropped: ps.Dropped, SubscriptionsRefused: ps.Refused,
 		HandshakeFailed: p.router.Listener().Stats().HandshakeFailed + p.pub.Listener().Stats().HandshakeFailed,
 	}
+	st.Client = ClientStats{Retries: p.cli.retries.Load(), Hedges: p.cli.hedges.Load(), HedgeWins: p.cli.hedgeWins.Load()}
 	return st
 }
 
