@@ -89,13 +89,25 @@ func (sp *streamPair) checkUpload(t testing.TB, ctx context.Context, seed uint64
 	if err != nil {
 		t.Fatalf("Upload of %d bytes: %v", n, err)
 	}
-	if want := fmt.Sprintf("hdr:%d:%x", n, patternSum(t, seed, n)); string(reply) != want {
+	if want := formatSum("hdr", n, patternSum(t, seed, n)); string(reply) != want {
 		t.Fatalf("Upload of %d bytes: reply %q, want %q", n, reply, want)
 	}
 }
 
+// formatSum is what sumHandler answers.
+func formatSum(header string, n int64, sum [32]byte) string {
+	return fmt.Sprintf("%s:%d:%x", header, n, sum)
+}
+
 // checkDownload downloads n bytes of seed's pattern and checks them.
 func (sp *streamPair) checkDownload(t testing.TB, ctx context.Context, seed uint64, n int64) {
+	t.Helper()
+	sp.checkDownloadSum(t, ctx, seed, n, patternSum(t, seed, n))
+}
+
+// checkDownloadSum downloads n bytes of seed's pattern and checks them
+// against their known sum.
+func (sp *streamPair) checkDownloadSum(t testing.TB, ctx context.Context, seed uint64, n int64, sum [32]byte) {
 	t.Helper()
 	rc, err := sp.cli.Download(ctx, "down", fmt.Appendf(nil, "%d %d", seed, n))
 	if err != nil {
@@ -107,7 +119,7 @@ func (sp *streamPair) checkDownload(t testing.TB, ctx context.Context, seed uint
 	if err != nil {
 		t.Fatalf("Download of %d bytes: after %d: %v", n, got, err)
 	}
-	if got != n || [32]byte(h.Sum(nil)) != patternSum(t, seed, n) {
+	if got != n || [32]byte(h.Sum(nil)) != sum {
 		t.Fatalf("Download of %d bytes: got %d bytes, checksum %s", n, got, "mismatch")
 	}
 }
