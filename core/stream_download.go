@@ -39,9 +39,12 @@ func (w downloadWriter) Write(p []byte) (int, error) {
 		if len(st.part) == cap(st.part) {
 			st.out = append(st.out, st.part)
 			st.part = nil
+			st.notifyLocked() // a chunk for a waiting read
 		}
 	}
-	st.notifyLocked()
+	if st.part != nil {
+		st.notifyLocked() // a part for a waiting read
+	}
 	return n, nil
 }
 
