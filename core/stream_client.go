@@ -73,12 +73,12 @@ func (s *streamCall) msg(op streamOp, seq uint64, arg uint32) []byte {
 	return encodeStream(streamMsg{code: uint8(op), id: s.id, seq: seq, arg: arg}, nil)
 }
 
-// abort tells the provider to drop the stream, unless err says the
-// provider has dropped it already. It does not wait long, and not for
-// a cancelled ctx: it is the last word of a failed stream.
+// abort tells the provider to drop the stream (it keeps a stream whose
+// handler failed until its caller has seen the error). It does not wait
+// long, and not for a cancelled ctx: it is the last word of a failed
+// stream.
 func (s *streamCall) abort(ctx context.Context, err error) {
-	var re *RemoteError
-	if errors.As(err, &re) || errors.Is(err, ErrClosed) {
+	if errors.Is(err, ErrClosed) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)

@@ -31,7 +31,7 @@ func (w downloadWriter) Write(p []byte) (int, error) {
 				st.waitLocked()
 				continue
 			}
-			st.part = make([]byte, 0, st.ss.cfg.chunk)
+			st.part = make([]byte, streamHeaderLen, streamHeaderLen+st.ss.cfg.chunk)
 		}
 		k := copy(st.part[len(st.part):cap(st.part)], p)
 		st.part = st.part[:len(st.part)+k]
@@ -50,17 +50,17 @@ func (w downloadWriter) Write(p []byte) (int, error) {
 
 // flushLocked makes the chunk being written available to reads.
 func (st *stream) flushLocked() {
-	if len(st.part) > 0 {
+	if len(st.part) > streamHeaderLen {
 		st.out = append(st.out, st.part)
 	}
 	st.part = nil
 }
 
-// appendChunksLocked queues b, which the node owns, as chunks.
+// appendChunksLocked queues a copy of b as chunks.
 func (st *stream) appendChunksLocked(b []byte) {
 	for c := st.ss.cfg.chunk; len(b) > 0; {
 		k := min(c, len(b))
-		st.out = append(st.out, b[:k:k])
+		st.out = append(st.out, append(make([]byte, streamHeaderLen, streamHeaderLen+k), b[:k]...))
 		b = b[k:]
 	}
 }
@@ -78,9 +78,9 @@ func (st *stream) read(ctx context.Context, deadline time.Time, m streamMsg) ([]
 	case m.seq != st.outSeq:
 		return nil, st.violation("read from chunk %d, the next is %d", m.seq, st.outSeq)
 	}
-	st.parkLocked(ctx, deadline, func() bool { return st.done || len(st.out) > 0 || len(st.part) > 0 })
+	st.parkLocked(ctx, deadline, func() bool { return st.done || len(st.out) > 0 || len(st.part) > streamHeaderLen })
 	if st.err != nil {
-		return st.deliverLocked()
+		return st.resultLocked()
 	}
 	if cause := st.endedLocked(); cause != nil {
 		return nil, st.goneError(cause)
@@ -98,7 +98,7 @@ func (st *stream) read(ctx context.Context, deadline time.Time, m streamMsg) ([]
 	status := statusOK
 	if st.done && len(st.out) == 0 {
 		status = statusDone
-		st.cancel(errStreamDone)
+		st.abort(errStreamDone)
 	}
 	return encodeChunks(streamMsg{code: uint8(status), id: st.id, seq: first, arg: uint32(len(chunks))}, chunks), nil
 }
@@ -111,8 +111,8 @@ func (st *stream) takeLocked(max uint32) [][]byte {
 		budget = int(max)
 	}
 	n, size := 0, 0
-	for n < len(st.out) && (n == 0 || size+len(st.out[n]) <= budget) {
-		size += len(st.out[n])
+	for n < len(st.out) && (n == 0 || size+len(st.out[n])-streamHeaderLen <= budget) {
+		size += len(st.out[n]) - streamHeaderLen
 		n++
 	}
 	chunks := st.out[:n:n]
@@ -123,15 +123,21 @@ func (st *stream) takeLocked(max uint32) [][]byte {
 	return chunks
 }
 
-// encodeChunks returns a new body: m's header and the chunks, joined.
+// encodeChunks returns a body of m's header and the chunks, joined.
+// Every chunk starts with room for a header: one chunk is sent as it
+// is, with the header written in; several are copied into a new body.
 func encodeChunks(m streamMsg, chunks [][]byte) []byte {
+	if len(chunks) == 1 {
+		putStreamHeader(chunks[0], m)
+		return chunks[0]
+	}
 	n := streamHeaderLen
 	for _, c := range chunks {
-		n += len(c)
+		n += len(c) - streamHeaderLen
 	}
 	b := appendStreamHeader(make([]byte, 0, n), m)
 	for _, c := range chunks {
-		b = append(b, c...)
+		b = append(b, c[streamHeaderLen:]...)
 	}
 	return b
 }

@@ -9,10 +9,10 @@ import (
 
 // Download sends req to a provider of service (a stream service, see
 // HandleStream) and returns a reader of the handler's reply stream,
-// which may be far larger than one message. The reader fetches a
-// window of chunks at a time (as the provider says: by default up to
-// 4 MiB in one reply) when its buffer runs dry, so it holds at most two
-// windows; the provider produces the next meanwhile. The first call
+// which may be far larger than one message. The reader fetches one
+// chunk (as the provider says: by default 1 MiB) when its buffer runs
+// dry, so it holds one chunk at a time, while the provider produces a
+// window of chunks ahead (by default 4). The first call
 // picks the provider as Call does (or opts pin it); every later call of
 // the stream goes to the same node.
 //
@@ -66,7 +66,7 @@ func (r *downloadReader) Read(p []byte) (int, error) {
 // fetch asks for the chunks from r.seq on; the provider waits a while
 // for them, and answers "pending" when none came.
 func (r *downloadReader) fetch() {
-	m, pay, err := r.s.call(r.ctx, r.s.msg(opRead, r.seq, 0))
+	m, pay, err := r.s.call(r.ctx, r.s.msg(opRead, r.seq, uint32(r.s.chunk)))
 	if err == nil {
 		err = r.take(m, pay)
 	}

@@ -41,6 +41,8 @@ type stream struct {
 	eofAt  uint64 // number of chunks, once the caller closed
 
 	// download
+	// Chunks start with streamHeaderLen bytes of room, so that a read
+	// answered with one chunk sends it without a copy.
 	out    [][]byte // complete chunks for the caller
 	outSeq uint64   // the number of out[0]
 	part   []byte   // the chunk being written
@@ -88,7 +90,12 @@ func (st *stream) checkIdle() {
 }
 
 // abort ends the stream with cause; the handler sees its context end.
-func (st *stream) abort(cause error) { st.cancel(cause) }
+// The stream is unreachable when abort returns (ended, which frees its
+// buffers, runs on a goroutine of its own).
+func (st *stream) abort(cause error) {
+	st.cancel(cause)
+	st.ss.forget(st)
+}
 
 // ended runs once the stream's context has ended: it drops the
 // buffered chunks, wakes every waiter and makes the stream unreachable.
@@ -169,6 +176,7 @@ func (st *stream) finish(reply []byte, err error) {
 	switch {
 	case err != nil:
 		st.err = toRemoteError(st.ctx, err)
+		st.out, st.part = nil, nil // a download's unsent chunks
 	case st.upload:
 		st.reply = reply
 	default:
@@ -188,10 +196,12 @@ func (st *stream) violation(format string, args ...any) error {
 	return e
 }
 
-// deliverLocked answers with the handler's result (an upload's reply,
-// or its error) and ends the stream, whose caller has it now.
-func (st *stream) deliverLocked() ([]byte, error) {
-	st.cancel(errStreamDone)
+// resultLocked answers with the handler's result: an upload's reply
+// (status done), or the handler's error. The stream stays until the
+// caller says it has the result, by a close after the reply or an
+// abort after the error, or falls silent: calls in flight beside the
+// one that saw the result first get the same answer.
+func (st *stream) resultLocked() ([]byte, error) {
 	if st.err != nil {
 		return nil, st.err
 	}

@@ -31,7 +31,7 @@ func (st *stream) data(m streamMsg, chunk []byte) ([]byte, error) {
 	case !st.upload:
 		return nil, st.violation("data on a download")
 	case st.done:
-		return st.deliverLocked()
+		return st.resultLocked()
 	}
 	if cause := st.endedLocked(); cause != nil {
 		return nil, st.goneError(cause)
@@ -65,7 +65,7 @@ func (st *stream) wait(ctx context.Context, deadline time.Time, m streamMsg) ([]
 	}
 	st.parkLocked(ctx, deadline, func() bool { return st.done || m.seq < st.limitLocked() })
 	if st.done {
-		return st.deliverLocked()
+		return st.resultLocked()
 	}
 	if cause := st.endedLocked(); cause != nil {
 		return nil, st.goneError(cause)
@@ -79,7 +79,9 @@ func (st *stream) wait(ctx context.Context, deadline time.Time, m streamMsg) ([]
 
 // close marks the end of the upload after m.seq chunks and waits, as
 // the stream's parked call, for the handler's reply; "pending" when it
-// has not come yet (the caller asks again with the same count).
+// has not come yet (the caller asks again with the same count). The
+// reply ends the stream. After a handler that answered early, close
+// takes its reply, whatever the count.
 func (st *stream) close(ctx context.Context, deadline time.Time, m streamMsg) ([]byte, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -96,7 +98,10 @@ func (st *stream) close(ctx context.Context, deadline time.Time, m streamMsg) ([
 		st.parkLocked(ctx, deadline, func() bool { return st.done })
 	}
 	if st.done {
-		return st.deliverLocked()
+		if st.err == nil {
+			st.abort(errStreamDone) // the caller has the reply
+		}
+		return st.resultLocked()
 	}
 	if cause := st.endedLocked(); cause != nil {
 		return nil, st.goneError(cause)

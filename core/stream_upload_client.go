@@ -46,15 +46,13 @@ type uploader struct {
 	made    int             // buffers allocated
 	flying  int             // calls in flight
 	limit   uint64          // the first chunk the provider does not take yet
-	done    bool            // the provider answered with the handler's reply
-	reply   []byte
+	done    bool            // the handler answered early: send no more
 }
 
 // dataResult is the outcome of one data call.
 type dataResult struct {
 	buf []byte
 	m   streamMsg
-	pay []byte
 	err error
 }
 
@@ -64,13 +62,13 @@ func (s *streamCall) upload(ctx context.Context, body io.Reader) ([]byte, error)
 	defer u.wg.Wait()
 	defer cancel() // runs first: calls in flight end at once
 	seq, err := u.sendAll(body)
-	if err == nil && !u.done {
+	if err == nil {
 		err = u.drain()
 	}
-	if err != nil || u.done {
-		return u.reply, err
+	if err != nil {
+		return nil, err
 	}
-	return u.close(seq)
+	return u.close(seq) // after an early reply too: it ends the stream
 }
 
 // sendAll reads body chunk by chunk and sends the chunks; it returns
@@ -128,11 +126,11 @@ func (u *uploader) room(seq uint64) error {
 			}
 			continue
 		}
-		m, pay, err := u.s.call(u.ctx, u.s.msg(opWait, seq, 0))
+		m, _, err := u.s.call(u.ctx, u.s.msg(opWait, seq, 0))
 		if err != nil {
 			return err
 		}
-		u.take(m, pay)
+		u.take(m)
 	}
 	return nil
 }
@@ -144,8 +142,8 @@ func (u *uploader) send(seq uint64, buf []byte) {
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		m, pay, err := u.s.call(u.ctx, buf)
-		u.results <- dataResult{buf: buf, m: m, pay: pay, err: err}
+		m, _, err := u.s.call(u.ctx, buf)
+		u.results <- dataResult{buf: buf, m: m, err: err}
 	}()
 }
 
@@ -160,18 +158,17 @@ func (u *uploader) collect() error {
 	case r.err != nil:
 		return r.err
 	}
-	return u.take(r.m, r.pay)
+	u.take(r.m)
+	return nil
 }
 
 // take records what a data or wait reply says.
-func (u *uploader) take(m streamMsg, pay []byte) error {
-	switch streamStatus(m.code) {
-	case statusDone:
-		u.done, u.reply = true, pay
-	default:
-		u.limit = max(u.limit, m.seq)
+func (u *uploader) take(m streamMsg) {
+	if streamStatus(m.code) == statusDone {
+		u.done = true
+		return
 	}
-	return nil
+	u.limit = max(u.limit, m.seq)
 }
 
 // drain waits for every call in flight.
