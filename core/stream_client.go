@@ -52,9 +52,30 @@ func (p *Peer) openStream(ctx context.Context, service string, op streamOp, body
 	return s, nil
 }
 
-// call makes one call of the stream and decodes its reply.
+// Retries of a stream's calls that the provider had no room for.
+const (
+	streamRetries    = 50
+	streamBackoffMin = 5 * time.Millisecond
+	streamBackoffMax = 200 * time.Millisecond
+)
+
+// call makes one call of the stream and decodes its reply. A call the
+// provider refused as overloaded did not run (its request queues were
+// full: several streams share a connection's room), so it is made
+// again after a pause, up to streamRetries times within ctx.
 func (s *streamCall) call(ctx context.Context, body []byte) (streamMsg, []byte, error) {
 	reply, err := s.p.Call(ctx, s.service, body, s.opts...)
+	for i, pause := 0, streamBackoffMin; errors.Is(err, ErrOverloaded) && i < streamRetries; i++ {
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return streamMsg{}, nil, err
+		case <-t.C:
+		}
+		pause = min(2*pause, streamBackoffMax)
+		reply, err = s.p.Call(ctx, s.service, body, s.opts...)
+	}
 	if err != nil {
 		return streamMsg{}, nil, err
 	}

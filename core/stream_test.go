@@ -198,6 +198,62 @@ func TestStreamConcurrentPinned(t *testing.T) {
 	})
 }
 
+// Streams share one caller's connection: 4 uploads and 4 downloads at
+// once put more calls in flight than the provider lets one connection
+// queue (here 2 running and 2 waiting); calls refused for it are made
+// again, and every stream completes. (The streams are opened one by
+// one first: an open refused as overloaded is the caller's to retry,
+// as a call is.)
+func TestStreamSharedConnection(t *testing.T) {
+	eachTransport(t, func(t *testing.T, e *tenv) {
+		srv, cli := e.peer("streamer", WithConnectionShare(2, 2)), e.peer("caller")
+		if err := srv.HandleStream("up", StreamHandlerFunc(sumHandler)); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.HandleStream("down", StreamHandlerFunc(patternHandler)); err != nil {
+			t.Fatal(err)
+		}
+		ctx := e.ctx(2 * time.Minute)
+		const size = 16 << 20
+		errs := make(chan error, 8)
+		var ups, downs []*streamCall
+		for i := range 4 {
+			up, err := cli.openStream(ctx, "up", opOpenUpload, []byte("hdr"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			down, err := cli.openStream(ctx, "down", opOpenDownload, fmt.Appendf(nil, "%d %d", i, size), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ups, downs = append(ups, up), append(downs, down)
+		}
+		for i, up := range ups {
+			down := downs[i]
+			go func() {
+				reply, err := up.upload(ctx, patternReader(uint64(i), size))
+				if want := formatSum("hdr", size, patternSum(t, uint64(i), size)); err == nil && string(reply) != want {
+					err = fmt.Errorf("reply %q, want %q", reply, want)
+				}
+				errs <- err
+			}()
+			go func() {
+				h := sha256.New()
+				n, err := io.Copy(h, &downloadReader{s: down, ctx: ctx})
+				if err == nil && (n != size || [32]byte(h.Sum(nil)) != patternSum(t, uint64(i), size)) {
+					err = fmt.Errorf("download: %d bytes, or a wrong checksum", n)
+				}
+				errs <- err
+			}()
+		}
+		for range 8 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}
+
 // tryT runs f with a testing.TB whose Fatal ends f and is returned as
 // an error, so that goroutines other than the test's can check.
 func tryT(f func(tb testing.TB)) (err error) {
