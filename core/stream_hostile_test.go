@@ -330,3 +330,37 @@ func TestStreamStalledHandlers(t *testing.T) {
 		}
 	})
 }
+
+// Close cancels the handlers of open streams and waits for them.
+func TestStreamCloseWaitsForHandlers(t *testing.T) {
+	eachTransport(t, func(t *testing.T, e *tenv) {
+		srv, cli := e.peer("streamer"), e.peer("caller")
+		started := make(chan struct{})
+		var returned atomic.Bool
+		err := srv.HandleStream("up", StreamHandlerFunc(func(ctx context.Context, r *StreamRequest) ([]byte, error) {
+			close(started)
+			<-ctx.Done()
+			time.Sleep(50 * time.Millisecond) // cleaning up
+			returned.Store(true)
+			return nil, ctx.Err()
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		uploaded := make(chan error, 1)
+		go func() {
+			_, err := cli.Upload(e.ctx(30*time.Second), "up", nil, patternReader(1, 1<<30))
+			uploaded <- err
+		}()
+		<-started
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !returned.Load() {
+			t.Fatal("Close returned before the stream's handler")
+		}
+		if err := <-uploaded; err == nil {
+			t.Fatal("the upload to a closed provider succeeded")
+		}
+	})
+}

@@ -20,12 +20,14 @@ import (
 // the stream service. Streams opened under an earlier HandleStream of
 // the name are not reachable from a later one.
 //
-// Each stream's handler runs on a goroutine of its own; the calls that
+// Each stream's handler runs on a goroutine of its own, which the
+// peer's Close cancels and waits for; the calls that
 // carry its chunks run on the peer's request workers and never wait
 // there longer than a second (room, data or the handler's end is
 // awaited by at most one call per stream at a time). Options are
 // validated; see StreamChunk, StreamWindow, StreamLimits and
-// StreamIdleTimeout for the defaults.
+// StreamIdleTimeout for the defaults. The limits on open streams apply
+// to this service: a peer with several stream services admits the sum.
 func (p *Peer) HandleStream(service string, h StreamHandler, opts ...StreamOption) error {
 	_, err := p.handleStream(service, h, opts)
 	return err
@@ -112,6 +114,10 @@ func (ss *streamService) open(r *Request, m streamMsg, header []byte) ([]byte, e
 		Body: uploadBody{st}, Reply: downloadWriter{st},
 	}
 	req.Deadline, _ = st.ctx.Deadline()
+	// The peer's Close waits for the handler: it waits for the request
+	// workers (this is one) before it waits for the peer's goroutines,
+	// so this Add comes before that Wait.
+	ss.p.wg.Add(1)
 	go ss.run(st, req)
 	reply := streamMsg{code: uint8(statusOK), id: st.id, seq: uint64(ss.cfg.window), arg: uint32(ss.cfg.chunk)}
 	return encodeStream(reply, []byte(ss.p.name)), nil
@@ -119,6 +125,7 @@ func (ss *streamService) open(r *Request, m streamMsg, header []byte) ([]byte, e
 
 // run runs a stream's handler on its own goroutine and records its end.
 func (ss *streamService) run(st *stream, req *StreamRequest) {
+	defer ss.p.wg.Done()
 	reply, err := invokeStream(st.ctx, ss.h, req)
 	st.finish(reply, err)
 	ss.release(st)
