@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -370,4 +371,68 @@ func ExamplePeer_SetServiceLimits() {
 	// running: 2 refused: 1
 	// <nil> <nil>
 	// {Concurrency:2 Queue:0 ConnConcurrency:0 ConnQueue:0}
+}
+
+// A stream service takes bodies larger than one message: here an
+// install of a 40 MiB snapshot (a small header, the bytes, a small
+// reply), and a download of a large value. Neither side holds more
+// than a window of chunks (4 of 1 MiB by default) at once.
+func ExamplePeer_HandleStream() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	reg := core.NewMemRegistry()
+	srv, err := core.NewPeer(ctx, "follower", core.WithRegistry(reg))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	err = srv.HandleStream("raft.snapshot", core.StreamHandlerFunc(func(ctx context.Context, r *core.StreamRequest) ([]byte, error) {
+		n, err := io.Copy(io.Discard, r.Body) // a real follower writes it to disk
+		if err != nil {
+			return nil, err
+		}
+		return fmt.Appendf(nil, "installed %s: %d MiB", r.Header, n>>20), nil
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = srv.HandleStream("kv.get", core.StreamHandlerFunc(func(ctx context.Context, r *core.StreamRequest) ([]byte, error) {
+		_, err := io.Copy(r.Reply, io.LimitReader(zeros{}, 20<<20)) // the value of key r.Header
+		return nil, err
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	leader, err := core.NewPeer(ctx, "leader", core.WithRegistry(reg))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer leader.Close()
+	reply, err := leader.Upload(ctx, "raft.snapshot", []byte("term=3 index=1200"), io.LimitReader(zeros{}, 40<<20), core.OnNode("follower"))
+	fmt.Printf("%s %v\n", reply, err)
+
+	value, err := leader.Download(ctx, "kv.get", []byte("big-key"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer value.Close()
+	n, err := io.Copy(io.Discard, value)
+	fmt.Println(n>>20, "MiB", err)
+	// Output:
+	// installed term=3 index=1200: 40 MiB <nil>
+	// 20 MiB <nil>
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
