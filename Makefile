@@ -4,10 +4,10 @@ PKGS    ?= ./...
 # Fuzz targets and packages whose seed corpora `make fuzz` explores briefly.
 FUZZTIME ?= 10s
 
-.PHONY: test vet race fuzz-seeds fuzz bench selftest fmt
+.PHONY: test vet race large fuzz-seeds fuzz bench selftest fmt
 
-## test: vet, then every test with the race detector (fuzz seed corpora included)
-test: vet race
+## test: vet, every test with the race detector (fuzz seed corpora included), then the memory-bound tests at full size
+test: vet race large
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -17,6 +17,10 @@ vet:
 ## race: go test -race (runs fuzz targets on their seed corpora)
 race:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## large: tests that need full speed, run without the race detector: 512 MiB streams within 64 MiB of RSS per side
+large:
+	$(GO) test -count=1 -timeout 10m -run '^TestStreamLarge512MiB$$' -v ./core/
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
