@@ -10,6 +10,7 @@ type CallOption func(*callOptions)
 
 type callOptions struct {
 	node       string            // OnNode
+	nodeID     string            // OnNodeID
 	labels     map[string]string // Where
 	target     *NodeInfo         // At
 	meta       Metadata          // WithMetadata
@@ -25,6 +26,13 @@ type callOptions struct {
 // calls over every provider.
 func OnNode(name string) CallOption {
 	return func(o *callOptions) { o.node = name }
+}
+
+// OnNodeID pins the call to the node instance of that ID (NodeInfo.ID,
+// Peer.ID): unlike OnNode, a node restarted under the same name is a
+// different instance and does not get the call (ErrNoProvider).
+func OnNodeID(id string) CallOption {
+	return func(o *callOptions) { o.nodeID = id }
 }
 
 // Where sends the call only to providers whose labels (WithLabels)
@@ -127,4 +135,12 @@ func (o *callOptions) encodeMeta() ([]byte, error) {
 		return nil, err
 	}
 	return encodeMeta(md), nil
+}
+
+// pinned names the node the call is pinned to, for errors.
+func (o *callOptions) pinned() string {
+	if o.nodeID != "" {
+		return o.node + "#" + o.nodeID
+	}
+	return o.node
 }

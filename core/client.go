@@ -111,11 +111,11 @@ func (c *client) attempt(ctx context.Context, oc *outCall, avoid *providerConn, 
 		cands := c.candidates(v, oc)
 		if len(cands) == 0 {
 			if refreshed || oc.o.target != nil {
-				return result{err: noProvider(oc.service, oc.o.node, lastErr)}
+				return result{err: noProvider(oc.service, oc.o.pinned(), lastErr)}
 			}
 			var err error
 			if v, err = w.fresh(ctx, oc.deadline); err != nil {
-				return result{err: c.readFailed(ctx, oc.service, oc.o.node, err)}
+				return result{err: c.readFailed(ctx, oc.service, oc.o.pinned(), err)}
 			}
 			refreshed = true
 			continue
@@ -168,10 +168,10 @@ func (c *client) attempt(ctx context.Context, oc *outCall, avoid *providerConn, 
 			lastErr = reason
 		}
 		if refused {
-			return result{err: noProvider(oc.service, oc.o.node, lastErr)} // waiting would not change a refusal
+			return result{err: noProvider(oc.service, oc.o.pinned(), lastErr)} // waiting would not change a refusal
 		}
 		if !c.waitUp(ctx, oc.deadline, wait) {
-			return result{err: noProvider(oc.service, oc.o.node, lastErr)}
+			return result{err: noProvider(oc.service, oc.o.pinned(), lastErr)}
 		}
 		if !connecting { // every candidate is down: the registry may know others
 			w.request()
@@ -190,12 +190,15 @@ func (c *client) candidates(v *view, oc *outCall) []NodeInfo {
 		return nil
 	}
 	cands := v.candidates(oc.service, oc.o.node)
-	if len(oc.o.labels) == 0 {
+	if len(oc.o.labels) == 0 && oc.o.nodeID == "" {
 		return cands
+	}
+	if oc.o.nodeID != "" && oc.o.node == "" && isReserved(oc.service) {
+		cands = v.nodes // zmp's services are not listed
 	}
 	var out []NodeInfo
 	for _, n := range cands {
-		if n.HasLabels(oc.o.labels) {
+		if n.HasLabels(oc.o.labels) && (oc.o.nodeID == "" || n.ID == oc.o.nodeID && n.RPC != "") {
 			out = append(out, n)
 		}
 	}

@@ -97,3 +97,34 @@ func TestDirectCallCurve(t *testing.T) {
 		t.Fatalf("wrong server key took %v to fail", took)
 	}
 }
+
+// TestOnNodeID: a call pinned to an instance goes to that instance
+// only; once it is gone, a new instance under the same name does not
+// get the call.
+func TestOnNodeID(t *testing.T) {
+	eachTransport(t, func(t *testing.T, e *tenv) {
+		old := e.peer("by-id")
+		provideEcho(t, old, "echo")
+		cli := e.peer("by-id-cli")
+		ctx := e.ctx(10 * time.Second)
+		id := old.ID()
+		if r, err := cli.Call(ctx, "echo", []byte("a"), OnNodeID(id)); err != nil || string(r) != "a" {
+			t.Fatalf("OnNodeID: %q, %v", r, err)
+		}
+		if _, err := cli.Call(ctx, "zmp.ping", nil, OnNodeID(id)); err != nil {
+			t.Fatalf("zmp.ping OnNodeID: %v", err)
+		}
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+		provideEcho(t, e.peer("by-id"), "echo")
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if _, err := cli.Call(cctx, "echo", []byte("b"), OnNodeID(id)); !errors.Is(err, ErrNoProvider) {
+			t.Fatalf("call to a closed instance: %v, want ErrNoProvider", err)
+		}
+		if r, err := cli.Call(ctx, "echo", []byte("c"), OnNode("by-id")); err != nil || string(r) != "c" {
+			t.Fatalf("OnNode after restart: %q, %v", r, err)
+		}
+	})
+}
