@@ -83,47 +83,48 @@ func mustLimit(t *testing.T, p *Peer, service string, l ServiceLimits) {
 // service of the shared pool nor another limited service, and zmp.ping
 // answers while every pool is saturated.
 func TestServiceLimitsIsolate(t *testing.T) {
-	e := newTenv(t, TCP)
-	srv := e.peer("srv", WithConcurrency(2, 16))
-	slow, shared := newGate(), newGate()
-	t.Cleanup(func() { slow.let(64); shared.let(64) })
-	mustLimit(t, srv, "slow", ServiceLimits{Concurrency: 1, Queue: 8})
-	mustHandle(t, srv, "slow", slow.serve)
-	mustHandle(t, srv, "shared", shared.serve)
-	mustHandle(t, srv, "fast", func(ctx context.Context, r *Request) ([]byte, error) { return r.Body, nil })
-	mustHandle(t, srv, "other", func(ctx context.Context, r *Request) ([]byte, error) { return r.Body, nil })
-	mustLimit(t, srv, "other", ServiceLimits{Concurrency: 1, Queue: 1})
-	cli := e.peer("cli")
-	ctx := e.ctx(30 * time.Second)
+	eachTransport(t, func(t *testing.T, e *tenv) {
+		srv := e.peer("srv", WithConcurrency(2, 16))
+		slow, shared := newGate(), newGate()
+		t.Cleanup(func() { slow.let(64); shared.let(64) })
+		mustLimit(t, srv, "slow", ServiceLimits{Concurrency: 1, Queue: 8})
+		mustHandle(t, srv, "slow", slow.serve)
+		mustHandle(t, srv, "shared", shared.serve)
+		mustHandle(t, srv, "fast", func(ctx context.Context, r *Request) ([]byte, error) { return r.Body, nil })
+		mustHandle(t, srv, "other", func(ctx context.Context, r *Request) ([]byte, error) { return r.Body, nil })
+		mustLimit(t, srv, "other", ServiceLimits{Concurrency: 1, Queue: 1})
+		cli := e.peer("cli")
+		ctx := e.ctx(30 * time.Second)
 
-	for range 5 {
-		callAsync(ctx, cli, "slow", nil)
-	}
-	waitCond(t, 10*time.Second, "slow saturated", func() bool {
-		st := svcStats(srv, "slow")
-		return st.Running == 1 && st.Queued == 4
-	})
-	for _, svc := range []string{"fast", "other"} {
-		if _, err := cli.Call(e.ctx(5*time.Second), svc, []byte("x")); err != nil {
-			t.Fatalf("%s while slow is saturated: %v", svc, err)
+		for range 5 {
+			callAsync(ctx, cli, "slow", nil)
 		}
-	}
-	// Saturate the shared pool too: both handlers busy, two waiting.
-	for range 4 {
-		callAsync(ctx, cli, "shared", nil)
-	}
-	if !pollFor(10*time.Second, func() bool { return shared.running.Load() == 2 && srv.Stats().Server.Queued == 4+2 }) {
-		t.Fatalf("shared pool not saturated: %d running, stats %+v %+v", shared.running.Load(), srv.Stats().Server, srv.Stats().Services)
-	}
-	if _, err := cli.Call(e.ctx(5*time.Second), IntrospectPing, nil, OnNode("srv")); err != nil {
-		t.Fatalf("zmp.ping with every pool saturated: %v", err)
-	}
-	if _, err := cli.Call(e.ctx(5*time.Second), "other", nil); err != nil {
-		t.Fatalf("other with every pool saturated: %v", err)
-	}
-	if slow.peak.Load() != 1 {
-		t.Fatalf("slow ran %d handlers at once, limit 1", slow.peak.Load())
-	}
+		waitCond(t, 10*time.Second, "slow saturated", func() bool {
+			st := svcStats(srv, "slow")
+			return st.Running == 1 && st.Queued == 4
+		})
+		for _, svc := range []string{"fast", "other"} {
+			if _, err := cli.Call(e.ctx(5*time.Second), svc, []byte("x")); err != nil {
+				t.Fatalf("%s while slow is saturated: %v", svc, err)
+			}
+		}
+		// Saturate the shared pool too: both handlers busy, two waiting.
+		for range 4 {
+			callAsync(ctx, cli, "shared", nil)
+		}
+		if !pollFor(10*time.Second, func() bool { return shared.running.Load() == 2 && srv.Stats().Server.Queued == 4+2 }) {
+			t.Fatalf("shared pool not saturated: %d running, stats %+v %+v", shared.running.Load(), srv.Stats().Server, srv.Stats().Services)
+		}
+		if _, err := cli.Call(e.ctx(5*time.Second), IntrospectPing, nil, OnNode("srv")); err != nil {
+			t.Fatalf("zmp.ping with every pool saturated: %v", err)
+		}
+		if _, err := cli.Call(e.ctx(5*time.Second), "other", nil); err != nil {
+			t.Fatalf("other with every pool saturated: %v", err)
+		}
+		if slow.peak.Load() != 1 {
+			t.Fatalf("slow ran %d handlers at once, limit 1", slow.peak.Load())
+		}
+	})
 }
 
 // Inside a service's pool, connections are served in turn: one caller's
@@ -331,49 +332,50 @@ func TestServiceLimitsNoQueue(t *testing.T) {
 // shared pool and from every service pool, while their handlers are
 // still busy.
 func TestServiceLimitsConnectionCloseDrops(t *testing.T) {
-	e := newTenv(t, TCP)
-	srv := e.peer("srv", WithConcurrency(1, 16))
-	a, b := newGate(), newGate() // deaf to their contexts: their workers stay busy
-	t.Cleanup(func() { a.let(64); b.let(64) })
-	mustLimit(t, srv, "a", ServiceLimits{Concurrency: 1, Queue: 16})
-	mustLimit(t, srv, "b", ServiceLimits{Concurrency: 1, Queue: 16})
-	mustHandle(t, srv, "a", a.serve)
-	mustHandle(t, srv, "b", b.serve)
-	sh := newGate()
-	t.Cleanup(func() { sh.let(64) })
-	mustHandle(t, srv, "shared", sh.serve)
-	cli, err := NewPeer(e.ctx(10*time.Second), "cli", e.opts()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	ctx := e.ctx(30 * time.Second)
-	for _, svc := range []string{"a", "b", "shared"} {
-		for range 4 {
-			callAsync(ctx, cli, svc, nil)
+	eachTransport(t, func(t *testing.T, e *tenv) {
+		srv := e.peer("srv", WithConcurrency(1, 16))
+		a, b := newGate(), newGate() // deaf to their contexts: their workers stay busy
+		t.Cleanup(func() { a.let(64); b.let(64) })
+		mustLimit(t, srv, "a", ServiceLimits{Concurrency: 1, Queue: 16})
+		mustLimit(t, srv, "b", ServiceLimits{Concurrency: 1, Queue: 16})
+		mustHandle(t, srv, "a", a.serve)
+		mustHandle(t, srv, "b", b.serve)
+		sh := newGate()
+		t.Cleanup(func() { sh.let(64) })
+		mustHandle(t, srv, "shared", sh.serve)
+		cli, err := NewPeer(e.ctx(10*time.Second), "cli", e.opts()...)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	waitCond(t, 10*time.Second, "three waiting in each pool", func() bool {
-		st := srv.Stats()
-		return st.Services["a"].Queued == 3 && st.Services["b"].Queued == 3 && st.Server.Queued == 9
+		defer cli.Close()
+		ctx := e.ctx(30 * time.Second)
+		for _, svc := range []string{"a", "b", "shared"} {
+			for range 4 {
+				callAsync(ctx, cli, svc, nil)
+			}
+		}
+		waitCond(t, 10*time.Second, "three waiting in each pool", func() bool {
+			st := srv.Stats()
+			return st.Services["a"].Queued == 3 && st.Services["b"].Queued == 3 && st.Server.Queued == 9
+		})
+		cli.Close()
+		waitCond(t, 10*time.Second, "the closed connection's requests dropped", func() bool {
+			st := srv.Stats()
+			return st.Services["a"].Queued == 0 && st.Services["b"].Queued == 0 && st.Server.Queued == 0
+		})
+		if a.running.Load() != 1 || b.running.Load() != 1 || sh.running.Load() != 1 {
+			t.Fatal("a handler returned before its release: the drop is not what emptied the queues")
+		}
+		a.let(1)
+		b.let(1)
+		sh.let(1)
+		waitCond(t, 10*time.Second, "every handler returned", func() bool {
+			return a.running.Load()+b.running.Load()+sh.running.Load() == 0 && srv.srv.active.Load() == 0
+		})
+		if n := a.entered.Load() + b.entered.Load() + sh.entered.Load(); n != 3 {
+			t.Fatalf("%d handlers ran, want the 3 that were running", n)
+		}
 	})
-	cli.Close()
-	waitCond(t, 10*time.Second, "the closed connection's requests dropped", func() bool {
-		st := srv.Stats()
-		return st.Services["a"].Queued == 0 && st.Services["b"].Queued == 0 && st.Server.Queued == 0
-	})
-	if a.running.Load() != 1 || b.running.Load() != 1 || sh.running.Load() != 1 {
-		t.Fatal("a handler returned before its release: the drop is not what emptied the queues")
-	}
-	a.let(1)
-	b.let(1)
-	sh.let(1)
-	waitCond(t, 10*time.Second, "every handler returned", func() bool {
-		return a.running.Load()+b.running.Load()+sh.running.Load() == 0 && srv.srv.active.Load() == 0
-	})
-	if n := a.entered.Load() + b.entered.Load() + sh.entered.Load(); n != 3 {
-		t.Fatalf("%d handlers ran, want the 3 that were running", n)
-	}
 }
 
 // Returning a service to the shared pool sends its new requests there

@@ -321,11 +321,14 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	}
 }
 
-// WithConcurrency bounds how many handlers run at once (default 64) and
-// how many requests wait for a handler (default 1024); a request beyond
-// both is answered with CodeOverloaded. Waiting requests are run
-// connection by connection in turn, so one caller's burst does not
-// delay another caller by more than one request per busy connection.
+// WithConcurrency bounds how many handlers of the peer's shared pool run
+// at once (default 64) and how many requests wait for one beyond those
+// a free handler takes at once (default 1024); a request beyond both is
+// answered with CodeOverloaded. Waiting requests are run connection by
+// connection in turn, so one caller's burst does not delay another
+// caller by more than one request per busy connection. A service given
+// limits of its own (Peer.SetServiceLimits) runs in a pool of its own
+// instead.
 func WithConcurrency(handlers, queue int) Option {
 	return func(c *config) error {
 		c.concurrency, c.requestQueue = handlers, queue
