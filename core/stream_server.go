@@ -95,13 +95,14 @@ func (ss *streamService) open(r *Request, m streamMsg, header []byte) ([]byte, e
 	upload := streamOp(m.code) == opOpenUpload
 	key := any(r.conn)
 	ss.mu.Lock()
+	held, onConn := ss.held, ss.perConn[key]
 	switch {
-	case ss.held >= ss.cfg.max:
+	case held >= ss.cfg.max:
 		ss.mu.Unlock()
-		return nil, NewError(CodeOverloaded, "node %q: %d streams of %q open, the limit", ss.p.name, ss.held, ss.name)
-	case ss.perConn[key] >= ss.cfg.maxPerConn:
+		return nil, NewError(CodeOverloaded, "node %q: %d streams of %q open, the limit", ss.p.name, held, ss.name)
+	case onConn >= ss.cfg.maxPerConn:
 		ss.mu.Unlock()
-		return nil, NewError(CodeOverloaded, "node %q: %d streams of %q open on this connection, the limit", ss.p.name, ss.perConn[key], ss.name)
+		return nil, NewError(CodeOverloaded, "node %q: %d streams of %q open on this connection, the limit", ss.p.name, onConn, ss.name)
 	}
 	ss.held++
 	ss.perConn[key]++
