@@ -13,19 +13,7 @@ import (
 // owner reconnecting) is let in.
 func TestRegistryOwnershipFollowsCurveKey(t *testing.T) {
 	c := newCluster(t, "registry", "owner", "other")
-	rs, err := NewRegistryServer(context.Background(), "tcp://127.0.0.1:0", nil, c.curve("registry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rs.Close() })
-	client := func(name string) *RemoteRegistry {
-		r, err := NewRemoteRegistry(rs.Address(), c.curve(name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
-		return r
-	}
+	rs, client := curveRegistry(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	info := NodeInfo{Name: "svc", ID: newID(), RPC: "tcp://127.0.0.1:1"}
@@ -70,5 +58,25 @@ func TestRegistryOwnershipFollowsCurveKey(t *testing.T) {
 	n, err := Lookup(ctx, rs.reg, "svc")
 	if err != nil || n.RPC != moved.RPC {
 		t.Fatalf("entry %+v, %v; want the owner's last registration", n, err)
+	}
+}
+
+// curveRegistry starts a CURVE registry node with c's "registry" keys
+// and returns it, with a function that makes a client of it holding
+// the keys of name.
+func curveRegistry(t *testing.T, c *cluster) (*RegistryServer, func(name string) *RemoteRegistry) {
+	t.Helper()
+	rs, err := NewRegistryServer(context.Background(), "tcp://127.0.0.1:0", nil, c.curve("registry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	return rs, func(name string) *RemoteRegistry {
+		r, err := NewRemoteRegistry(rs.Address(), c.curve(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
 	}
 }

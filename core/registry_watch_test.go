@@ -328,19 +328,7 @@ func TestRemoteRegistryWatchUnsupported(t *testing.T) {
 // node's PUB socket, authenticated with the node's key.
 func TestRemoteRegistryWatchCurve(t *testing.T) {
 	c := newCluster(t, "registry", "watcher", "writer")
-	rs, err := NewRegistryServer(context.Background(), "tcp://127.0.0.1:0", nil, c.curve("registry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rs.Close() })
-	client := func(name string) *RemoteRegistry {
-		r, err := NewRemoteRegistry(rs.Address(), c.curve(name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
-		return r
-	}
+	_, client := curveRegistry(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	ch, err := client("watcher").Watch(ctx)

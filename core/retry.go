@@ -99,16 +99,7 @@ func (c *client) backoff(ctx context.Context, oc *outCall, tries int) bool {
 	if time.Until(oc.deadline) <= d {
 		return false
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-c.p.ctx.Done():
-		return false
-	}
+	return sleepCtx(ctx, d) && c.p.ctx.Err() == nil
 }
 
 // hedged sends oc to one provider and, when it has not answered after
