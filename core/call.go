@@ -26,6 +26,10 @@ func (p *Peer) Call(ctx context.Context, service string, body []byte, opts ...Ca
 	if p.ctx.Err() != nil {
 		return nil, ErrClosed
 	}
+	if len(opts) == 0 && p.invoker == nil {
+		var o callOptions // not given to options: stays on the stack
+		return p.send(ctx, service, body, &o)
+	}
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -78,7 +82,7 @@ func (p *Peer) send(ctx context.Context, service string, body []byte, o *callOpt
 	if !ok {
 		deadline = start.Add(p.cfg.callTimeout)
 	}
-	reply, err := p.cli.call(ctx, &outCall{start: start, deadline: deadline, service: service, body: body, meta: meta, o: o})
+	reply, err := p.cli.call(ctx, &outCall{start: start, deadline: deadline, service: service, body: body, meta: meta, o: *o})
 	if err != nil {
 		return nil, callError(ctx, service, start, err)
 	}

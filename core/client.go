@@ -57,8 +57,8 @@ const redialAfter = 250 * time.Millisecond
 type outCall struct {
 	start, deadline time.Time
 	service         string
-	body, meta      []byte // meta: the encoded metadata frame, nil for none
-	o               *callOptions
+	body, meta      []byte      // meta: the encoded metadata frame, nil for none
+	o               callOptions // a copy: outCall stays on the caller's stack
 }
 
 // call sends oc to a provider (and, hedged, to a second one), and
@@ -66,7 +66,8 @@ type outCall struct {
 func (c *client) call(ctx context.Context, oc *outCall) ([]byte, error) {
 	var r result
 	if oc.o.hedge > 0 {
-		r = c.hedged(ctx, oc)
+		hc := *oc // the attempts run on goroutines: they get a copy, so that oc stays on the stack
+		r = c.hedged(ctx, &hc)
 	} else {
 		r = c.attempt(ctx, oc, nil, nil)
 	}
@@ -260,7 +261,12 @@ func (c *client) choose(oc *outCall, cands []NodeInfo, skip []*providerConn) (pc
 	if oc.o.balancer != nil {
 		b = oc.o.balancer
 	}
-	i := b.Pick(oc.service, up)
+	var i int
+	if lo, ok := b.(*leastOutstanding); ok {
+		i = lo.Pick(oc.service, up) // a direct call keeps up on the stack
+	} else {
+		i = b.Pick(oc.service, slices.Clone(up)) // a plugged balancer may keep its slice
+	}
 	if i < 0 || i >= len(up) {
 		i = 0
 	}
