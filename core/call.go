@@ -30,20 +30,29 @@ func (p *Peer) Call(ctx context.Context, service string, body []byte, opts ...Ca
 		var o callOptions // not given to options: stays on the stack
 		return p.send(ctx, service, body, &o)
 	}
-	var o callOptions
+	if p.invoker == nil {
+		var o callOptions
+		for _, opt := range opts {
+			opt(&o)
+		}
+		if o.err != nil {
+			return nil, o.err
+		}
+		return p.send(ctx, service, body, &o)
+	}
+	ci := &CallInfo{Service: service, Body: body} // the options live in it: one allocation
+	o := &ci.opts
 	for _, opt := range opts {
-		opt(&o)
+		opt(o)
 	}
 	if o.err != nil {
 		return nil, o.err
 	}
-	if p.invoker == nil {
-		return p.send(ctx, service, body, &o)
-	}
-	ci := &CallInfo{Service: service, Body: body, Meta: o.meta, Node: o.node, Idempotent: o.idempotent, opts: o}
+	ci.Meta, ci.Node, ci.Idempotent = o.meta, o.node, o.idempotent
+	replyTo := o.replyMeta
 	reply, err := p.invoker(ctx, ci)
-	if o.replyMeta != nil {
-		*o.replyMeta = ci.ReplyMeta
+	if replyTo != nil {
+		*replyTo = ci.ReplyMeta
 	}
 	return reply, err
 }
