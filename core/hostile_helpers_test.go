@@ -153,8 +153,8 @@ func readProcMem(pid int) (procMem, error) {
 	return m, sc.Err()
 }
 
-// memWatch samples a process's memory every 20 ms until stopped, so
-// that the peak is known even if the process dies.
+// memWatch samples a process's memory until stopped, so that the peak
+// is known even if the process dies.
 type memWatch struct {
 	base procMem
 	mu   sync.Mutex
@@ -163,23 +163,30 @@ type memWatch struct {
 	wg   sync.WaitGroup
 }
 
-// watchMem starts sampling h's memory; base is taken at once.
+// watchMem starts sampling h's memory every 20 ms; base is taken at once.
 func (h *hostileNode) watchMem() *memWatch {
 	h.t.Helper()
-	base, err := readProcMem(h.pid)
+	return sampleMem(h.t, h.pid, 20*time.Millisecond)
+}
+
+// sampleMem starts sampling the memory of process pid every period;
+// base is taken at once. Sampling stops at finish or when t ends.
+func sampleMem(t *testing.T, pid int, every time.Duration) *memWatch {
+	t.Helper()
+	base, err := readProcMem(pid)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	w := &memWatch{base: base, peak: base, stop: make(chan struct{})}
 	w.wg.Go(func() {
-		tick := time.NewTicker(20 * time.Millisecond)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {
 			case <-w.stop:
 				return
 			case <-tick.C:
-				if m, err := readProcMem(h.pid); err == nil {
+				if m, err := readProcMem(pid); err == nil {
 					w.mu.Lock()
 					w.peak = procMem{RSS: max(w.peak.RSS, m.RSS), HWM: max(w.peak.HWM, m.HWM)}
 					w.mu.Unlock()
@@ -187,7 +194,7 @@ func (h *hostileNode) watchMem() *memWatch {
 			}
 		}
 	})
-	h.t.Cleanup(func() { w.finish() })
+	t.Cleanup(func() { w.finish() })
 	return w
 }
 
@@ -202,6 +209,13 @@ func (w *memWatch) finish() procMem {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.peak
+}
+
+// rssGrowth is how far the sampled resident memory rose above its
+// start: unlike growth, blind to a high-water mark set before.
+func (w *memWatch) rssGrowth() uint64 {
+	p := w.finish()
+	return p.RSS - min(p.RSS, w.base.RSS)
 }
 
 // growth is how far the peak rose above the resident memory at the start.

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -27,49 +26,6 @@ const (
 // TestStreamLarge512MiB in a child process: "transport registry-dir
 // runtime-dir".
 const envStreamHelper = "ZMP_STREAM_HELPER"
-
-// rssWatch samples the VmRSS of process pid every 5 ms.
-type rssWatch struct {
-	pid  int
-	base uint64
-	stop chan struct{}
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	peak uint64
-}
-
-func watchRSS(t *testing.T, pid int) *rssWatch {
-	t.Helper()
-	m, err := readProcMem(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &rssWatch{pid: pid, base: m.RSS, peak: m.RSS, stop: make(chan struct{})}
-	w.wg.Go(func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-w.stop:
-				return
-			case <-tick.C:
-			}
-			if m, err := readProcMem(pid); err == nil {
-				w.mu.Lock()
-				w.peak = max(w.peak, m.RSS)
-				w.mu.Unlock()
-			}
-		}
-	})
-	return w
-}
-
-// growth stops sampling and returns how far the peak rose above the base.
-func (w *rssWatch) growth() uint64 {
-	close(w.stop)
-	w.wg.Wait()
-	return w.peak - w.base
-}
 
 // 512 MiB cross each way over tcp and ipc between a provider in a
 // child process and a caller in this one, the resident memory of each
@@ -95,7 +51,7 @@ func TestStreamLarge512MiB(t *testing.T) {
 		for _, dir := range []string{"upload", "download"} {
 			runtime.GC()
 			debug.FreeOSMemory()
-			cw, sw := watchRSS(t, os.Getpid()), watchRSS(t, srvPID)
+			cw, sw := sampleMem(t, os.Getpid(), 5*time.Millisecond), sampleMem(t, srvPID, 5*time.Millisecond)
 			start := time.Now()
 			if dir == "upload" {
 				checkLargeUpload(t, ctx, sp, sum, size)
@@ -103,9 +59,9 @@ func TestStreamLarge512MiB(t *testing.T) {
 				sp.checkDownloadSum(t, ctx, 9, size, sum)
 			}
 			took := time.Since(start)
-			cg, sg := cw.growth(), sw.growth()
+			cg, sg := cw.rssGrowth(), sw.rssGrowth()
 			t.Logf("%s of %d MiB over %s: %v, %.0f MiB/s; RSS above baseline at peak: caller %d MiB (of %d), provider %d MiB (of %d); budget %d MiB each",
-				dir, mib, e.tr, took.Round(time.Millisecond), float64(mib)/took.Seconds(), cg>>20, cw.base>>20, sg>>20, sw.base>>20, budget>>20)
+				dir, mib, e.tr, took.Round(time.Millisecond), float64(mib)/took.Seconds(), cg>>20, cw.base.RSS>>20, sg>>20, sw.base.RSS>>20, budget>>20)
 			if cg > budget || sg > budget {
 				t.Errorf("%s: RSS rose by %d MiB (caller) and %d MiB (provider), budget %d MiB", dir, cg>>20, sg>>20, budget>>20)
 			}
