@@ -53,6 +53,9 @@ type Peer struct {
 
 	invoker Invoker // the call interceptors' chain; nil without any
 
+	streamMu   sync.Mutex
+	streamSvcs map[*streamService]struct{} // with streams open (stream_conns.go)
+
 	regMu        sync.Mutex    // serialises registry writes
 	leaving      bool          // under regMu: deregistered, renew no more
 	regKick      chan struct{} // capacity 1: write the entry now

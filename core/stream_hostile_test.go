@@ -210,6 +210,43 @@ func TestStreamVanishingCaller(t *testing.T) {
 	})
 }
 
+// A caller whose connection closes has its streams ended at once, long
+// before the idle timeout (30 s by default): the node learns of the
+// close from its connection.
+func TestStreamCallerDisconnect(t *testing.T) {
+	eachTransport(t, func(t *testing.T, e *tenv) {
+		srv := e.peer("streamer")
+		var w ctxWatcher
+		up, err := srv.handleStream("up", w.wrap(sumHandler), []StreamOption{StreamChunk(1000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := e.ctx(30 * time.Second)
+		ghost := e.peer("ghost")
+		id := rawOpen(t, ctx, ghost, "up", opOpenUpload, "g")
+		if _, _, err := rawStream(ctx, ghost, "up", opData, id, 0, 0, make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		rawOpen(t, ctx, ghost, "up", opOpenUpload, "h")
+		waitCond(t, 5*time.Second, "two handlers running", func() bool { return w.running.Load() == 2 })
+		start := time.Now()
+		ghost.Close()
+		waitCond(t, 10*time.Second, "the streams to end with the connection", func() bool {
+			return w.running.Load() == 0 && up.openStreams() == 0
+		})
+		t.Logf("streams ended %v after the caller closed", time.Since(start).Round(time.Millisecond))
+		if c := w.cancelled.Load(); c != 2 {
+			t.Errorf("%d handlers saw their context end, want 2", c)
+		}
+		srv.streamMu.Lock()
+		n := len(srv.streamSvcs)
+		srv.streamMu.Unlock()
+		if n != 0 {
+			t.Errorf("%d stream services still tracked with no stream open", n)
+		}
+	})
+}
+
 // cancelAfter reads r and cancels after n bytes.
 type cancelAfter struct {
 	r      io.Reader

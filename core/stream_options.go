@@ -61,8 +61,8 @@ type StreamRequest struct {
 // StreamHandler serves the streams of one service. It runs on a
 // goroutine of its own, not on a request worker, from the open until
 // it returns. Its context ends when the stream's deadline passes, the
-// caller aborts it or is silent for the idle timeout (a caller that
-// died), or the peer closes.
+// caller aborts it, the caller's connection closes, the caller is
+// silent for the idle timeout (a caller that hangs), or the peer closes.
 //
 // For an upload, the bytes it returns are the small reply Upload
 // returns; for a download, they are written to the stream after what

@@ -109,6 +109,7 @@ func (ss *streamService) open(r *Request, m streamMsg, header []byte) ([]byte, e
 	st := newStream(ss, key, upload, m.arg)
 	ss.streams[st.id] = st
 	ss.mu.Unlock()
+	ss.p.trackStreams(ss)
 
 	req := &StreamRequest{
 		Service: ss.name, Header: header, From: r.From, User: r.User, ClientKey: r.ClientKey,
@@ -175,6 +176,9 @@ func (ss *streamService) release(st *stream) {
 	ss.held--
 	if ss.perConn[st.conn]--; ss.perConn[st.conn] <= 0 {
 		delete(ss.perConn, st.conn)
+	}
+	if ss.held == 0 {
+		ss.p.untrackStreams(ss)
 	}
 }
 
