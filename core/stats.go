@@ -46,6 +46,9 @@ type ServiceStats struct {
 	// waiting requests ServerStats.Queued counts.
 	Queued  int `json:"queued"`
 	Running int `json:"running"`
+	// Streams counts the streams open on a stream service (HandleStream)
+	// now; absent when none is.
+	Streams int `json:"streams,omitempty"`
 }
 
 // TopicStats counts what was published on one topic. Every message
@@ -93,6 +96,7 @@ func (p *Peer) Stats() Stats {
 		st.Services[name] = svc.statsNow()
 	}
 	p.srv.mu.RUnlock()
+	p.addStreamStats(st.Services)
 	p.topics.mu.RLock()
 	for name, ts := range p.topics.byName {
 		s := &ts.stats

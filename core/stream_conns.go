@@ -58,3 +58,20 @@ func (ss *streamService) connClosed(l *sock.Link) {
 		st.abort(fmt.Errorf("core: the caller's connection closed: %w", context.Canceled))
 	}
 }
+
+// addStreamStats adds the open streams of each stream service to its
+// entry of services.
+func (p *Peer) addStreamStats(services map[string]ServiceStats) {
+	p.streamMu.Lock()
+	svcs := make([]*streamService, 0, len(p.streamSvcs))
+	for ss := range p.streamSvcs {
+		svcs = append(svcs, ss)
+	}
+	p.streamMu.Unlock()
+	for _, ss := range svcs {
+		if st, ok := services[ss.name]; ok {
+			st.Streams += ss.openStreams()
+			services[ss.name] = st
+		}
+	}
+}

@@ -229,6 +229,9 @@ func TestStreamCallerDisconnect(t *testing.T) {
 		}
 		rawOpen(t, ctx, ghost, "up", opOpenUpload, "h")
 		waitCond(t, 5*time.Second, "two handlers running", func() bool { return w.running.Load() == 2 })
+		if n := srv.Stats().Services["up"].Streams; n != 2 {
+			t.Fatalf("Stats: %d streams open, want 2", n)
+		}
 		start := time.Now()
 		ghost.Close()
 		waitCond(t, 10*time.Second, "the streams to end with the connection", func() bool {
@@ -243,6 +246,9 @@ func TestStreamCallerDisconnect(t *testing.T) {
 		srv.streamMu.Unlock()
 		if n != 0 {
 			t.Errorf("%d stream services still tracked with no stream open", n)
+		}
+		if n := srv.Stats().Services["up"].Streams; n != 0 {
+			t.Errorf("Stats: %d streams open after the caller left, want 0", n)
 		}
 	})
 }
