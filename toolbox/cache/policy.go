@@ -95,7 +95,9 @@ func mustLRU[K comparable, V any](size int) *simplelru.LRU[K, V] {
 }
 
 // lruPolicy is golang-lru's LRU.
-type lruPolicy[V any] struct{ l *simplelru.LRU[string, *entry[V]] }
+type lruPolicy[V any] struct {
+	l *simplelru.LRU[string, *entry[V]]
+}
 
 func newLRU[V any]() *lruPolicy[V] { return &lruPolicy[V]{l: mustLRU[string, *entry[V]](unbounded)} }
 

@@ -47,7 +47,7 @@ func (q *twoQueue[V]) get(key string) (*entry[V], bool) {
 }
 
 func (q *twoQueue[V]) touch(e *entry[V]) { q.get(e.key) }
-func (q *twoQueue[V]) admit(key string) { q.wasGhost = q.ghosts.Contains(key) }
+func (q *twoQueue[V]) admit(key string)  { q.wasGhost = q.ghosts.Contains(key) }
 
 func (q *twoQueue[V]) victim(string) (*entry[V], bool) {
 	n := q.recent.Len()

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"testing"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	arclru "github.com/hashicorp/golang-lru/arc/v2"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // reference is golang-lru's own cache of a policy.

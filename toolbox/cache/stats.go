@@ -2,7 +2,7 @@ package cache
 
 // counters are a cache's counts, kept under its lock.
 type counters struct {
-	hits, misses, sets               uint64
+	hits, misses, sets              uint64
 	evictions, expirations, deletes uint64
 }
 
