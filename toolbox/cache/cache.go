@@ -185,29 +185,9 @@ func (c *Cache[V]) expired(e *entry[V], now time.Time) bool {
 // It returns ErrTooLarge for an entry above the byte bound, and
 // ErrClosed after Close.
 func (c *Cache[V]) Set(key string, value V, ttl time.Duration) error {
-	size := int64(len(key)+c.sizer(value)) + EntryOverhead
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	if size > c.maxBytes {
-		c.mu.Unlock()
-		return fmt.Errorf("%w: %d bytes, the bound is %d", ErrTooLarge, size, c.maxBytes)
-	}
-	now := c.cfg.now()
-	var expires time.Time
-	switch {
-	case ttl > 0:
-		expires = now.Add(ttl)
-	case ttl == 0 && c.cfg.ttl > 0:
-		expires = now.Add(c.cfg.ttl)
-	}
-	out := c.set(key, value, size, now, expires)
-	c.st.sets++
-	c.mu.Unlock()
+	out, err := c.setQuiet(key, value, ttl)
 	c.notify(out)
-	return nil
+	return err
 }
 
 // set stores an entry; the caller holds the lock and has checked size.
@@ -363,4 +343,29 @@ func (c *Cache[V]) Close() error {
 	c.mu.Unlock()
 	c.wg.Wait()
 	return nil
+}
+
+// setQuiet is Set that returns the eviction notices instead of
+// delivering them, for a caller that holds a lock of its own: it must
+// call notify with them once it has let go.
+func (c *Cache[V]) setQuiet(key string, value V, ttl time.Duration) ([]gone[V], error) {
+	size := int64(len(key)+c.sizer(value)) + EntryOverhead
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if size > c.maxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, the bound is %d", ErrTooLarge, size, c.maxBytes)
+	}
+	now := c.cfg.now()
+	var expires time.Time
+	switch {
+	case ttl > 0:
+		expires = now.Add(ttl)
+	case ttl == 0 && c.cfg.ttl > 0:
+		expires = now.Add(c.cfg.ttl)
+	}
+	c.st.sets++
+	return c.set(key, value, size, now, expires), nil
 }
