@@ -48,13 +48,25 @@ type installFunc[V any] func(v V, err error) (after func())
 // The fill runs in its own goroutine with ctx's values but not its
 // cancellation; it is cancelled when every waiter has left. A caller
 // whose ctx ends gets ctx.Err() at once.
-func (g *group[V]) do(ctx context.Context, key string, fill fillFunc[V], install installFunc[V]) (v V, err error, shared bool) {
+//
+// recheck, if not nil, looks the key up again under the group's lock
+// before a fill starts: a caller that missed the cache just before a
+// fill of its key ended and installed its value finds the value there
+// instead of starting a second fill.
+func (g *group[V]) do(ctx context.Context, key string, fill fillFunc[V], install installFunc[V], recheck func() (V, bool)) (v V, err error, shared bool) {
 	g.mu.Lock()
 	f, ok := g.flights[key]
 	if ok {
 		f.waiters++
 		g.collapsed.Add(1)
 	} else {
+		if recheck != nil {
+			if v, found := recheck(); found {
+				g.mu.Unlock()
+				g.collapsed.Add(1)
+				return v, nil, true
+			}
+		}
 		f = g.start(ctx, key, fill, install, 1, false)
 	}
 	g.mu.Unlock()

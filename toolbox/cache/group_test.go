@@ -29,7 +29,7 @@ func TestCollapseThousand(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err, _ := g.do(context.Background(), "k", fill, nil)
+			v, err, _ := g.do(context.Background(), "k", fill, nil, nil)
 			if err != nil || v != 42 {
 				errs <- fmt.Errorf("got %d, %v", v, err)
 			}
@@ -70,7 +70,7 @@ func TestCollapseCancel(t *testing.T) {
 	call := func(ctx context.Context) chan res {
 		ch := make(chan res, 1)
 		go func() {
-			v, err, _ := g.do(ctx, "k", fill, nil)
+			v, err, _ := g.do(ctx, "k", fill, nil, nil)
 			ch <- res{v, err}
 		}()
 		return ch
@@ -110,7 +110,7 @@ func TestCollapseCancel(t *testing.T) {
 		}
 	}
 	ctx3, cancel3 := context.WithCancel(context.Background())
-	go g.do(ctx3, "k2", fill2, nil)
+	go g.do(ctx3, "k2", fill2, nil, nil)
 	f2 := <-started
 	cancel3()
 	select {
@@ -119,7 +119,7 @@ func TestCollapseCancel(t *testing.T) {
 		t.Fatal("backend not cancelled after the last caller left")
 	}
 	close(release2)
-	v, err, shared := g.do(context.Background(), "k2", fill2, nil)
+	v, err, shared := g.do(context.Background(), "k2", fill2, nil, nil)
 	if err != nil || v != "w" || shared {
 		t.Fatalf("after the abandoned fill: %q, %v, shared %v", v, err, shared)
 	}
@@ -137,7 +137,7 @@ func TestCollapseKeepsValues(t *testing.T) {
 	ok, err, _ := g.do(ctx, "k", func(fctx context.Context) (bool, error) {
 		_, has := fctx.Deadline()
 		return fctx.Value(key{}) == "trace" && !has, nil
-	}, nil)
+	}, nil, nil)
 	if err != nil || !ok {
 		t.Fatal("the fill's context lost the caller's values, or kept its deadline")
 	}
@@ -192,7 +192,7 @@ func groupProperty(t *testing.T, chaos bool) {
 				}
 				before := seq.Load()
 				calls.Add(1)
-				v, err, _ := g.do(ctx, fmt.Sprint(k), fill(k), nil)
+				v, err, _ := g.do(ctx, fmt.Sprint(k), fill(k), nil, nil)
 				switch {
 				case err != nil && ctx.Err() == nil:
 					t.Errorf("not cancelled, got %v", err)

@@ -194,7 +194,11 @@ func (m *Memo) serve(ctx context.Context, ki KeyInfo, fill fillFunc[*reply]) (*r
 		return answer(it.Value)
 	}
 	m.misses.Add(1)
-	r, err, _ := m.group.do(ctx, key, fill, m.installer(key))
+	recheck := func() (*reply, bool) {
+		it, ok := m.cache.Peek(key)
+		return it.Value, ok && cc.fresh(time.Since(it.Stored))
+	}
+	r, err, _ := m.group.do(ctx, key, fill, m.installer(key), recheck)
 	return m.result(r, err)
 }
 
