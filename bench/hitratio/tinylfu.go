@@ -34,7 +34,9 @@ func NewOtter(capacity int) (Policy, error) {
 	return otterPolicy{c}, nil
 }
 
-type otterPolicy struct{ c *otter.Cache[uint64, struct{}] }
+type otterPolicy struct {
+	c *otter.Cache[uint64, struct{}]
+}
 
 func (o otterPolicy) Get(key uint64) bool {
 	_, ok := o.c.GetIfPresent(key)
@@ -75,7 +77,9 @@ func NewRistretto(capacity int) (Policy, error) {
 	return ristrettoPolicy{c}, nil
 }
 
-type ristrettoPolicy struct{ c *ristretto.Cache[uint64, struct{}] }
+type ristrettoPolicy struct {
+	c *ristretto.Cache[uint64, struct{}]
+}
 
 func (r ristrettoPolicy) Get(key uint64) bool {
 	_, ok := r.c.Get(key)
