@@ -67,7 +67,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
-		Commands:       []*cli.Command{compareCommand(), renderCommand(), listCommand(), versionsCommand(), workerCommand(roleServe), workerCommand(roleDrive)},
+		Commands:       []*cli.Command{compareCommand(), hitratioCommand(), renderCommand(), listCommand(), versionsCommand(), workerCommand(roleServe), workerCommand(roleDrive)},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usage("no command %q (see zmpbench help)", c.Args().First())
