@@ -51,7 +51,8 @@ type Peer struct {
 
 	watch *watcher // the registry as last read
 
-	invoker Invoker // the call interceptors' chain; nil without any
+	invoker Invoker     // the call interceptors' chain; nil without any
+	extra   statSources // AddStats
 
 	streamMu   sync.Mutex
 	streamSvcs map[*streamService]struct{} // with streams open (stream_conns.go)

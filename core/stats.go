@@ -16,6 +16,9 @@ type Stats struct {
 	Subscriptions []SubscriptionInfo      `json:"subscriptions"`
 	Server        ServerStats             `json:"server"`
 	Client        ClientStats             `json:"client"`
+	// Extra holds the statistics of the sources added with AddStats,
+	// as JSON, by name; absent when there are none.
+	Extra map[string]json.RawMessage `json:"extra,omitempty"`
 }
 
 // ClientStats counts what the peer's calls did beyond one attempt.
@@ -116,6 +119,7 @@ func (p *Peer) Stats() Stats {
 		HandshakeFailed: p.router.Listener().Stats().HandshakeFailed + p.pub.Listener().Stats().HandshakeFailed,
 	}
 	st.Client = ClientStats{Retries: p.cli.retries.Load(), Hedges: p.cli.hedges.Load(), HedgeWins: p.cli.hedgeWins.Load()}
+	st.Extra = p.extra.snapshot()
 	return st
 }
 

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gozmp/zmp/core"
@@ -84,7 +86,50 @@ func printNodeReport(w io.Writer, r nodeReport) error {
 	printServiceStats(w, st.Services)
 	printTopicStats(w, st.Topics)
 	printSubscriptions(w, st.Subscriptions)
+	printExtraStats(w, st.Extra)
 	return nil
+}
+
+// printExtraStats shows the statistics toolbox packages added to the
+// node (core.Peer.AddStats), one source per row, as name=value pairs.
+func printExtraStats(w io.Writer, extra map[string]json.RawMessage) {
+	if len(extra) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	t := newTable(w, "STATS", "VALUES")
+	for _, name := range sortedKeys(extra) {
+		t.row(name, flatJSON(extra[name]))
+	}
+	t.flush()
+}
+
+// flatJSON renders a JSON object as sorted key=value pairs, nested
+// objects with dotted keys; anything else as its JSON text.
+func flatJSON(raw json.RawMessage) string {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return string(raw)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return string(raw)
+	}
+	var pairs []string
+	flatten("", m, &pairs)
+	return strings.Join(pairs, " ")
+}
+
+func flatten(prefix string, m map[string]any, pairs *[]string) {
+	for _, k := range sortedKeys(m) {
+		switch x := m[k].(type) {
+		case map[string]any:
+			flatten(prefix+k+".", x, pairs)
+		default:
+			b, _ := json.Marshal(x)
+			*pairs = append(*pairs, prefix+k+"="+strings.Trim(string(b), `"`))
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -46,3 +46,16 @@ func TestPrintJSONLeavesOutZeroTimes(t *testing.T) {
 		t.Errorf("printJSON wrote\n%s\nwant\n%s", buf.String(), want)
 	}
 }
+
+func TestFlatJSON(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`{"hits":7,"misses":3,"policy":"lru","size":{"bytes":10,"entries":2}}`, "hits=7 misses=3 policy=lru size.bytes=10 size.entries=2"},
+		{`[1,2]`, `[1,2]`},
+		{`"text"`, `"text"`},
+		{`not json`, `not json`},
+	} {
+		if got := flatJSON([]byte(tt.in)); got != tt.want {
+			t.Errorf("flatJSON(%s) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
