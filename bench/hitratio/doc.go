@@ -31,7 +31,8 @@
 // # Policies
 //
 // [Contenders] lists the adapters: golang-lru's LRU, 2Q and ARC, otter
-// (W-TinyLFU) and ristretto (TinyLFU admission with sampled-LFU eviction).
+// (W-TinyLFU), ristretto (TinyLFU admission with sampled-LFU eviction)
+// and toolbox/cache's LRU, 2Q and ARC ([NewToolbox]).
 // Capacities are in entries for every one of them. How the asynchronous
 // caches are made comparable is described on [NewOtter] and
 // [NewRistretto]. A cache keyed by string plugs in through [StringKeys].

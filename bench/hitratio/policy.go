@@ -1,6 +1,10 @@
 package hitratio
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/gozmp/zmp/toolbox/cache"
+)
 
 // Policy is a cache under test, holding at most a fixed number of
 // entries. Values do not matter to a hit ratio; adapters store an empty
@@ -28,14 +32,7 @@ type StringCache interface {
 // base 36, a bijection, so hits and misses are those of the uint64 keys.
 // Close and Note are passed on when c has them.
 //
-// An adapter for toolbox/cache is then a few lines:
-//
-//	type tbCache struct{ c *cache.Cache[struct{}] }
-//	func (t tbCache) Get(k string) bool { _, ok := t.c.Get(k); return ok }
-//	func (t tbCache) Add(k string)      { _ = t.c.Set(k, struct{}{}, 0) }
-//
-//	c, err := cache.New[struct{}](cache.WithPolicy(cache.ARC), cache.WithMaxEntries(n))
-//	... StringKeys(tbCache{c})
+// [NewToolbox] adapts toolbox/cache this way.
 func StringKeys(c StringCache) Policy { return stringKeys{c} }
 
 type stringKeys struct{ c StringCache }
@@ -72,13 +69,16 @@ type Contender struct {
 	New func(capacity int) (Policy, error)
 }
 
-// Contenders lists the policies this module can compare, golang-lru's
-// first, then the W-TinyLFU caches.
+// Contenders lists the policies this module can compare: golang-lru's,
+// toolbox/cache's (prefixed "tb-"), then the W-TinyLFU caches.
 func Contenders() []Contender {
 	return []Contender{
 		{Name: "lru", Family: FamilyGolangLRU, New: NewLRU},
 		{Name: "2q", Family: FamilyGolangLRU, New: New2Q},
 		{Name: "arc", Family: FamilyGolangLRU, New: NewARC},
+		{Name: "tb-lru", Family: FamilyToolbox, New: NewToolbox(cache.LRU)},
+		{Name: "tb-2q", Family: FamilyToolbox, New: NewToolbox(cache.TwoQueue)},
+		{Name: "tb-arc", Family: FamilyToolbox, New: NewToolbox(cache.ARC)},
 		{Name: "otter", Family: FamilyTinyLFU, New: NewOtter},
 		{Name: "ristretto", Family: FamilyTinyLFU, New: NewRistretto},
 	}
