@@ -4,10 +4,15 @@
 //
 //	zmpbench compare [--systems zmp,tcp,...] [--cases rtt,...] [--reps 3] [--duration 2s] [--quick] [--out DIR]
 //	zmpbench list
+//	zmpbench hitratio [--trace zipf,oltp] [--keys 100000] [--length 2000000] [--capacities 1%,5%,10%] [--json] [--out DIR]
 //
 // compare prints a table with ratios to zmp and writes compare.md,
 // compare.svg and compare.json to --out. It starts its own workers,
 // "zmpbench serve" and "zmpbench drive", one pair per measurement.
+//
+// hitratio replays synthetic cache traces against golang-lru's and
+// toolbox/cache's LRU, 2Q and ARC and against W-TinyLFU caches, in
+// process, and prints their hit ratios (see package hitratio).
 //
 // Exit status: 0 when every measurement succeeded, 1 when one failed or
 // the run could not complete, 2 for a usage error.
@@ -67,7 +72,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
-		Commands:       []*cli.Command{compareCommand(), renderCommand(), listCommand(), versionsCommand(), workerCommand(roleServe), workerCommand(roleDrive)},
+		Commands:       []*cli.Command{compareCommand(), hitratioCommand(), renderCommand(), listCommand(), versionsCommand(), workerCommand(roleServe), workerCommand(roleDrive)},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usage("no command %q (see zmpbench help)", c.Args().First())
