@@ -102,13 +102,8 @@ func (m *Memo) Server() core.ServerInterceptor {
 		if !m.applies(req.Service) {
 			return next.ServeRPC(ctx, req)
 		}
-		fill := func(fctx context.Context) (*reply, error) {
-			r := *req // the handler may run after this caller has left
-			body, err := next.ServeRPC(fctx, &r)
-			return m.replyOf(body, r.ReplyMeta, err)
-		}
 		key := KeyInfo{Service: req.Service, Body: req.Body, Meta: req.Meta, User: req.User}
-		r, err := m.serve(ctx, key, fill)
+		r, err := serve(m, ctx, key, serverFill{m, req, next})
 		if err != nil {
 			return nil, err
 		}
@@ -119,6 +114,19 @@ func (m *Memo) Server() core.ServerInterceptor {
 	}
 }
 
+// serverFill runs the handler for a memo on the server side.
+type serverFill struct {
+	m    *Memo
+	req  *core.Request
+	next core.Handler
+}
+
+func (f serverFill) fill(ctx context.Context) (*reply, error) {
+	r := *f.req // the handler may run after this caller has left
+	body, err := f.next.ServeRPC(ctx, &r)
+	return f.m.replyOf(body, r.ReplyMeta, err)
+}
+
 // Client returns the interceptor that memoizes the calls a peer makes.
 // A hit's reply is a copy, the caller's to keep, as Call's is.
 func (m *Memo) Client() core.CallInterceptor {
@@ -126,16 +134,8 @@ func (m *Memo) Client() core.CallInterceptor {
 		if !m.applies(call.Service) {
 			return next(ctx, call)
 		}
-		fill := func(fctx context.Context) (*reply, error) {
-			c := *call
-			if c.Meta == nil {
-				c.Meta = core.Metadata{} // so that the provider sends its reply's
-			}
-			body, err := next(fctx, &c)
-			return m.replyOf(body, c.ReplyMeta, err)
-		}
 		key := KeyInfo{Service: call.Service, Body: call.Body, Meta: call.Meta}
-		r, err := m.serve(ctx, key, fill)
+		r, err := serve(m, ctx, key, clientFill{m, call, next})
 		if err != nil {
 			return nil, err
 		}
@@ -144,6 +144,22 @@ func (m *Memo) Client() core.CallInterceptor {
 		}
 		return append([]byte(nil), r.body...), nil
 	}
+}
+
+// clientFill sends the call for a memo on the calling side.
+type clientFill struct {
+	m    *Memo
+	call *core.CallInfo
+	next core.Invoker
+}
+
+func (f clientFill) fill(ctx context.Context) (*reply, error) {
+	c := *f.call
+	if c.Meta == nil {
+		c.Meta = core.Metadata{} // so that the provider sends its reply's
+	}
+	body, err := f.next(ctx, &c)
+	return f.m.replyOf(body, c.ReplyMeta, err)
 }
 
 // applies reports whether the memo keeps service's replies: never
@@ -175,22 +191,30 @@ func (m *Memo) replyOf(body []byte, meta core.Metadata, err error) (*reply, erro
 	return nil, notCached{err}
 }
 
+// filler runs the service for a memo: serverFill or clientFill. serve
+// takes it by value so that a hit allocates no closure.
+type filler interface {
+	fill(ctx context.Context) (*reply, error)
+}
+
 // serve answers a call from the cache or by a collapsed fill.
-func (m *Memo) serve(ctx context.Context, ki KeyInfo, fill fillFunc[*reply]) (*reply, error) {
+func serve[F filler](m *Memo, ctx context.Context, ki KeyInfo, f F) (*reply, error) {
 	cc := parseCacheControl(ki.Meta)
 	key, ok := m.cfg.key(ki)
 	if !ok || cc.noStore || m.closedFlag.Load() {
 		m.bypassed.Add(1)
-		return m.fillDirect(ctx, fill)
+		return m.fillDirect(ctx, f.fill)
 	}
 	if cc.noCache {
 		m.misses.Add(1)
-		r, err := m.group.doAlone(ctx, key, fill, m.installer(key))
+		r, err := m.group.doAlone(ctx, key, f.fill, m.installer(key))
 		return m.result(r, err)
 	}
 	if it, ok := m.cache.Lookup(key); ok && cc.fresh(time.Since(it.Stored)) {
 		m.hits.Add(1)
-		m.maybeRefresh(ctx, key, it, fill)
+		if m.cfg.refresh > 0 && m.refreshDue(it) {
+			m.refresh(ctx, key, it, f)
+		}
 		return answer(it.Value)
 	}
 	m.misses.Add(1)
@@ -198,7 +222,7 @@ func (m *Memo) serve(ctx context.Context, ki KeyInfo, fill fillFunc[*reply]) (*r
 		it, ok := m.cache.Peek(key)
 		return it.Value, ok && cc.fresh(time.Since(it.Stored))
 	}
-	r, err, _ := m.group.do(ctx, key, fill, m.installer(key), recheck)
+	r, err, _ := m.group.do(ctx, key, f.fill, m.installer(key), recheck)
 	return m.result(r, err)
 }
 
@@ -273,25 +297,26 @@ func (m *Memo) ttlOf(r *reply) (time.Duration, bool) {
 	return ttl, true
 }
 
-// maybeRefresh starts a background refresh of a hit past the
-// refresh-ahead point of its TTL, at most one per key.
-func (m *Memo) maybeRefresh(ctx context.Context, key string, it Item[*reply], fill fillFunc[*reply]) {
-	if m.cfg.refresh == 0 || it.Expires.IsZero() {
-		return
+// refreshDue reports whether a hit is past the refresh-ahead point of
+// its TTL.
+func (m *Memo) refreshDue(it Item[*reply]) bool {
+	if it.Expires.IsZero() || m.closedFlag.Load() {
+		return false
 	}
 	ttl := it.Expires.Sub(it.Stored)
-	if time.Since(it.Stored) < time.Duration(float64(ttl)*m.cfg.refresh) {
-		return
-	}
-	if m.closedFlag.Load() {
-		return
-	}
+	return time.Since(it.Stored) >= time.Duration(float64(ttl)*m.cfg.refresh)
+}
+
+// refresh starts a background refresh of a hit, unless one of its key
+// is running.
+func (m *Memo) refresh(ctx context.Context, key string, it Item[*reply], f filler) {
+	ttl := it.Expires.Sub(it.Stored)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ttl)
 	bg := func(fctx context.Context) (*reply, error) {
 		defer cancel()
 		stop := context.AfterFunc(m.ctx, cancel) // Close ends refreshes
 		defer stop()
-		return fill(fctx)
+		return f.fill(fctx)
 	}
 	if m.group.background(rctx, key, bg, m.installer(key)) {
 		m.refreshes.Add(1)

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gozmp/zmp/core"
@@ -58,7 +59,12 @@ func DefaultKey(k KeyInfo) (string, bool) { return ServiceKey(k.Service, k.Body)
 // ServiceKey is the key DefaultKey gives a call of service with body:
 // the service's name, a zero byte, the body.
 func ServiceKey(service string, body []byte) string {
-	return ServicePrefix(service) + string(body)
+	var b strings.Builder
+	b.Grow(len(service) + 1 + len(body))
+	b.WriteString(service)
+	b.WriteByte(0)
+	b.Write(body)
+	return b.String()
 }
 
 // ServicePrefix begins every key DefaultKey gives the calls of
