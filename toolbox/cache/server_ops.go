@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -112,6 +113,12 @@ func (s *Server) decodeWrite(body []byte, cas bool) (opRequest, error) {
 	if len(q.value) > s.cfg.maxValue {
 		s.st.tooLarge.Add(1)
 		return q, core.NewError(CodeValueTooLarge, "value of %d bytes, the server's bound is %d", len(q.value), s.cfg.maxValue)
+	}
+	if len(body)-len(q.value) > EntryOverhead/2 {
+		// The value aliases the request, whose key and header the entry
+		// would keep too: beyond what EntryOverhead allows for, copy it
+		// so that the byte bound counts what is held.
+		q.value = bytes.Clone(q.value)
 	}
 	return q, nil
 }
