@@ -88,6 +88,10 @@ func TestCacheServeAndOps(t *testing.T) {
 			if _, stdout, _ := runTool("cache", "get", "--name", "c1", "greeting"); stdout != "hello world" {
 				t.Fatalf("get printed %q, want the value alone", stdout)
 			}
+			// zmptool info shows the server's counters among the node's.
+			if code, stdout, stderr := runTool("info", "c1"); code != exitOK || !regexp.MustCompile(`(?m)^cache\.server\.c1 +.*entries=1 .*sets=2`).MatchString(stdout) {
+				t.Fatalf("info c1: exit %d, stderr %q, stdout:\n%s", code, stderr, stdout)
+			}
 			code, stdout, stderr := runTool("cache", "stats", "--name", "c1", "--json")
 			var st map[string]any
 			if err := json.Unmarshal([]byte(stdout), &st); err != nil || code != exitOK {
