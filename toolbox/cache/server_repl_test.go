@@ -210,3 +210,38 @@ func TestServerSkipsSupersededRemovals(t *testing.T) {
 		t.Fatalf("superseded removals %d", s.st.supersededRemovals.Load())
 	}
 }
+
+func TestServerResizeIsPublished(t *testing.T) {
+	e := newSenv(t, core.TCP)
+	s, _ := e.server()
+	c := e.client("client")
+	sub := updates(t, c.p, "cache")
+	ctx := testCtx(t, 20*time.Second)
+	for i := range 10 {
+		if _, err := c.Set(ctx, fmt.Sprintf("k%d", i), []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Resize(3, 0); err != nil {
+		t.Fatal(err)
+	}
+	state := map[string][]byte{}
+	for seq := uint64(1); seq <= 17; seq++ {
+		u := nextUpdate(t, sub)
+		if u.seq != seq || (seq > 10 && (u.kind != kindDelete || u.reason != Evicted)) {
+			t.Fatalf("update %+v at seq %d", u, seq)
+		}
+		applyUpdate(state, u)
+	}
+	if st := s.Stats(); st.Entries != 3 || st.MaxEntries != 3 || len(state) != 3 {
+		t.Fatalf("stats %+v, replica keys %d", st, len(state))
+	}
+	for _, k := range []string{"k7", "k8", "k9"} {
+		if _, ok := state[k]; !ok {
+			t.Fatalf("the most recent keys should stay: %v", state)
+		}
+	}
+	if err := s.Resize(-1, 0); err == nil {
+		t.Fatal("negative bound accepted")
+	}
+}
