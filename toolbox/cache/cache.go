@@ -164,6 +164,23 @@ func (c *Cache[V]) Lookup(key string) (Item[V], bool) {
 	return it, true
 }
 
+// hitBytes is Lookup of a live entry by a key held in bytes, without
+// making a string of it (a map index by string(kb) does not allocate).
+// It counts hits only: a caller that misses goes on to Lookup.
+func (c *Cache[V]) hitBytes(kb []byte) (Item[V], bool) {
+	c.mu.Lock()
+	e, ok := c.entries[string(kb)]
+	if !ok || c.expired(e, c.cfg.now()) {
+		c.mu.Unlock()
+		return Item[V]{}, false
+	}
+	c.pol.touch(e)
+	c.st.hits++
+	it := Item[V]{Value: e.val, Stored: e.stored, Expires: e.expires}
+	c.mu.Unlock()
+	return it, true
+}
+
 // Peek is Lookup without counting, or telling the policy of, the access.
 func (c *Cache[V]) Peek(key string) (Item[V], bool) {
 	c.mu.Lock()

@@ -200,6 +200,9 @@ type filler interface {
 // serve answers a call from the cache or by a collapsed fill.
 func serve[F filler](m *Memo, ctx context.Context, ki KeyInfo, f F) (*reply, error) {
 	cc := parseCacheControl(ki.Meta)
+	if r, ok := m.quickHit(ki, cc); ok {
+		return answer(r)
+	}
 	key, ok := m.cfg.key(ki)
 	if !ok || cc.noStore || m.closedFlag.Load() {
 		m.bypassed.Add(1)
@@ -224,6 +227,27 @@ func serve[F filler](m *Memo, ctx context.Context, ki KeyInfo, f F) (*reply, err
 	}
 	r, err, _ := m.group.do(ctx, key, f.fill, m.installer(key), recheck)
 	return m.result(r, err)
+}
+
+// quickHit answers a plain call (default key, no cache-control, no
+// refresh-ahead) from the cache without making its key a string; a
+// miss goes the long way, which counts it.
+func (m *Memo) quickHit(ki KeyInfo, cc cacheControl) (*reply, bool) {
+	if !m.cfg.defaultKey || m.cfg.refresh > 0 || cc != (cacheControl{maxAge: -1}) || m.closedFlag.Load() {
+		return nil, false
+	}
+	var buf [256]byte
+	kb := buf[:0]
+	if n := len(ki.Service) + 1 + len(ki.Body); n > len(buf) {
+		return nil, false
+	}
+	kb = append(append(append(kb, ki.Service...), 0), ki.Body...)
+	it, ok := m.cache.hitBytes(kb)
+	if !ok {
+		return nil, false
+	}
+	m.hits.Add(1)
+	return it.Value, true
 }
 
 // result is a fill's answer to its caller.

@@ -36,6 +36,7 @@ type memoConfig struct {
 	policy     Policy
 	services   map[string]bool // nil: every service
 	key        func(KeyInfo) (string, bool)
+	defaultKey bool // key is DefaultKey: hits may look up without a string
 	errCodes   map[core.Code]bool
 	errTTL     time.Duration
 	refresh    float64 // refresh ahead once an entry is this far into its TTL; 0 never
@@ -46,7 +47,7 @@ type memoConfig struct {
 func defaultMemoConfig() memoConfig {
 	return memoConfig{
 		name: "memo", ttl: DefaultMemoTTL, maxEntries: DefaultMemoMaxEntries, maxBytes: DefaultMemoMaxBytes,
-		policy: LRU, key: DefaultKey, topic: DefaultInvalidationTopic,
+		policy: LRU, key: DefaultKey, defaultKey: true, topic: DefaultInvalidationTopic,
 	}
 }
 
@@ -146,7 +147,7 @@ func MemoKey(f func(KeyInfo) (key string, ok bool)) MemoOption {
 		if f == nil {
 			return fmt.Errorf("%w: nil key function", ErrBadOption)
 		}
-		c.key = f
+		c.key, c.defaultKey = f, false
 		return nil
 	}
 }
