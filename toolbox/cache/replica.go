@@ -150,8 +150,9 @@ type ReplicaStats struct {
 	Subscription core.SubscriptionStats `json:"subscription"`
 }
 
-// NewReplica starts a replica of the cache server name (its services
-// and topic are named <name>.snapshot and <name>.updates) on peer p.
+// NewReplica starts a replica of the cache server name
+// (DefaultServerName when empty; its services and topic are named
+// <name>.snapshot and <name>.updates) on peer p.
 // It subscribes at once and synchronises in the background: use
 // WaitSynced to wait for a first copy. ctx bounds only NewReplica
 // itself; the replica lives until Close. It adds its statistics to
@@ -161,8 +162,11 @@ func NewReplica(ctx context.Context, p *core.Peer, name string, opts ...ReplicaO
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if p == nil || name == "" {
-		return nil, fmt.Errorf("%w: a replica needs a peer and a server name", ErrBadOption)
+	if p == nil {
+		return nil, fmt.Errorf("%w: a replica needs a peer", ErrBadOption)
+	}
+	if name == "" {
+		name = DefaultServerName
 	}
 	cfg := defaultReplicaConfig()
 	for _, o := range opts {

@@ -177,10 +177,8 @@ func (f *fakeServer) close() {
 	f.p.Close()
 }
 
-// contents returns the live entries as key → value@version.
-func (f *fakeServer) contents() map[string]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+// contentsLocked returns the live entries as key → value@version.
+func (f *fakeServer) contentsLocked() map[string]string {
 	out := map[string]string{}
 	now := time.Now()
 	for k, e := range f.data {
@@ -227,8 +225,8 @@ func diffContents(got, want map[string]string) string {
 	return fmt.Sprint(d)
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+// waitUntil polls cond until it holds or the deadline passes.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -239,23 +237,33 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// truth is the server's state: its live contents as key →
+// value@version, its epoch and its last seq.
+type truth func() (map[string]string, uint64, uint64)
+
+// truth returns the fake server's state, read at one instant.
+func (f *fakeServer) truth() (map[string]string, uint64, uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.contentsLocked(), f.epoch, f.seq
+}
+
 // waitConverged waits until the replica is live at the server's epoch
 // and seq and holds exactly the server's contents.
-func waitConverged(t *testing.T, r *Replica, want func() map[string]string, epochSeq func() (uint64, uint64), d time.Duration) {
+func waitConverged(t *testing.T, r *Replica, server truth, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
 		st := r.Status()
-		e, s := epochSeq()
+		want, e, s := server()
 		if st.State == ReplicaLive && st.Epoch == e && st.Seq == s {
-			got, w := replicaContents(r), want()
-			if diff := diffContents(got, w); diff == "[]" {
+			if diff := diffContents(replicaContents(r), want); diff == "[]" {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("not converged after %v: status %+v, server at %d/%d; %s",
-				d, st, e, s, diffContents(replicaContents(r), want()))
+				d, st, e, s, diffContents(replicaContents(r), want))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -58,12 +58,12 @@ func TestReplicaHostileUpdates(t *testing.T) {
 			srv := newFakeServer(t, reg, "kv")
 			srv.set("a", []byte("1"), 0)
 			r := newReplica(t, newPeer(t, reg, "reader"), "kv", hostileOpts()...)
-			waitConverged(t, r, srv.contents, srv.lastSeq, converge)
+			waitConverged(t, r, srv.truth, converge)
 			before := tc.count(r.Status())
 			tc.send(srv)
-			waitFor(t, converge, "bad update not counted", func() bool { return tc.count(r.Status()) > before })
+			waitUntil(t, converge, "bad update not counted", func() bool { return tc.count(r.Status()) > before })
 			srv.set("b", []byte("2"), 0)
-			waitConverged(t, r, srv.contents, srv.lastSeq, converge)
+			waitConverged(t, r, srv.truth, converge)
 			if _, ok := r.Get("evil"); ok {
 				t.Fatal("a bad update was applied")
 			}
@@ -139,7 +139,7 @@ func TestReplicaHostileSnapshots(t *testing.T) {
 			srv.setSnap(tc.snap)
 			heap0 := heapInUse()
 			r := newReplica(t, newPeer(t, reg, "reader"), "kv", hostileOpts()...)
-			waitFor(t, converge, "fewer than 2 failed snapshots", func() bool { return r.Status().SnapshotFailures >= 2 })
+			waitUntil(t, converge, "fewer than 2 failed snapshots", func() bool { return r.Status().SnapshotFailures >= 2 })
 			st := r.Status()
 			if st.State != ReplicaSyncing || r.Len() != 0 {
 				t.Fatalf("after bad snapshots: state %v, %d entries", st.State, r.Len())
@@ -151,7 +151,7 @@ func TestReplicaHostileSnapshots(t *testing.T) {
 				t.Fatalf("heap grew by %d MiB", grew>>20)
 			}
 			srv.setSnap(nil)
-			waitConverged(t, r, srv.contents, srv.lastSeq, converge)
+			waitConverged(t, r, srv.truth, converge)
 		})
 	}
 }

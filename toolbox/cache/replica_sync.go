@@ -14,7 +14,7 @@ type syncLoop struct {
 	epoch    uint64        // of the copy held
 	seq      uint64        // the last write applied to it
 	want     bool          // a synchronisation is wanted
-	dl       *download     // the one in progress, or nil
+	dl       *snapDownload     // the one in progress, or nil
 	buf      []update      // updates received while dl runs
 	bufBytes int64         // their bytes
 	lastSync time.Time     // when the last synchronisation started
@@ -24,8 +24,8 @@ type syncLoop struct {
 	synced   bool          // a first snapshot has been applied
 }
 
-// download is one snapshot being fetched; done receives its result.
-type download struct {
+// snapDownload is one snapshot being fetched; done receives its result.
+type snapDownload struct {
 	cancel context.CancelFunc
 	done   chan snapshotResult
 	stale  bool // abandoned: its result is discarded
@@ -112,7 +112,7 @@ func (r *Replica) maybeSync(l *syncLoop) {
 	l.want = false
 	l.lastSync = time.Now()
 	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.snapTimeout)
-	l.dl = &download{cancel: cancel, done: make(chan snapshotResult, 1)}
+	l.dl = &snapDownload{cancel: cancel, done: make(chan snapshotResult, 1)}
 	done := l.dl.done
 	r.goFunc(func() {
 		defer cancel()

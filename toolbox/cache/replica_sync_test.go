@@ -36,7 +36,7 @@ func TestReplicaSnapshotThenUpdates(t *testing.T) {
 	}
 	srv.del("k099")
 	srv.set("new", []byte("n"), 0)
-	waitConverged(t, r, srv.contents, srv.lastSeq, converge)
+	waitConverged(t, r, srv.truth, converge)
 	st := r.Status()
 	if st.Applied != 52 || st.Syncs != 1 || st.Resyncs != 0 || st.Gaps != 0 || st.Malformed != 0 {
 		t.Fatalf("status %+v: want 52 applied, one sync, no resync, gap or malformed update", st)
@@ -77,7 +77,7 @@ func TestReplicaGapResync(t *testing.T) {
 	for i := range 20 {
 		srv.set(fmt.Sprint("k", i%7), []byte(fmt.Sprint(i)), 0)
 	}
-	waitConverged(t, r, srv.contents, srv.lastSeq, converge)
+	waitConverged(t, r, srv.truth, converge)
 	st := r.Status()
 	if dropped.Load() == 0 || st.Gaps == 0 || st.Resyncs == 0 {
 		t.Fatalf("dropped %d, status %+v: want gaps seen and resyncs", dropped.Load(), st)
@@ -95,7 +95,7 @@ func TestReplicaGapAtTheEnd(t *testing.T) {
 	waitSynced(t, r, converge)
 	srv.set("last", []byte("x"), 0)
 	srv.heartbeats(100 * time.Millisecond)
-	waitConverged(t, r, srv.contents, srv.lastSeq, converge)
+	waitConverged(t, r, srv.truth, converge)
 	if st := r.Status(); st.Gaps == 0 {
 		t.Fatalf("status %+v: the heartbeat's gap was not counted", st)
 	}
@@ -109,7 +109,7 @@ func TestReplicaServerRestart(t *testing.T) {
 	srv.set("both", []byte("1"), 0)
 	rs := []*Replica{newReplica(t, newPeer(t, reg, "r1"), "kv"), newReplica(t, newPeer(t, reg, "r2"), "kv")}
 	for _, r := range rs {
-		waitConverged(t, r, srv.contents, srv.lastSeq, converge)
+		waitConverged(t, r, srv.truth, converge)
 	}
 	oldEpoch, _ := srv.lastSeq()
 	srv.close()
@@ -119,7 +119,7 @@ func TestReplicaServerRestart(t *testing.T) {
 	srv2.set("new", []byte("2"), 0)
 	srv2.heartbeats(100 * time.Millisecond)
 	for _, r := range rs {
-		waitConverged(t, r, srv2.contents, srv2.lastSeq, converge)
+		waitConverged(t, r, srv2.truth, converge)
 		if st := r.Status(); st.Epoch == oldEpoch || st.Resyncs == 0 {
 			t.Fatalf("status %+v after the restart", st)
 		}
@@ -141,10 +141,10 @@ func TestReplicaSlowConsumer(t *testing.T) {
 	for i := range 2000 {
 		srv.set(fmt.Sprint("k", i%50), []byte(fmt.Sprint(i)), 0)
 	}
-	waitFor(t, converge, "no drop seen", func() bool { return r.Stats().Subscription.Dropped > 0 })
+	waitUntil(t, converge, "no drop seen", func() bool { return r.Stats().Subscription.Dropped > 0 })
 	slow.Store(false)
 	srv.set("end", []byte("x"), 0)
-	waitConverged(t, r, srv.contents, srv.lastSeq, converge)
+	waitConverged(t, r, srv.truth, converge)
 	if st := r.Status(); st.Gaps == 0 || st.Resyncs == 0 {
 		t.Fatalf("status %+v: drops should count as gaps and resync", st)
 	}
@@ -159,14 +159,14 @@ func TestReplicaDeadServerStaleThenLive(t *testing.T) {
 	waitSynced(t, r, converge)
 	srv.stopHeartbeats()
 	// Default dead-after: 3 heartbeat intervals as announced, 150 ms.
-	waitFor(t, converge, "not stale after the heartbeats stopped", func() bool { return r.Status().State == ReplicaStale })
+	waitUntil(t, converge, "not stale after the heartbeats stopped", func() bool { return r.Status().State == ReplicaStale })
 	if v, ok := r.Get("a"); !ok || string(v) != "1" {
 		t.Fatalf("stale replica's Get(a) = %q, %v", v, ok)
 	}
 	syncs := r.Status().Syncs
 	srv.set("b", []byte("2"), 0)
 	srv.heartbeats(50 * time.Millisecond)
-	waitConverged(t, r, srv.contents, srv.lastSeq, converge)
+	waitConverged(t, r, srv.truth, converge)
 	if st := r.Status(); st.Syncs <= syncs {
 		t.Fatalf("status %+v: coming back from stale should resync", st)
 	}
@@ -185,12 +185,12 @@ func TestReplicaEphemeralExpiresWithoutServer(t *testing.T) {
 	}))
 	waitSynced(t, r, converge)
 	srv.set("upd-eph", []byte("u"), 500*time.Millisecond) // arrives as an update
-	waitFor(t, converge, "upd-eph not applied", func() bool { _, ok := r.Get("upd-eph"); return ok })
+	waitUntil(t, converge, "upd-eph not applied", func() bool { _, ok := r.Get("upd-eph"); return ok })
 	if it, _ := r.Lookup("snap-eph"); it.Expires.IsZero() {
 		t.Fatalf("snap-eph held without expiry: %+v", it)
 	}
 	srv.close() // no server, no deletes published: the replica expires them itself
-	waitFor(t, converge, "ephemeral keys not expired", func() bool {
+	waitUntil(t, converge, "ephemeral keys not expired", func() bool {
 		_, a := r.Get("upd-eph")
 		_, b := r.Get("snap-eph")
 		return !a && !b
@@ -200,7 +200,7 @@ func TestReplicaEphemeralExpiresWithoutServer(t *testing.T) {
 	}
 	// Reads hide an entry as soon as it is past its time; the store's
 	// expiry goroutine removes and reports it within moments.
-	waitFor(t, converge, "expiries not reported", func() bool {
+	waitUntil(t, converge, "expiries not reported", func() bool {
 		_, a := expired.Load("upd-eph")
 		_, b := expired.Load("snap-eph")
 		return a && b && r.Status().Expired == 2
@@ -272,8 +272,8 @@ func TestReplicaOptions(t *testing.T) {
 			t.Errorf("%s: %v, want ErrBadOption", name, err)
 		}
 	}
-	if _, err := NewReplica(context.Background(), p, ""); !errors.Is(err, ErrBadOption) {
-		t.Errorf("empty name: %v", err)
+	if _, err := NewReplica(context.Background(), nil, "kv"); !errors.Is(err, ErrBadOption) {
+		t.Errorf("nil peer: %v", err)
 	}
 	r, err := NewReplica(context.Background(), p, "kv", WithStore(WithMaxEntries(10), WithPolicy(ARC)), WithDeadAfter(time.Second))
 	if err != nil {
