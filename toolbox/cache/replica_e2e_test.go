@@ -122,16 +122,21 @@ func TestReplicaOfServerRestart(t *testing.T) {
 
 	s.Close()
 	sp.Close()
+	t0 := time.Now()
 	waitUntil(t, converge, "not stale with the server gone", func() bool { return r.Status().State == ReplicaStale })
+	t.Logf("stale %v after the server closed", time.Since(t0))
 	if v, ok := r.Get("before"); !ok || string(v) != "1" {
 		t.Fatalf("stale read: %q %v", v, ok)
 	}
 
+	t0 = time.Now()
 	sp2, _ := startServer(t, e, "cache-node", WithServerHeartbeat(50*time.Millisecond))
+	t.Logf("new server up in %v", time.Since(t0))
 	if _, err := c.Set(ctx, "after", []byte("2"), 0); err != nil {
 		t.Fatal(err)
 	}
 	waitConverged(t, r, serverTruth(t, sp2, "kv"), converge)
+	t.Logf("converged %v after the new server started; status %+v", time.Since(t0), r.Status())
 	if _, ok := r.Get("before"); ok {
 		t.Fatal("a key of the old incarnation survived its resync")
 	}
