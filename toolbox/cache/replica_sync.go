@@ -14,7 +14,7 @@ type syncLoop struct {
 	epoch    uint64        // of the copy held
 	seq      uint64        // the last write applied to it
 	want     bool          // a synchronisation is wanted
-	dl       *snapDownload     // the one in progress, or nil
+	dl       *snapDownload // the one in progress, or nil
 	buf      []update      // updates received while dl runs
 	bufBytes int64         // their bytes
 	lastSync time.Time     // when the last synchronisation started
