@@ -281,3 +281,24 @@ func TestReplicaOptions(t *testing.T) {
 	}
 	r.Close()
 }
+
+func TestReplicaPeerClosedFirst(t *testing.T) {
+	reg := core.NewMemRegistry()
+	srv := newFakeServer(t, reg, "kv")
+	srv.set("a", []byte("1"), 0)
+	p := newPeer(t, reg, "reader")
+	r := newReplica(t, p, "kv")
+	waitSynced(t, r, converge)
+	p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), converge)
+	defer cancel()
+	waitUntil(t, converge, "WaitSynced does not see the peer closed", func() bool {
+		return errors.Is(r.WaitSynced(ctx), ErrClosed)
+	})
+	if v, ok := r.Get("a"); !ok || string(v) != "1" {
+		t.Fatalf("Get with the peer closed: %q %v", v, ok)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
