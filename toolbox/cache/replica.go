@@ -79,9 +79,9 @@ const (
 	// ReplicaLive: in sequence with the server, which was heard within
 	// the dead-after time.
 	ReplicaLive
-	// ReplicaStale: the server has been silent for the dead-after time.
-	// Reads are served from the copy held; when the server is heard
-	// again the replica re-synchronises.
+	// ReplicaStale: a copy is held and the server has been silent for
+	// the dead-after time. Reads are served from the copy; when the
+	// server is heard again the replica re-synchronises.
 	ReplicaStale
 )
 

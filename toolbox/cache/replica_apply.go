@@ -31,6 +31,13 @@ func (r *Replica) onMessage(l *syncLoop, data []byte) {
 		l.interval = u.interval
 	}
 	switch {
+	case !l.live && wasStale:
+		r.mu.Lock()
+		r.setState(ReplicaSyncing) // heard again: the resynchronisation goes on
+		r.mu.Unlock()
+		if l.dl != nil && !l.dl.stale {
+			r.buffer(l, u, len(data))
+		}
 	case l.live && wasStale:
 		r.resync(l) // the server is back: whatever it did meanwhile is fetched
 	case l.live:

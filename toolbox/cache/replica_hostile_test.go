@@ -162,3 +162,30 @@ func heapInUse() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
 }
+
+// TestReplicaStaleWhileResyncing: the server stops answering snapshots
+// and goes silent while the replica resynchronises: it turns stale,
+// keeps its copy, and comes back once the server does.
+func TestReplicaStaleWhileResyncing(t *testing.T) {
+	reg := core.NewMemRegistry()
+	srv := newFakeServer(t, reg, "kv")
+	srv.set("a", []byte("1"), 0)
+	r := newReplica(t, newPeer(t, reg, "reader"), "kv", append(hostileOpts(), WithDeadAfter(300*time.Millisecond))...)
+	waitConverged(t, r, srv.truth, converge)
+	srv.setSnap(func(context.Context, io.Writer, snapHeader, []snapRecord) error {
+		return core.NewError(core.CodeHandler, "busy")
+	})
+	e, s := srv.lastSeq()
+	srv.raw(appendUpdate(nil, update{kind: kindHeartbeat, epoch: e, seq: s + 1, interval: time.Second})) // a gap
+	waitUntil(t, converge, "not stale", func() bool { return r.Status().State == ReplicaStale })
+	if st := r.Status(); st.SnapshotFailures == 0 {
+		t.Fatalf("status %+v: the resync should have failed", st)
+	}
+	if v, ok := r.Get("a"); !ok || string(v) != "1" {
+		t.Fatalf("stale copy lost: %q %v", v, ok)
+	}
+	srv.setSnap(nil)
+	srv.set("b", []byte("2"), 0)
+	srv.heartbeats(50 * time.Millisecond)
+	waitConverged(t, r, srv.truth, converge)
+}

@@ -281,9 +281,12 @@ func (r *Replica) onTick(l *syncLoop) {
 			r.resync(l)
 		}
 	}
+	// A copy held, in sequence or being resynchronised, turns stale
+	// when the server is silent; before a first copy there is nothing
+	// to call stale.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.st.State == ReplicaLive && time.Since(r.st.LastHeard) > r.deadAfter(l) {
+	if l.synced && r.st.State != ReplicaStale && time.Since(r.st.LastHeard) > r.deadAfter(l) {
 		r.setState(ReplicaStale)
 	}
 }
