@@ -38,7 +38,7 @@ type snapshotResult struct {
 }
 
 // errOversized marks a snapshot or value beyond the replica's bounds.
-var errOversized = errors.New("cache: snapshot larger than the replica accepts")
+var errOversized = errors.New("cache: beyond the replica's bounds")
 
 // run is the replica's loop: it reads updates, drives synchronisations
 // and watches the server's liveness, until Close.
