@@ -56,3 +56,50 @@ func ExampleNewServer() {
 	// CAS to version 2
 	// deleted: true then: true
 }
+
+// Read, modify, compare-and-set, retry on a conflict: an increment that
+// loses no update however many clients run it at once.
+func ExampleClient_CompareAndSet() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reg := core.NewMemRegistry()
+	node, err := core.NewPeer(ctx, "cache-node", core.WithRegistry(reg))
+	if err != nil {
+		panic(err)
+	}
+	defer node.Close()
+	srv, err := cache.NewServer(node, "")
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	app, err := core.NewPeer(ctx, "app", core.WithRegistry(reg))
+	if err != nil {
+		panic(err)
+	}
+	defer app.Close()
+	c, _ := cache.NewClient(app, "")
+
+	increment := func() error {
+		for {
+			value, version, err := c.Get(ctx, "hits")
+			if err != nil && !errors.Is(err, cache.ErrNotFound) {
+				return err
+			}
+			n := 0
+			fmt.Sscan(string(value), &n) // version 0 and no value when absent
+			_, err = c.CompareAndSet(ctx, "hits", version, []byte(fmt.Sprint(n+1)), cache.NoExpiry)
+			if !errors.Is(err, cache.ErrVersionMismatch) {
+				return err
+			}
+		}
+	}
+	for range 3 {
+		if err := increment(); err != nil {
+			panic(err)
+		}
+	}
+	value, version, _ := c.Get(ctx, "hits")
+	fmt.Printf("hits=%s at version %d\n", value, version)
+	// Output: hits=3 at version 3
+}

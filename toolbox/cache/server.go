@@ -134,15 +134,19 @@ func (s *Server) goFunc(f func()) {
 	}()
 }
 
-// services are the RPC services of a server, by suffix.
-var serverServices = []string{".get", ".set", ".del", ".cas", ".stats", ".snapshot"}
+// serverServices returns the suffixes of a server's services, the
+// handlers' first, in provide's order.
+func serverServices() []string {
+	return []string{".get", ".set", ".del", ".cas", ".stats", ".snapshot"}
+}
 
 // provide registers the server's services, topic and stats on its peer.
 func (s *Server) provide() error {
 	handlers := []func(context.Context, *core.Request) ([]byte, error){s.serveGet, s.serveSet, s.serveDel, s.serveCAS, s.serveStats}
+	suffixes := serverServices()
 	for i, h := range handlers {
-		if err := s.p.HandleFunc(s.name+serverServices[i], h); err != nil {
-			return fmt.Errorf("cache: providing %s%s: %w", s.name, serverServices[i], err)
+		if err := s.p.HandleFunc(s.name+suffixes[i], h); err != nil {
+			return fmt.Errorf("cache: providing %s%s: %w", s.name, suffixes[i], err)
 		}
 	}
 	if err := s.p.HandleStream(s.name+".snapshot", core.StreamHandlerFunc(s.serveSnapshot)); err != nil {
@@ -164,7 +168,7 @@ func (s *Server) provide() error {
 
 // withdraw takes the server's services, topic and stats off its peer.
 func (s *Server) withdraw() {
-	for _, svc := range serverServices {
+	for _, svc := range serverServices() {
 		s.p.Withdraw(s.name + svc)
 	}
 	s.p.Unadvertise(s.topic)

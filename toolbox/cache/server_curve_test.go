@@ -77,7 +77,7 @@ func TestServerOverCurve(t *testing.T) {
 		t.Fatal(err)
 	}
 	sctx := testCtx(t, 2*time.Second)
-	if _, _, err := stranger.Get(sctx, "kept"); err == nil || errors.Is(err, ErrNotFound) {
-		t.Fatalf("a client the server does not admit: %v", err)
+	if _, _, err := stranger.Get(sctx, "kept"); !errors.Is(err, core.ErrDenied) {
+		t.Fatalf("a client the server does not admit: %v, want ErrDenied", err)
 	}
 }

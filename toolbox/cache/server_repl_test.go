@@ -178,3 +178,35 @@ func TestServerSnapshot(t *testing.T) {
 		}
 	})
 }
+
+// A removal the cache reports after the key was set again (its callback
+// ran late) is not published: the set superseded it, and a delete after
+// it would leave replicas without a key the server has.
+func TestServerSkipsSupersededRemovals(t *testing.T) {
+	e := newSenv(t, core.TCP)
+	s, _ := e.server()
+	c := e.client("client")
+	sub := updates(t, c.p, "cache")
+	ctx := testCtx(t, 20*time.Second)
+	c.Set(ctx, "k", []byte("new"), 0)
+	s.onRemove("k", srvEntry{}, Expired)    // late: "k" is there again
+	s.onRemove("gone", srvEntry{}, Evicted) // not there: published
+	waitFor(t, 10*time.Second, "the removals to be flushed", func() bool {
+		s.gmu.Lock()
+		defer s.gmu.Unlock()
+		return len(s.gone) == 0
+	})
+	c.Set(ctx, "after", []byte("x"), 0)
+	var got []string
+	for range 3 {
+		u := nextUpdate(t, sub)
+		got = append(got, fmt.Sprintf("%d %d %s %v", u.seq, u.kind, u.key, u.reason))
+	}
+	want := []string{"1 1 k Reason(0)", "2 2 gone evicted", "3 1 after Reason(0)"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("updates %q, want %q", got, want)
+	}
+	if s.st.supersededRemovals.Load() != 1 {
+		t.Fatalf("superseded removals %d", s.st.supersededRemovals.Load())
+	}
+}

@@ -4,8 +4,8 @@ package cache
 // service and the peer's zmp.stats ("cache.server.<name>") give them.
 type ServerStats struct {
 	Name       string `json:"name"`
-	Epoch      uint64 `json:"epoch"`
-	Seq        uint64 `json:"seq"` // the last write's number in this epoch
+	Epoch      uint64 `json:"epoch,string"` // a string: JSON numbers lose precision past 2^53
+	Seq        uint64 `json:"seq"`          // the last write's number in this epoch
 	Policy     string `json:"policy"`
 	Entries    int    `json:"entries"`
 	Bytes      int64  `json:"bytes"`
