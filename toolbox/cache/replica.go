@@ -323,8 +323,9 @@ func (r *Replica) setState(s ReplicaState) {
 	r.changed = make(chan struct{})
 }
 
-// Close stops the replica and waits for its goroutines. The copy stays
-// readable; Status keeps its last state. Close is idempotent.
+// Close stops the replica and waits for its goroutines (and so for a
+// WithOnChange callback that is running). The copy stays readable;
+// Status keeps its last state. Close is idempotent.
 func (r *Replica) Close() error {
 	r.closeOnce.Do(func() {
 		r.cancel()
