@@ -27,8 +27,8 @@ func benchPair(b *testing.B, m *Memo, popts ...core.Option) (*counted, *core.Pee
 	return svc, e.peer("caller", copts...)
 }
 
-// latencies times each of b.N calls and reports the median and p99.
-func latencies(b *testing.B, f func()) {
+// timeEach times each of b.N calls and reports the median and p99.
+func timeEach(b *testing.B, f func()) {
 	lat := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
@@ -54,7 +54,7 @@ func BenchmarkMemoClientHit(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
-		latencies(b, func() {
+		timeEach(b, func() {
 			if _, err := cli.Call(ctx, "svc", body); err != nil {
 				b.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func BenchmarkMemoClientHit(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
-		latencies(b, func() {
+		timeEach(b, func() {
 			if _, err := cli.Call(ctx, "svc", body); err != nil {
 				b.Fatal(err)
 			}
