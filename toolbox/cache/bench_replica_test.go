@@ -45,6 +45,7 @@ func benchSecurity(b *testing.B, curve bool, n int) [][]core.Option {
 
 // benchCluster is a server, a writer and replicas.
 type benchCluster struct {
+	srv     *Server
 	srvPeer *core.Peer
 	client  *Client
 	peers   []*core.Peer
@@ -70,6 +71,7 @@ func newBenchCluster(b *testing.B, curve bool, nrep int, repOpts func(i int) []R
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
+	c.srv = s
 	if c.client, err = NewClient(peer("writer", sec[1]), "kv"); err != nil {
 		b.Fatal(err)
 	}
@@ -144,8 +146,9 @@ func BenchmarkReplicaFanout(b *testing.B) {
 }
 
 func benchFanout(b *testing.B, curve bool, rate int) {
-	var lat latencies
+	var lat, setLat, applyLat latencies
 	var measuring atomic.Bool
+	publishedAt := make([]atomic.Int64, b.N+1)
 	self := make([]atomic.Pointer[Replica], benchReplicas)
 	c := newBenchCluster(b, curve, benchReplicas, func(i int) []ReplicaOption {
 		return []ReplicaOption{WithOnChange(func(key string, deleted bool) {
@@ -153,11 +156,24 @@ func benchFanout(b *testing.B, curve bool, rate int) {
 			if deleted || r == nil || !measuring.Load() {
 				return
 			}
-			if v, ok := r.Get(key); ok && len(v) >= 8 {
-				lat.add(time.Duration(time.Now().UnixNano() - int64(binary.BigEndian.Uint64(v))))
+			if it, ok := r.Lookup(key); ok && len(it.Value) >= 8 {
+				now := time.Now().UnixNano()
+				lat.add(time.Duration(now - int64(binary.BigEndian.Uint64(it.Value))))
+				if it.Version < uint64(len(publishedAt)) {
+					if at := publishedAt[it.Version].Load(); at != 0 {
+						applyLat.add(time.Duration(now - at))
+					}
+				}
 			}
 		})}
 	})
+	c.srv.mu.Lock() // the write numbered seq is published at publishedAt[seq]
+	c.srv.published = func(seq uint64) {
+		if seq < uint64(len(publishedAt)) {
+			publishedAt[seq].Store(time.Now().UnixNano())
+		}
+	}
+	c.srv.mu.Unlock()
 	for i, r := range c.reps {
 		self[i].Store(r)
 	}
@@ -182,12 +198,14 @@ func benchFanout(b *testing.B, curve bool, rate int) {
 					return
 				}
 				time.Sleep(time.Until(start.Add(time.Duration(n) * period)))
-				binary.BigEndian.PutUint64(val, uint64(time.Now().UnixNano()))
+				t0 := time.Now()
+				binary.BigEndian.PutUint64(val, uint64(t0.UnixNano()))
 				v, err := c.client.Set(ctx, fmt.Sprint("k", n%1000), slices.Clone(val), 0)
 				if err != nil {
 					b.Error(err)
 					return
 				}
+				setLat.add(time.Since(t0))
 				for old := last.Load(); v > old && !last.CompareAndSwap(old, v); old = last.Load() {
 				}
 			}
@@ -206,6 +224,9 @@ func benchFanout(b *testing.B, curve bool, rate int) {
 	b.ReportMetric(float64(b.N)/took.Seconds(), "writes/s")
 	b.ReportMetric(float64(lat.quantile(0.50))/1e6, "p50-ms")
 	b.ReportMetric(float64(lat.quantile(0.99))/1e6, "p99-ms")
+	b.ReportMetric(float64(setLat.quantile(0.99))/1e6, "set-p99-ms")     // the write's call alone
+	b.ReportMetric(float64(applyLat.quantile(0.50))/1e6, "apply-p50-ms") // from the server's publication
+	b.ReportMetric(float64(applyLat.quantile(0.99))/1e6, "apply-p99-ms")
 	b.ReportMetric(float64(resyncs), "resyncs")
 	b.ReportMetric(float64(gaps), "gaps")
 }

@@ -52,6 +52,8 @@ type Server struct {
 	closeOnce   sync.Once
 	removeStats func()
 	st          serverCounters
+
+	published func(seq uint64) // test hook: a write is about to be published
 }
 
 // srvEntry is what a server stores under a key.

@@ -17,6 +17,9 @@ import (
 // counted, and replicas see the gap in seq and resync.
 func (s *Server) publishLocked(u update) {
 	u.epoch, u.seq = s.epoch, s.seq
+	if s.published != nil && u.kind != kindHeartbeat {
+		s.published(s.seq)
+	}
 	s.buf = appendUpdate(s.buf[:0], u)
 	if err := s.p.Publish(s.topic, s.buf); err != nil {
 		s.st.publishErrors.Add(1)
