@@ -104,7 +104,7 @@ func (s ReplicaState) MarshalText() ([]byte, error) { return []byte(s.String()),
 type ReplicaStatus struct {
 	State ReplicaState `json:"state"`
 	// Epoch and Seq: the server incarnation and the last write applied.
-	Epoch uint64 `json:"epoch"`
+	Epoch uint64 `json:"epoch,string"` // a string, as the server's
 	Seq   uint64 `json:"seq"`
 	// LastHeard is when the last update, heartbeat or snapshot came;
 	// SyncedAt when the last snapshot was applied. Zero before any.
