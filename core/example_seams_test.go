@@ -199,3 +199,38 @@ func ExampleIdempotent() {
 	// value <nil>
 	// value <nil>
 }
+
+// A toolbox component reports its counters in the peer's zmp.stats,
+// where any node (and zmptool info) can read them.
+func ExamplePeer_AddStats() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	reg := core.NewMemRegistry()
+	p, err := core.NewPeer(ctx, "worker", core.WithRegistry(reg))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	var mu sync.Mutex
+	jobs := map[string]int{"done": 12, "failed": 1}
+	remove, err := p.AddStats("jobs", func() any {
+		mu.Lock()
+		defer mu.Unlock()
+		return jobs
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer remove()
+
+	st, err := core.Call[core.Stats](ctx, p, core.IntrospectStats, nil, core.OnNode("worker"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(string(st.Extra["jobs"]))
+	// Output:
+	// {"done":12,"failed":1}
+}
