@@ -70,6 +70,10 @@ func (r *Replica) applyLive(l *syncLoop, u update) {
 		r.countEpoch()
 	case u.kind == kindHeartbeat && u.seq == l.seq:
 		return
+	case u.seq <= l.snapSeq:
+		// Published before the snapshot was taken, and in it: pub/sub
+		// may deliver it after the snapshot's stream has ended.
+		return
 	case u.kind == kindHeartbeat && u.seq > l.seq, u.seq > l.seq+1:
 		r.countGap()
 	case u.seq <= l.seq:

@@ -13,6 +13,7 @@ type syncLoop struct {
 	live     bool          // a copy is in sequence: updates apply to it
 	epoch    uint64        // of the copy held
 	seq      uint64        // the last write applied to it
+	snapSeq  uint64        // the seq of the snapshot it was loaded from
 	want     bool          // a synchronisation is wanted
 	dl       *snapDownload // the one in progress, or nil
 	buf      []update      // updates received while dl runs
@@ -222,6 +223,7 @@ func (r *Replica) onSnapshot(l *syncLoop, res snapshotResult) {
 		return
 	}
 	l.buf, l.bufBytes = nil, 0
+	l.snapSeq = res.hdr.seq
 	r.install(l, res.store, epoch, seq)
 }
 
