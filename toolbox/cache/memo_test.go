@@ -215,12 +215,12 @@ func TestMemoTTLAndEvictCallback(t *testing.T) {
 
 func TestMemoRefreshAhead(t *testing.T) {
 	e := newMenv(t, core.TCP)
-	m := newMemo(t, MemoTTL(time.Second), MemoRefreshAhead(0.3))
+	m := newMemo(t, MemoTTL(5*time.Second), MemoRefreshAhead(0.2))
 	svc, cli := memoPair(t, e, m, true)
 	ctx := e.ctx(20 * time.Second)
 	call(t, ctx, cli, "a")
-	time.Sleep(400 * time.Millisecond)
-	// Past 30% of the TTL: served from the cache, refreshed behind.
+	time.Sleep(1200 * time.Millisecond)
+	// Past 20% of the TTL: served from the cache, refreshed behind.
 	for range 5 {
 		if got := call(t, ctx, cli, "a"); got != "1:a" && got != "2:a" {
 			t.Fatalf("got %q", got)
