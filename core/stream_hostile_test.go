@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -406,4 +407,38 @@ func TestStreamCloseWaitsForHandlers(t *testing.T) {
 			t.Fatal("the upload to a closed provider succeeded")
 		}
 	})
+}
+
+// A call that reaches a stream just after the stream's deadline ended it
+// (it was on the wire when the deadline passed) is answered with the
+// deadline, as a call parked on the stream is, not "no open stream".
+func TestStreamLateCallAfterDeadline(t *testing.T) {
+	e := newTenv(t, TCP)
+	srv := e.peer("streamer")
+	stall := StreamHandlerFunc(func(ctx context.Context, r *StreamRequest) ([]byte, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	if err := srv.HandleStream("down", stall); err != nil {
+		t.Fatal(err)
+	}
+	cli := e.peer("caller")
+	sctx, cancel := context.WithTimeout(e.ctx(10*time.Second), 300*time.Millisecond)
+	defer cancel()
+	rc, err := cli.Download(sctx, "down", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	dr := rc.(*downloadReader)
+	<-sctx.Done()
+	waitCond(t, 5*time.Second, "the stream to end", func() bool { return srv.Stats().Services["down"].Streams == 0 })
+	// The read the caller sent just before its deadline, arriving now.
+	_, _, err = dr.s.call(e.ctx(5*time.Second), dr.s.msg(opRead, 0, 1000))
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
+		t.Fatalf("late read: %v, want the stream's deadline", err)
+	}
+	if strings.Contains(err.Error(), "no open stream") {
+		t.Fatalf("late read: %v", err)
+	}
 }

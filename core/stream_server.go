@@ -57,6 +57,7 @@ type streamService struct {
 	streams map[streamID]*stream // reachable by callers
 	held    int                  // holding a slot: reachable, or handler still running
 	perConn map[any]int          // slots per caller connection
+	tombs   []tomb               // why streams ended, lately (stream_tombs.go)
 }
 
 // serve answers one call of the chunking protocol.
@@ -71,6 +72,9 @@ func (ss *streamService) serve(ctx context.Context, r *Request) ([]byte, error) 
 	}
 	st := ss.lookup(m.id, r.conn)
 	if st == nil {
+		if cause := ss.endedCause(m.id, r.conn); cause != nil {
+			return nil, ss.goneError(m.id, cause)
+		}
 		return nil, NewError(CodeBadRequest, "no open stream %v on node %q (it ended, was aborted or reaped, or was opened on another connection)", m.id, ss.p.name)
 	}
 	st.touch()
@@ -158,6 +162,9 @@ func (ss *streamService) forget(st *stream) bool {
 	ss.mu.Lock()
 	_, ok := ss.streams[st.id]
 	delete(ss.streams, st.id)
+	if ok {
+		ss.buryLocked(st)
+	}
 	ss.mu.Unlock()
 	if ok {
 		ss.release(st)

@@ -210,14 +210,16 @@ func (st *stream) resultLocked() ([]byte, error) {
 
 // goneError is the answer to a call on a stream that ended before its
 // handler did (aborted, reaped, past its deadline, or the node closing).
-func (st *stream) goneError(cause error) error {
+func (st *stream) goneError(cause error) error { return st.ss.goneError(st.id, cause) }
+
+func (ss *streamService) goneError(id streamID, cause error) error {
 	if errors.Is(cause, context.DeadlineExceeded) {
-		return NewError(CodeDeadlineExceeded, "stream %v: %v", st.id, cause)
+		return NewError(CodeDeadlineExceeded, "stream %v: %v", id, cause)
 	}
-	if st.ss.p.Context().Err() != nil {
-		return errStopping(st.ss.p.name)
+	if ss.p.Context().Err() != nil {
+		return errStopping(ss.p.name)
 	}
-	return NewError(CodeCanceled, "stream %v: %v", st.id, cause)
+	return NewError(CodeCanceled, "stream %v: %v", id, cause)
 }
 
 // reply encodes an answer on this stream.
