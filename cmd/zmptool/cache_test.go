@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -154,30 +153,5 @@ func startCacheProc(t *testing.T, bin, reg string, env ...string) *proxyProc {
 	t.Helper()
 	cmd := exec.Command(bin, "cache", "serve")
 	cmd.Env = append(append(proxyEnv(), "ZMP_REGISTRY="+reg), env...)
-	p := &proxyProc{cmd: cmd, lines: make(chan string, 1000), errb: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stderr = p.errb
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case p.lines <- sc.Text():
-			default:
-			}
-		}
-		close(p.lines)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-		cmd.Wait()
-	})
-	return p
+	return startToolProc(t, cmd)
 }

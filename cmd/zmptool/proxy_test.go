@@ -195,6 +195,13 @@ func startProxyProc(t *testing.T, bin string, args ...string) *proxyProc {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"proxy"}, args...)...)
 	cmd.Env = proxyEnv()
+	return startToolProc(t, cmd)
+}
+
+// startToolProc starts a zmptool process whose stdout lines arrive on
+// its lines channel; it is killed when the test ends.
+func startToolProc(t *testing.T, cmd *exec.Cmd) *proxyProc {
+	t.Helper()
 	p := &proxyProc{cmd: cmd, lines: make(chan string, 1000), errb: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.errb
 	stdout, err := cmd.StdoutPipe()
