@@ -1,0 +1,28 @@
+// Package consensus is zmp's consensus toolbox, built on
+// github.com/hashicorp/raft and core's public API: a raft transport
+// over zmp, durable storage, and a replicated key-value store.
+//
+// This package is being built in steps (issue 12); docs/consensus.md
+// says what exists and what does not yet. The key-value store's state
+// machine is here:
+//
+//   - Keys hold byte values with etcd-like revisions: a key's CreateRev
+//     and ModRev are the raft log indexes of the commands that created
+//     and last changed it, and Version counts its changes. Puts,
+//     deletes and compare-and-set by ModRev apply in log order.
+//   - Leases group keys that go together when the lease expires or is
+//     revoked. Their deadlines are in consensus time: each command
+//     carries its proposer's clock, the state machine's time is the
+//     largest it has applied, and expiry is itself a command, so every
+//     replica removes the same keys at the same log index whatever its
+//     own clock says.
+//   - A bounded history of recent events lets watches resume from a
+//     past revision; older ones are compacted (ErrCompacted).
+//   - Snapshots encode the keys and leases in key and id order, so equal
+//     states give equal snapshots; raft ships and restores them.
+//
+// # Errors
+//
+// Commands refer to leases that may be gone (ErrLeaseNotFound) or taken
+// (ErrLeaseExists); watches from compacted revisions get ErrCompacted.
+package consensus
