@@ -1,6 +1,9 @@
 package consensus
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Test for them with errors.Is.
 var (
@@ -15,3 +18,35 @@ var (
 	// ErrClosed is returned by operations on a closed object.
 	ErrClosed = errors.New("consensus: closed")
 )
+
+// More sentinel errors.
+var (
+	// ErrNotLeader means the operation needs the leader and this node
+	// is not it; the error is a *NotLeaderError naming the leader when
+	// this node knows one.
+	ErrNotLeader = errors.New("consensus: not the leader")
+	// ErrTimeout means raft did not take or finish an operation in
+	// time; it may or may not have been applied.
+	ErrTimeout = errors.New("consensus: timed out")
+	// ErrBadConfig reports a configuration or option that cannot work.
+	ErrBadConfig = errors.New("consensus: bad configuration")
+)
+
+// NotLeaderError is ErrNotLeader with the leader this node knows:
+// empty when it knows none (an election is under way).
+type NotLeaderError struct {
+	LeaderAddr, LeaderID string
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.LeaderID == "" {
+		return "consensus: not the leader, and no leader known"
+	}
+	return fmt.Sprintf("consensus: not the leader; the leader is %s at %s", e.LeaderID, e.LeaderAddr)
+}
+
+// Is makes errors.Is(err, ErrNotLeader) hold.
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// ErrBadRequest reports a key, value or argument out of bounds.
+var ErrBadRequest = errors.New("consensus: bad request")
