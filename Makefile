@@ -4,7 +4,7 @@ PKGS    ?= ./...
 # Fuzz targets and packages whose seed corpora `make fuzz` explores briefly.
 FUZZTIME ?= 10s
 
-.PHONY: test vet race large fuzz-seeds fuzz bench selftest fmt
+.PHONY: test vet race large fuzz-seeds fuzz bench selftest fmt consensus-long
 
 ## test: vet, every test with the race detector (fuzz seed corpora included), then the memory-bound tests at full size
 test: vet race large
@@ -21,6 +21,12 @@ race:
 ## large: tests that need full speed, run without the race detector: 512 MiB streams within 64 MiB of RSS per side
 large:
 	$(GO) test -count=1 -timeout 10m -run '^TestStreamLarge512MiB$$' -v ./core/
+
+## consensus-long: the linearizability check of toolbox/consensus over more and longer seeds (LIN_SEEDS, LIN_DURATION)
+LIN_SEEDS    ?= 30
+LIN_DURATION ?= 10s
+consensus-long:
+	ZMP_LIN_SEEDS=$(LIN_SEEDS) ZMP_LIN_DURATION=$(LIN_DURATION) $(GO) test -race -count=1 -timeout 60m -run '^TestLinearizable$$' -v ./toolbox/consensus/
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:

@@ -33,6 +33,12 @@ type memCluster struct {
 
 func newMemCluster(t *testing.T, n int) *memCluster {
 	t.Helper()
+	return newMemClusterConfig(t, n, nodeTestConfig())
+}
+
+// newMemClusterConfig is newMemCluster with a raft configuration.
+func newMemClusterConfig(t *testing.T, n int, rc *raft.Config) *memCluster {
+	t.Helper()
 	c := &memCluster{t: t}
 	var servers []raft.Server
 	for i := range n {
@@ -50,7 +56,7 @@ func newMemCluster(t *testing.T, n int) *memCluster {
 	for i, tr := range c.trans {
 		store := raft.NewInmemStore()
 		nd, err := NewNode(NodeConfig{ID: fmt.Sprint("n", i), Transport: tr, Logs: store, Stable: store,
-			Snapshots: raft.NewInmemSnapshotStore(), Raft: nodeTestConfig(), History: 1000, Bootstrap: servers})
+			Snapshots: raft.NewInmemSnapshotStore(), Raft: rc, History: 1000, Bootstrap: servers})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,6 +111,27 @@ func (c *memCluster) isolate(nd *Node) {
 			}
 		}
 	}
+}
+
+// heal reconnects every node to every other.
+func (c *memCluster) heal() {
+	for i := range c.trans {
+		for j := range c.trans {
+			if i != j {
+				c.trans[i].Connect(c.trans[j].LocalAddr(), c.trans[j])
+			}
+		}
+	}
+}
+
+// anyLeader returns a node that leads now, or nil.
+func (c *memCluster) anyLeader() *Node {
+	for _, nd := range c.nodes {
+		if nd.IsLeader() {
+			return nd
+		}
+	}
+	return nil
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
