@@ -344,4 +344,3 @@ func TestLinearizableCheckerBites(t *testing.T) {
 	}
 	t.Logf("stale reads caught in %d of %d seeds", caught, seeds)
 }
-
