@@ -3,8 +3,12 @@
 // over zmp, durable storage, and a replicated key-value store.
 //
 // This package is being built in steps (issue 12); docs/consensus.md
-// says what exists and what does not yet. The key-value store's state
-// machine is here:
+// says what exists and what does not yet, and what the store
+// guarantees. A Node runs raft with a transport and stores of the
+// caller's, applies writes through the leader and serves linearizable
+// reads ReadIndex-style (Stale for fast local ones); Node.Serve puts
+// its key-value service on a zmp peer and Client calls it from any
+// peer. The state machine:
 //
 //   - Keys hold byte values with etcd-like revisions: a key's CreateRev
 //     and ModRev are the raft log indexes of the commands that created
