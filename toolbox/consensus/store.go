@@ -197,8 +197,8 @@ func (s *Store) Dir() string { return s.dir }
 // Backend returns the engine holding the log and stable store.
 func (s *Store) Backend() Backend { return s.backend }
 
-// Log returns the raft log store, behind the in-memory cache unless
-// WithLogCache(0). It must not be used after Close.
+// Log returns the raft log store, behind an in-memory raft.LogCache if
+// WithLogCache asked for one. It must not be used after Close.
 func (s *Store) Log() raft.LogStore { return s.log }
 
 // Stable returns the raft stable store (term, vote). It must not be used
