@@ -26,7 +26,7 @@ import (
 //
 // A message is a format version byte (codecVersion), a kind byte naming
 // the struct, then the fields: unsigned integers as uvarints, signed
-// ones as zig-zag varints, booleans as one byte 0 or 1, byte slices as
+// ones as zig-zag varints (both in their shortest form only), booleans as one byte 0 or 1, byte slices as
 // a uvarint length and the bytes (length 0 decodes as nil), times as a
 // byte 0 (the zero time) or 1 followed by Unix seconds (varint) and
 // nanoseconds (uvarint below 1e9). A decoded time is in the local
@@ -123,7 +123,7 @@ func (d *dec) fail(format string, args ...any) {
 
 func (d *dec) uint() uint64 {
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) {
 		d.fail("bad uvarint")
 		return 0
 	}
@@ -133,7 +133,7 @@ func (d *dec) uint() uint64 {
 
 func (d *dec) int() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(zigzag(v)) {
 		d.fail("bad varint")
 		return 0
 	}
@@ -190,7 +190,11 @@ func (d *dec) time() time.Time {
 			d.fail("nanoseconds %d", nsec)
 			return time.Time{}
 		}
-		return time.Unix(sec, int64(nsec))
+		t := time.Unix(sec, int64(nsec))
+		if t.IsZero() {
+			d.fail("zero time not encoded as such")
+		}
+		return t
 	default:
 		d.fail("bad time")
 		return time.Time{}
@@ -200,6 +204,19 @@ func (d *dec) time() time.Time {
 func (d *dec) header() raft.RPCHeader {
 	return raft.RPCHeader{ProtocolVersion: raft.ProtocolVersion(d.int()), ID: d.bytes(), Addr: d.bytes()}
 }
+
+// uvarintLen is the length of v's shortest encoding: longer ones are
+// refused, so that a message has one encoding only.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+// zigzag maps a signed integer to the unsigned one Varint encodes.
+func zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
 
 // end reports the first error, or trailing bytes.
 func (d *dec) end() error {

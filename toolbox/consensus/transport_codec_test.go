@@ -101,7 +101,9 @@ func TestCodecRoundTrip(t *testing.T) {
 				return &r, decodeVoteResponse(encodeVoteResponse(v.(*raft.RequestVoteResponse)), &r)
 			}},
 		{"prevote request", &raft.RequestPreVoteRequest{RPCHeader: trHeader(3), Term: 12, LastLogIndex: 99, LastLogTerm: 11},
-			func(v any) (any, error) { return decodePreVoteRequest(encodePreVoteRequest(v.(*raft.RequestPreVoteRequest))) }},
+			func(v any) (any, error) {
+				return decodePreVoteRequest(encodePreVoteRequest(v.(*raft.RequestPreVoteRequest)))
+			}},
 		{"prevote response", &raft.RequestPreVoteResponse{RPCHeader: trHeader(3), Term: 12, Granted: true},
 			func(v any) (any, error) {
 				var r raft.RequestPreVoteResponse
@@ -118,7 +120,9 @@ func TestCodecRoundTrip(t *testing.T) {
 				return &r, decodeSnapshotResponse(encodeSnapshotResponse(v.(*raft.InstallSnapshotResponse)), &r)
 			}},
 		{"timeout now request", &raft.TimeoutNowRequest{RPCHeader: trHeader(-1)},
-			func(v any) (any, error) { return decodeTimeoutNowRequest(encodeTimeoutNowRequest(v.(*raft.TimeoutNowRequest))) }},
+			func(v any) (any, error) {
+				return decodeTimeoutNowRequest(encodeTimeoutNowRequest(v.(*raft.TimeoutNowRequest)))
+			}},
 		{"timeout now response", &raft.TimeoutNowResponse{RPCHeader: trHeader(0)},
 			func(v any) (any, error) {
 				var r raft.TimeoutNowResponse

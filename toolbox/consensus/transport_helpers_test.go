@@ -269,11 +269,11 @@ func trConfig(id raft.ServerID) *raft.Config {
 
 // trClusterOpts shape a test cluster.
 type trClusterOpts struct {
-	n          int
-	peerOpts   func(i int) []core.Option // extra options of member i's peer
-	transOpts  []TransportOption
-	config     func(c *raft.Config)
-	fileSnaps  bool // FileSnapshotStore instead of InmemSnapshotStore
+	n         int
+	peerOpts  func(i int) []core.Option // extra options of member i's peer
+	transOpts []TransportOption
+	config    func(c *raft.Config)
+	fileSnaps bool // FileSnapshotStore instead of InmemSnapshotStore
 }
 
 type trCluster struct {
