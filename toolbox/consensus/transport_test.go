@@ -332,3 +332,42 @@ func TestTransportOptions(t *testing.T) {
 		t.Fatalf("peer round trip %q", got)
 	}
 }
+
+// Heartbeats have a pool of their own: with every append handler stuck
+// waiting for a raft that does not read its consumer channel (and more
+// appends queued), heartbeats still get through the fast path.
+func TestTransportHeartbeatsNotBehindAppends(t *testing.T) {
+	trEachTransport(t, func(t *testing.T, e *trEnv) {
+		a := e.transport(e.peer("a"), WithRPCTimeout(20*time.Second))
+		b := e.transport(e.peer("b"))
+		b.SetHeartbeatHandler(func(rpc raft.RPC) { rpc.Respond(&raft.AppendEntriesResponse{Term: 1, Success: true}, nil) })
+		const stuck = 12 // beyond the append pool's 4 handlers
+		errc := make(chan error, stuck)
+		for i := 0; i < stuck; i++ {
+			go func() {
+				var resp raft.AppendEntriesResponse
+				errc <- a.AppendEntries("b", b.LocalAddr(), &raft.AppendEntriesRequest{RPCHeader: trHeader(3), Term: 1,
+					PrevLogEntry: 1, Entries: trEntries()}, &resp)
+			}()
+		}
+		// One caller's connection gets 3 of the pool's 4 handlers.
+		trWaitFor(t, 30*time.Second, "the append handlers to be busy", func() bool { return b.Stats().Append.Received >= 3 })
+		for i := 0; i < 20; i++ {
+			var resp raft.AppendEntriesResponse
+			if err := a.AppendEntries("b", b.LocalAddr(), &raft.AppendEntriesRequest{RPCHeader: trHeader(3), Term: 1}, &resp); err != nil || !resp.Success {
+				t.Fatalf("heartbeat %d behind stuck appends: %v", i, err)
+			}
+		}
+		if got := b.Stats().HeartbeatFast; got != 20 {
+			t.Fatalf("%d heartbeats on the fast path", got)
+		}
+		closed := time.Now()
+		b.Close() // frees the stuck appends
+		for i := 0; i < stuck; i++ {
+			if err := <-errc; err == nil {
+				t.Error("an append nobody answered succeeded")
+			}
+		}
+		t.Logf("stuck appends ended %v after Close", time.Since(closed))
+	})
+}
