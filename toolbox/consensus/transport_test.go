@@ -371,3 +371,48 @@ func TestTransportHeartbeatsNotBehindAppends(t *testing.T) {
 		t.Logf("stuck appends ended %v after Close", time.Since(closed))
 	})
 }
+
+// trFailingReader returns n bytes and then an error.
+type trFailingReader struct{ n int }
+
+func (r *trFailingReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, errors.New("the leader's disk failed")
+	}
+	k := min(len(p), r.n)
+	r.n -= k
+	return k, nil
+}
+
+// A snapshot stream that breaks off mid-way ends the follower's read
+// with an error (raft answers it, the handler returns), and the
+// transport then takes a whole snapshot.
+func TestTransportSnapshotBrokenOff(t *testing.T) {
+	trEachTransport(t, func(t *testing.T, e *trEnv) {
+		a, b, r := trPair(t, e)
+		req := &raft.InstallSnapshotRequest{RPCHeader: trHeader(3), Term: 2, Size: 8 << 20}
+		var resp raft.InstallSnapshotResponse
+		err := a.InstallSnapshot("b", b.LocalAddr(), req, &resp, &trFailingReader{n: 3 << 20})
+		if err == nil || !strings.Contains(err.Error(), "disk failed") {
+			t.Fatalf("broken snapshot: %v", err)
+		}
+		// The follower admits one snapshot stream per caller: until the
+		// broken one has ended there, the next is refused as overloaded.
+		data := bytes.Repeat([]byte{7}, 3<<20)
+		req.Size = int64(len(data))
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := a.InstallSnapshot("b", b.LocalAddr(), req, &resp, bytes.NewReader(data))
+			if err == nil && resp.Success {
+				break
+			}
+			if !errors.Is(err, core.ErrOverloaded) || time.Now().After(deadline) {
+				t.Fatalf("whole snapshot after a broken one: %v %+v", err, resp)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got := <-r.snap; !bytes.Equal(got, data) {
+			t.Fatalf("snapshot of %d bytes arrived as %d", len(data), len(got))
+		}
+	})
+}
