@@ -52,6 +52,7 @@ type Transport struct {
 
 	removeStats func()
 	stats       transportCounters
+	pipes       pipeSequencerSet
 }
 
 // Service names under the prefix.
@@ -84,6 +85,9 @@ func NewTransport(p *core.Peer, opts ...TransportOption) (*Transport, error) {
 		if err := o(&cfg); err != nil {
 			return nil, err
 		}
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	local, err := localAddress(p)
 	if err != nil {

@@ -18,13 +18,14 @@ import (
 
 // BenchmarkTransportApply: three members in this process with in-memory
 // stores; clients apply 100-byte commands on the leader. For each
-// transport (zmp without security, zmp on CURVE, and raft's own
+// transport (zmp without security, also with pipelines of 4 and 8, zmp
+// on CURVE, and raft's own
 // NetworkTransport over TCP for comparison): 64 concurrent clients
 // (writes/s, p50 and p99 per apply) and a single client (p50).
 //
 //	go test -run XXX -bench TransportApply -benchtime 20000x ./toolbox/consensus/
 func BenchmarkTransportApply(b *testing.B) {
-	for _, kind := range []string{"zmp-null", "zmp-curve", "net-tcp"} {
+	for _, kind := range []string{"zmp-null", "zmp-null-pipe4", "zmp-null-pipe8", "zmp-curve", "net-tcp"} {
 		for _, clients := range []int{64, 1} {
 			b.Run(fmt.Sprintf("%s/clients=%d", kind, clients), func(b *testing.B) {
 				leader := trBenchCluster(b, kind)
@@ -95,6 +96,10 @@ func trBenchCluster(b *testing.B, kind string) *raft.Raft {
 				b.Fatal(err)
 			}
 			trans = nt
+		case "zmp-null-pipe4":
+			trans = e.transport(e.peer(string(id)), WithPipelineDepth(4))
+		case "zmp-null-pipe8":
+			trans = e.transport(e.peer(string(id)), WithPipelineDepth(8))
 		case "zmp-curve":
 			trans = e.transport(e.peer(string(id), core.WithSecurity(trCurveSecurity(b, keys[i], pubs...))))
 		default:

@@ -122,16 +122,3 @@ func (t *Transport) InstallSnapshot(id raft.ServerID, target raft.ServerAddress,
 func (t *Transport) snapshotTimeout(size int64) time.Duration {
 	return t.cfg.snapTimeout + time.Duration(size/t.cfg.snapRate)*time.Second
 }
-
-// AppendEntriesPipeline returns raft.ErrPipelineReplicationNotSupported, so raft
-// sends one AppendEntries at a time to each follower, each carrying up
-// to raft's MaxAppendEntries entries. A pipeline would need the
-// follower to hand consecutive requests of one leader to raft in the
-// order sent, while core runs a service's requests on a pool of
-// handlers in any order; out-of-order batches fail raft's consistency
-// check and make it fall back to single requests. Under many clients
-// raft batches their entries, so one request in flight per follower
-// already carries them (see transport_bench_test.go).
-func (t *Transport) AppendEntriesPipeline(id raft.ServerID, target raft.ServerAddress) (raft.AppendPipeline, error) {
-	return nil, raft.ErrPipelineReplicationNotSupported
-}

@@ -17,6 +17,9 @@ func (c *trCluster) applyMany(prefix string, n, workers int) {
 	c.t.Helper()
 	var wg sync.WaitGroup
 	errc := make(chan error, workers)
+	if n%workers != 0 {
+		c.t.Fatalf("%d applies do not divide among %d workers", n, workers)
+	}
 	per := n / workers
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -107,6 +110,24 @@ func TestTransportCluster(t *testing.T) {
 			}
 		}
 	})
+}
+
+// The cluster with AppendEntries pipelined: raft opens pipelines once
+// followers answer, and every apply reaches every FSM.
+func TestTransportClusterPipelined(t *testing.T) {
+	e := trNewEnv(t, core.TCP)
+	c := trStartCluster(t, e, trClusterOpts{n: 3, transOpts: []TransportOption{WithPipelineDepth(8)}})
+	c.applyMany("p", 1000, 20)
+	c.waitApplied(1000, 60*time.Second)
+	l := c.leader(60 * time.Second)
+	if st := l.trans.Stats(); st.Pipelines == 0 {
+		t.Fatalf("no pipeline opened: %+v", st)
+	}
+	for _, n := range c.nodes {
+		if a, _, _ := n.fsm.state(); a != 1000 {
+			t.Fatalf("%s applied %d", n.id, a)
+		}
+	}
 }
 
 // Every member on CURVE: the cluster works; a peer whose key the

@@ -37,6 +37,7 @@ const codecVersion = 1
 // Kinds of message, one per raft struct.
 const (
 	kindAppendReq      = 'A'
+	kindAppendPiped    = 'B' // pipeline id and sequence number, then as 'A'
 	kindAppendResp     = 'a'
 	kindVoteReq        = 'V'
 	kindVoteResp       = 'v'
@@ -232,11 +233,29 @@ func (d *dec) end() error {
 const minEntryBytes = 7
 
 func encodeAppendRequest(r *raft.AppendEntriesRequest) []byte {
-	size := 0
+	e := newEnc(kindAppendReq, appendSize(r))
+	e.appendFields(r)
+	return e.b
+}
+
+// encodePipedAppendRequest encodes r as request seq of pipeline id.
+func encodePipedAppendRequest(id, seq uint64, r *raft.AppendEntriesRequest) []byte {
+	e := newEnc(kindAppendPiped, appendSize(r)+20)
+	e.uint(id)
+	e.uint(seq)
+	e.appendFields(r)
+	return e.b
+}
+
+func appendSize(r *raft.AppendEntriesRequest) int {
+	size := len(r.Leader)
 	for _, l := range r.Entries {
 		size += len(l.Data) + len(l.Extensions) + 32
 	}
-	e := newEnc(kindAppendReq, size+len(r.Leader))
+	return size
+}
+
+func (e *enc) appendFields(r *raft.AppendEntriesRequest) {
 	e.header(r.RPCHeader)
 	e.uint(r.Term)
 	e.bytes(r.Leader)
@@ -252,11 +271,29 @@ func encodeAppendRequest(r *raft.AppendEntriesRequest) []byte {
 		e.bytes(l.Extensions)
 		e.time(l.AppendedAt)
 	}
-	return e.b
 }
 
 func decodeAppendRequest(b []byte) (*raft.AppendEntriesRequest, error) {
-	d := newDec(b, kindAppendReq)
+	return newDec(b, kindAppendReq).appendFields()
+}
+
+// decodeAnyAppendRequest decodes a plain or a pipelined request; id and
+// seq are zero for a plain one.
+func decodeAnyAppendRequest(b []byte) (r *raft.AppendEntriesRequest, id, seq uint64, err error) {
+	if len(b) < 2 || b[1] != kindAppendPiped {
+		r, err = decodeAppendRequest(b)
+		return r, 0, 0, err
+	}
+	d := newDec(b, kindAppendPiped)
+	id, seq = d.uint(), d.uint()
+	if d.err == nil && seq == 0 {
+		d.fail("sequence number 0")
+	}
+	r, err = d.appendFields()
+	return r, id, seq, err
+}
+
+func (d *dec) appendFields() (*raft.AppendEntriesRequest, error) {
 	r := &raft.AppendEntriesRequest{RPCHeader: d.header(), Term: d.uint(), Leader: d.bytes(),
 		PrevLogEntry: d.uint(), PrevLogTerm: d.uint(), LeaderCommitIndex: d.uint()}
 	n := d.uint()

@@ -116,3 +116,21 @@ func FuzzDecodeTimeoutNowResponse(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeAnyAppendRequest(f *testing.F) {
+	trFuzzSeeds(f, encodePipedAppendRequest(7, 1, &raft.AppendEntriesRequest{RPCHeader: trHeader(3), Term: 2, Entries: trEntries()}),
+		encodeAppendRequest(&raft.AppendEntriesRequest{Term: 2, RPCHeader: trHeader(3)}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, id, seq, err := decodeAnyAppendRequest(b)
+		if err != nil {
+			return
+		}
+		again := encodeAppendRequest(r)
+		if seq != 0 {
+			again = encodePipedAppendRequest(id, seq, r)
+		}
+		if string(again) != string(b) {
+			t.Fatalf("re-encoding %x differs", b)
+		}
+	})
+}

@@ -39,18 +39,26 @@ func (t *Transport) serveAppend(ctx context.Context, req *core.Request) ([]byte,
 // differs only in its handler pool. A heartbeat goes to the fast path
 // when raft has set one.
 func (t *Transport) serveAppendEntries(ctx context.Context, req *core.Request) ([]byte, error) {
-	args, err := decodeAppendRequest(req.Body)
+	args, pipe, seq, err := decodeAnyAppendRequest(req.Body)
 	if err != nil {
 		t.stats.bad.Add(1)
 		return nil, badRequest(err)
 	}
-	hb := isHeartbeat(args)
+	hb := isHeartbeat(args) && seq == 0
 	if hb {
 		t.stats.heartbeat.received.Add(1)
 	} else {
 		t.stats.append.received.Add(1)
 	}
-	resp, err := t.dispatch(ctx, raft.RPC{Command: args}, hb)
+	var taken func()
+	if seq != 0 {
+		q := t.pipes.get(pipe)
+		if err := t.pipes.await(ctx, q, seq, t.done); err != nil {
+			return nil, err
+		}
+		taken = func() { t.pipes.advance(q, seq) }
+	}
+	resp, err := t.dispatch(ctx, raft.RPC{Command: args}, hb, taken)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +76,7 @@ func (t *Transport) serveVote(ctx context.Context, req *core.Request) ([]byte, e
 		return nil, badRequest(err)
 	}
 	t.stats.vote.received.Add(1)
-	resp, err := t.dispatch(ctx, raft.RPC{Command: args}, false)
+	resp, err := t.dispatch(ctx, raft.RPC{Command: args}, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +94,7 @@ func (t *Transport) servePreVote(ctx context.Context, req *core.Request) ([]byte
 		return nil, badRequest(err)
 	}
 	t.stats.preVote.received.Add(1)
-	resp, err := t.dispatch(ctx, raft.RPC{Command: args}, false)
+	resp, err := t.dispatch(ctx, raft.RPC{Command: args}, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +112,7 @@ func (t *Transport) serveTimeoutNow(ctx context.Context, req *core.Request) ([]b
 		return nil, badRequest(err)
 	}
 	t.stats.timeoutNow.received.Add(1)
-	resp, err := t.dispatch(ctx, raft.RPC{Command: args}, false)
+	resp, err := t.dispatch(ctx, raft.RPC{Command: args}, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +133,7 @@ func (t *Transport) serveSnapshot(ctx context.Context, req *core.StreamRequest) 
 	}
 	t.stats.snapshot.received.Add(1)
 	body := &countingReader{r: io.LimitReader(req.Body, args.Size), n: &t.stats.snapshotBytesIn}
-	resp, err := t.dispatch(ctx, raft.RPC{Command: args, Reader: body}, false)
+	resp, err := t.dispatch(ctx, raft.RPC{Command: args, Reader: body}, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -142,8 +150,14 @@ func (t *Transport) serveSnapshot(ctx context.Context, req *core.StreamRequest) 
 // with a reader (a snapshot), it waits for the answer regardless of
 // ctx: raft reads the stream until it ends, which ctx's end causes,
 // and the stream's body must not be read after its handler returned.
-func (t *Transport) dispatch(ctx context.Context, rpc raft.RPC, heartbeat bool) (any, error) {
+// taken, if not nil, is called once the RPC is given to raft or could
+// not be: a pipeline's next request may then go.
+func (t *Transport) dispatch(ctx context.Context, rpc raft.RPC, heartbeat bool, taken func()) (any, error) {
+	if taken == nil {
+		taken = func() {}
+	}
 	if !t.enter() {
+		taken()
 		return nil, core.NewError(core.CodeUnavailable, "consensus: transport closed")
 	}
 	defer t.leave()
@@ -151,13 +165,17 @@ func (t *Transport) dispatch(ctx context.Context, rpc raft.RPC, heartbeat bool) 
 	rpc.RespChan = respCh
 	if fn := t.heartbeat.Load(); heartbeat && fn != nil {
 		t.stats.heartbeatFast.Add(1)
+		taken()
 		(*fn)(rpc)
 	} else {
 		select {
 		case t.consumer <- rpc:
+			taken()
 		case <-ctx.Done():
+			taken()
 			return nil, core.NewError(core.CodeDeadlineExceeded, "consensus: raft did not take the RPC: %v", ctx.Err())
 		case <-t.done:
+			taken()
 			return nil, core.NewError(core.CodeUnavailable, "consensus: transport closed")
 		}
 	}

@@ -16,6 +16,9 @@ type TransportStats struct {
 	// HeartbeatFast counts heartbeats given to raft's heartbeat handler
 	// rather than the consumer channel.
 	HeartbeatFast uint64 `json:"heartbeat_fast"`
+	// Pipelines counts the AppendEntries pipelines opened (see
+	// WithPipelineDepth).
+	Pipelines uint64 `json:"pipelines"`
 	// BadRequests counts requests that did not decode (refused with
 	// core.CodeBadRequest).
 	BadRequests uint64 `json:"bad_requests"`
@@ -39,7 +42,7 @@ func (c *rpcCounters) load() RPCStats {
 
 type transportCounters struct {
 	heartbeat, append, vote, preVote, timeoutNow, snapshot rpcCounters
-	heartbeatFast, bad                                     atomic.Uint64
+	heartbeatFast, bad, pipelines                          atomic.Uint64
 	snapshotBytesOut, snapshotBytesIn                      atomic.Int64
 }
 
@@ -49,7 +52,7 @@ func (t *Transport) Stats() TransportStats {
 	return TransportStats{
 		Heartbeat: s.heartbeat.load(), Append: s.append.load(), Vote: s.vote.load(),
 		PreVote: s.preVote.load(), TimeoutNow: s.timeoutNow.load(), Snapshot: s.snapshot.load(),
-		HeartbeatFast: s.heartbeatFast.Load(), BadRequests: s.bad.Load(),
+		HeartbeatFast: s.heartbeatFast.Load(), BadRequests: s.bad.Load(), Pipelines: s.pipelines.Load(),
 		SnapshotBytesOut: s.snapshotBytesOut.Load(), SnapshotBytesIn: s.snapshotBytesIn.Load(),
 	}
 }

@@ -325,8 +325,16 @@ func TestTransportOptions(t *testing.T) {
 	if l, ok := p.ServiceLimits("g2.heartbeat"); !ok || l.Concurrency != 4 {
 		t.Fatalf("heartbeat limits %+v %v", l, ok)
 	}
-	if _, err := tr.AppendEntriesPipeline("x", "y"); !errors.Is(err, raft.ErrPipelineReplicationNotSupported) {
+	off := e.transport(e.peer("nopipe"), WithPipelineDepth(0))
+	if _, err := off.AppendEntriesPipeline("x", "y"); !errors.Is(err, raft.ErrPipelineReplicationNotSupported) {
 		t.Fatal(err)
+	}
+	if _, err := NewTransport(p, WithPipelineDepth(65)); !errors.Is(err, ErrBadTransportOption) {
+		t.Fatalf("depth 65: %v", err)
+	}
+	one := core.ServiceLimits{Concurrency: 4}
+	if _, err := NewTransport(p, WithTransportLimits(one, one, one), WithPipelineDepth(8)); !errors.Is(err, ErrBadTransportOption) {
+		t.Fatalf("depth 8 with 3 append handlers per caller: %v", err)
 	}
 	if got := tr.DecodePeer(tr.EncodePeer("x", tr.LocalAddr())); got != tr.LocalAddr() {
 		t.Fatalf("peer round trip %q", got)
@@ -341,7 +349,7 @@ func TestTransportHeartbeatsNotBehindAppends(t *testing.T) {
 		a := e.transport(e.peer("a"), WithRPCTimeout(20*time.Second))
 		b := e.transport(e.peer("b"))
 		b.SetHeartbeatHandler(func(rpc raft.RPC) { rpc.Respond(&raft.AppendEntriesResponse{Term: 1, Success: true}, nil) })
-		const stuck = 12 // beyond the append pool's 4 handlers
+		const stuck = 20 // beyond the append pool's 12 handlers
 		errc := make(chan error, stuck)
 		for i := 0; i < stuck; i++ {
 			go func() {
@@ -350,8 +358,8 @@ func TestTransportHeartbeatsNotBehindAppends(t *testing.T) {
 					PrevLogEntry: 1, Entries: trEntries()}, &resp)
 			}()
 		}
-		// One caller's connection gets 3 of the pool's 4 handlers.
-		trWaitFor(t, 30*time.Second, "the append handlers to be busy", func() bool { return b.Stats().Append.Received >= 3 })
+		// One caller's connection gets 8 of the pool's 12 handlers.
+		trWaitFor(t, 30*time.Second, "the append handlers to be busy", func() bool { return b.Stats().Append.Received >= 8 })
 		for i := 0; i < 20; i++ {
 			var resp raft.AppendEntriesResponse
 			if err := a.AppendEntries("b", b.LocalAddr(), &raft.AppendEntriesRequest{RPCHeader: trHeader(3), Term: 1}, &resp); err != nil || !resp.Success {
