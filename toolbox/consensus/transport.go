@@ -28,8 +28,18 @@ import (
 // bounded chunks (core's HandleStream), so its size does not show in
 // either member's memory.
 //
-// Pipelining is not supported (AppendEntriesPipeline returns
-// raft.ErrPipelineReplicationNotSupported): see AppendEntriesPipeline.
+// AppendEntries may be pipelined (WithPipelineDepth, off by default):
+// the follower hands a pipeline's requests to raft in the order sent.
+//
+// Every call has a deadline: a heartbeat 1 s (WithHeartbeatCallTimeout),
+// the other RPCs 2 s (WithRPCTimeout), a snapshot 10 s plus 1 s per
+// 4 MiB (WithSnapshotTimeout); Close ends the calls in flight. Errors
+// name the RPC and its target and wrap core's (core.ErrTimeout,
+// core.ErrDenied, a *core.RemoteError carrying raft's own error as
+// core.CodeHandler ...), so raft's log says which member failed how.
+//
+// Its counters (Stats) appear in the peer's zmp.stats under
+// "consensus.transport".
 type Transport struct {
 	peer     *core.Peer
 	cfg      transportConfig
