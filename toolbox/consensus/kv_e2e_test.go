@@ -27,16 +27,17 @@ type kvMember struct {
 
 // kvCluster is a cluster of kvMembers that trust each other's keys.
 type kvCluster struct {
-	t       *testing.T
+	t       testing.TB
 	reg     *core.MemRegistry
 	trusted []core.Key
 	members []*kvMember
 	servers []raft.Server
+	trOpts  []TransportOption
 }
 
-func newKVCluster(t *testing.T, n int) *kvCluster {
+func newKVCluster(t testing.TB, n int, trOpts ...TransportOption) *kvCluster {
 	t.Helper()
-	c := &kvCluster{t: t, reg: core.NewMemRegistry()}
+	c := &kvCluster{t: t, reg: core.NewMemRegistry(), trOpts: trOpts}
 	for i := range n {
 		m := &kvMember{id: fmt.Sprint("kv", i), keys: trKeys(t), dir: filepath.Join(t.TempDir(), "data")}
 		c.members = append(c.members, m)
@@ -89,7 +90,7 @@ func (c *kvCluster) startNode(m *kvMember) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	tr, err := NewTransport(m.peer)
+	tr, err := NewTransport(m.peer, c.trOpts...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
