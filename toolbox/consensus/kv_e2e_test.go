@@ -33,11 +33,20 @@ type kvCluster struct {
 	members []*kvMember
 	servers []raft.Server
 	trOpts  []TransportOption
+	wrap    func(*Transport) raft.Transport // fault injection; nil for none
+	raftCfg func(id string) *raft.Config    // nil: trConfig
 }
 
 func newKVCluster(t testing.TB, n int, trOpts ...TransportOption) *kvCluster {
 	t.Helper()
-	c := &kvCluster{t: t, reg: core.NewMemRegistry(), trOpts: trOpts}
+	return newKVClusterWith(t, &kvCluster{trOpts: trOpts}, n)
+}
+
+// newKVClusterWith starts the cluster c describes (its trOpts, wrap and
+// raftCfg) with n members.
+func newKVClusterWith(t testing.TB, c *kvCluster, n int) *kvCluster {
+	t.Helper()
+	c.t, c.reg = t, core.NewMemRegistry()
 	for i := range n {
 		m := &kvMember{id: fmt.Sprint("kv", i), keys: trKeys(t), dir: filepath.Join(t.TempDir(), "data")}
 		c.members = append(c.members, m)
@@ -95,7 +104,14 @@ func (c *kvCluster) startNode(m *kvMember) {
 		c.t.Fatal(err)
 	}
 	rc := trConfig(raft.ServerID(m.id))
-	nd, err := NewNode(NodeConfig{ID: m.id, Transport: tr, Logs: st.Log(), Stable: st.Stable(), Snapshots: st.Snapshots(),
+	if c.raftCfg != nil {
+		rc = c.raftCfg(m.id)
+	}
+	var rt raft.Transport = tr
+	if c.wrap != nil {
+		rt = c.wrap(tr)
+	}
+	nd, err := NewNode(NodeConfig{ID: m.id, Transport: rt, Logs: st.Log(), Stable: st.Stable(), Snapshots: st.Snapshots(),
 		Raft: rc, Bootstrap: c.servers})
 	if err != nil {
 		c.t.Fatal(err)

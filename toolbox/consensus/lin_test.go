@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/hashicorp/raft"
 )
 
 // Linearizability: clients run gets, puts, deletes and compare-and-
@@ -97,13 +98,38 @@ func (h *linHistory) add(client int, in linInput, out linOutput, call, ret time.
 	h.ops = append(h.ops, porcupine.Operation{ClientId: max(client, 0), Input: in, Output: out, Call: call.Sub(h.start).Nanoseconds(), Return: r})
 }
 
-// linRun runs one seed: clients and a nemesis for d; stale makes the
-// clients read stale from a random node, which the checker must catch.
-func linRun(t *testing.T, seed uint64, d time.Duration, stale bool) (porcupine.CheckResult, int) {
-	// Fast timeouts: the nemesis should cause many elections.
+// linCluster is what the linearizability test drives: a cluster whose
+// links a nemesis can cut and heal.
+type linCluster interface {
+	nodeList() []*Node
+	anyLeader() *Node
+	leader(among ...*Node) *Node
+	isolate(nd *Node)
+	heal()
+	// chaos may add faults of the cluster's own (drops, delays).
+	chaos(r *rand.Rand)
+}
+
+func (c *memCluster) nodeList() []*Node { return c.nodes }
+func (c *memCluster) chaos(*rand.Rand)  {}
+
+// linFastConfig is raft with fast timeouts: the nemesis should cause
+// many elections.
+func linFastConfig() *raft.Config {
 	rc := nodeTestConfig()
 	rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 150*time.Millisecond, 150*time.Millisecond, 100*time.Millisecond
-	c := newMemClusterConfig(t, 3, rc)
+	return rc
+}
+
+// linRun runs one seed on an in-memory cluster.
+func linRun(t *testing.T, seed uint64, d time.Duration, stale bool) (porcupine.CheckResult, int) {
+	return linRunOn(t, newMemClusterConfig(t, 3, linFastConfig()), seed, d, stale)
+}
+
+// linRunOn runs one seed on c: clients and a nemesis for d; stale makes
+// the clients read stale from a random node, which the checker must
+// catch.
+func linRunOn(t *testing.T, c linCluster, seed uint64, d time.Duration, stale bool) (porcupine.CheckResult, int) {
 	c.leader()
 	h := &linHistory{start: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -146,7 +172,7 @@ func linRun(t *testing.T, seed uint64, d time.Duration, stale bool) (porcupine.C
 // linFinal, after healing: the last state of every key is read into the
 // history (every acknowledged write must show in it), and the replicas
 // converge to identical states.
-func linFinal(t *testing.T, c *memCluster, h *linHistory) {
+func linFinal(t *testing.T, c linCluster, h *linHistory) {
 	l := c.leader()
 	ctx := testCtx(t, 30*time.Second)
 	rev, err := l.Put(ctx, "sync", nil, 0) // commits everything before it
@@ -166,11 +192,11 @@ func linFinal(t *testing.T, c *memCluster, h *linHistory) {
 		}
 		h.add(-1, linInput{op: "get", key: key}, linOutput{value: val}, call, time.Now())
 	}
-	for _, nd := range c.nodes {
+	for _, nd := range c.nodeList() {
 		waitFor(t, 30*time.Second, "replica "+nd.ID()+" catches up", func() bool { return nd.Revision() >= rev })
 	}
 	want := snapshotBytes(t, l.st)
-	for _, nd := range c.nodes {
+	for _, nd := range c.nodeList() {
 		if nd.Revision() == l.Revision() {
 			if got := snapshotBytes(t, nd.st); string(got) != string(want) {
 				t.Fatalf("replica %s differs from the leader at revision %d", nd.ID(), nd.Revision())
@@ -186,9 +212,9 @@ type termLog struct {
 	leaders map[uint64]string
 }
 
-func (l *termLog) watch(ctx context.Context, t *testing.T, c *memCluster) {
+func (l *termLog) watch(ctx context.Context, t *testing.T, c linCluster) {
 	for ctx.Err() == nil {
-		for _, nd := range c.nodes {
+		for _, nd := range c.nodeList() {
 			before := nd.raft.CurrentTerm()
 			if !nd.IsLeader() || nd.raft.CurrentTerm() != before {
 				continue
@@ -211,7 +237,7 @@ func (l *termLog) count() int {
 }
 
 // linStep runs one random operation against the node that leads now.
-func linStep(c *memCluster, h *linHistory, r *rand.Rand, client int, v string, stale bool) {
+func linStep(c linCluster, h *linHistory, r *rand.Rand, client int, v string, stale bool) {
 	key := fmt.Sprint("k", r.IntN(3))
 	nd := c.anyLeader()
 	if nd == nil {
@@ -227,7 +253,8 @@ func linStep(c *memCluster, h *linHistory, r *rand.Rand, client int, v string, s
 		var found bool
 		var err error
 		if stale {
-			e, found, err = c.nodes[r.IntN(len(c.nodes))].Get(ctx, key, Stale())
+			nodes := c.nodeList()
+			e, found, err = nodes[r.IntN(len(nodes))].Get(ctx, key, Stale())
 		} else {
 			e, found, err = nd.Get(ctx, key)
 		}
@@ -268,20 +295,23 @@ func linStep(c *memCluster, h *linHistory, r *rand.Rand, client int, v string, s
 }
 
 // linNemesis cuts and heals links and moves leadership until ctx ends.
-func linNemesis(ctx context.Context, c *memCluster, r *rand.Rand) {
+func linNemesis(ctx context.Context, c linCluster, r *rand.Rand) {
 	for ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(time.Duration(100+r.IntN(400)) * time.Millisecond):
 		}
-		switch r.IntN(4) {
+		switch r.IntN(5) {
 		case 0:
 			if l := c.anyLeader(); l != nil {
 				c.isolate(l)
 			}
 		case 1:
-			c.isolate(c.nodes[r.IntN(len(c.nodes))])
+			nodes := c.nodeList()
+			c.isolate(nodes[r.IntN(len(nodes))])
+		case 4:
+			c.chaos(r)
 		case 2:
 			if l := c.anyLeader(); l != nil {
 				l.raft.LeadershipTransfer()
