@@ -50,3 +50,6 @@ func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 
 // ErrBadRequest reports a key, value or argument out of bounds.
 var ErrBadRequest = errors.New("consensus: bad request")
+
+// ErrNotMember means a server ID is not in the cluster's configuration.
+var ErrNotMember = errors.New("consensus: not a member")

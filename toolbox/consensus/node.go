@@ -138,23 +138,12 @@ func (n *Node) propose(ctx context.Context, c command) (result, error) {
 		return result{}, n.notLeader()
 	}
 	c.now = time.Now().UnixNano()
-	timeout := 30 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-		if timeout <= 0 {
-			return result{}, ctx.Err()
-		}
-	}
-	f := n.raft.Apply(appendCommand(nil, c), timeout)
-	done := make(chan struct{})
-	go func() { f.Error(); close(done) }() // raft ends it by timeout at the latest
-	select {
-	case <-done:
-	case <-ctx.Done():
+	if ctx.Err() != nil {
 		return result{}, ctx.Err()
 	}
-	if err := f.Error(); err != nil {
-		return result{}, n.translate(err)
+	f := n.raft.Apply(appendCommand(nil, c), timeout(ctx))
+	if err := n.wait(ctx, f); err != nil {
+		return result{}, err
 	}
 	res, ok := f.Response().(result)
 	if !ok {
