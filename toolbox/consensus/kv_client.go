@@ -2,8 +2,6 @@ package consensus
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -89,22 +87,10 @@ func (c *Client) CompareAndSwap(ctx context.Context, key string, modRev uint64, 
 
 // Grant creates a lease of ttl and returns its ID.
 func (c *Client) Grant(ctx context.Context, ttl time.Duration) (uint64, error) {
-	if ttl <= 0 {
-		return 0, fmt.Errorf("%w: lease ttl %v", ErrBadRequest, ttl)
-	}
-	for {
-		var b [8]byte
-		rand.Read(b[:])
-		id := binary.BigEndian.Uint64(b[:]) >> 1
-		if id == 0 {
-			continue
-		}
-		_, err := c.propose(ctx, command{op: opGrant, lease: id, ttl: ttl})
-		if errors.Is(err, ErrLeaseExists) {
-			continue
-		}
-		return id, err
-	}
+	return grant(ctx, ttl, func(cmd command) error {
+		_, err := c.propose(ctx, cmd)
+		return err
+	})
 }
 
 // KeepAlive restarts a lease's ttl.

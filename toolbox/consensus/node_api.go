@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -106,6 +107,15 @@ func (n *Node) CompareAndSwap(ctx context.Context, key string, modRev uint64, va
 // when it expires (ttl after its grant or last KeepAlive, in consensus
 // time) or is revoked.
 func (n *Node) Grant(ctx context.Context, ttl time.Duration) (uint64, error) {
+	return grant(ctx, ttl, func(c command) error {
+		_, err := n.propose(ctx, c)
+		return err
+	})
+}
+
+// grant proposes a lease of ttl under a random ID, drawing again while
+// the ID is taken; Node and Client share it.
+func grant(ctx context.Context, ttl time.Duration, propose func(command) error) (uint64, error) {
 	if ttl <= 0 {
 		return 0, fmt.Errorf("%w: lease ttl %v", ErrBadRequest, ttl)
 	}
@@ -116,8 +126,8 @@ func (n *Node) Grant(ctx context.Context, ttl time.Duration) (uint64, error) {
 		if id == 0 {
 			continue
 		}
-		_, err := n.propose(ctx, command{op: opGrant, lease: id, ttl: ttl})
-		if err == ErrLeaseExists {
+		err := propose(command{op: opGrant, lease: id, ttl: ttl})
+		if errors.Is(err, ErrLeaseExists) && ctx.Err() == nil {
 			continue
 		}
 		return id, err
