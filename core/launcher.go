@@ -26,6 +26,7 @@ type Launcher struct {
 	kinds map[string]func() Behavior
 	exe   string
 	args  []string
+	opts  []Option // WithNodeOptions
 }
 
 // LauncherOption configures a Launcher.
@@ -47,6 +48,22 @@ func WithExecutable(path string) LauncherOption {
 func WithArgs(args ...string) LauncherOption {
 	return func(l *Launcher) error {
 		l.args = args
+		return nil
+	}
+}
+
+// WithNodeOptions gives every node the launcher makes these options
+// first, before those of NewNode, in this process and in each child.
+// Default: none. It is how options that are not plain values reach a
+// child process, such as WithRegistryOpener, WithCodec or
+// WithCallInterceptors: the child's program builds its Launcher with
+// the same WithNodeOptions before it calls RunChild.
+func WithNodeOptions(opts ...Option) LauncherOption {
+	return func(l *Launcher) error {
+		if _, err := buildConfig(opts); err != nil {
+			return err
+		}
+		l.opts = append(l.opts, opts...)
 		return nil
 	}
 }
@@ -107,6 +124,7 @@ func (l *Launcher) NewNode(kind, name string, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts = append(append([]Option(nil), l.opts...), opts...)
 	cfg, err := buildConfig(opts)
 	if err != nil {
 		return nil, err

@@ -52,7 +52,7 @@ func (l *Launcher) childNode(raw string) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewNode(cc.Name, newBehavior(), opts...)
+	return NewNode(cc.Name, newBehavior(), append(append([]Option(nil), l.opts...), opts...)...)
 }
 
 func (l *Launcher) runChildNode(n *Node, enc *json.Encoder, alive *os.File) int {

@@ -97,6 +97,7 @@ type config struct {
 	serverIntercept   []ServerInterceptor
 	callIntercept     []CallInterceptor
 	labels            map[string]string // WithLabels; nil when none
+	registryOpeners   map[string]RegistryOpener
 
 	// node-only
 	updateInterval time.Duration

@@ -97,7 +97,7 @@ func newPeer(ctx context.Context, name string, cfg config) (*Peer, error) {
 		if addr == "" {
 			addr = os.Getenv(EnvRegistry)
 		}
-		r, err := ParseRegistry(addr, WithSecurity(cfg.security))
+		r, err := ParseRegistry(addr, append([]Option{WithSecurity(cfg.security)}, cfg.openerOptions()...)...)
 		if err != nil {
 			return nil, err
 		}

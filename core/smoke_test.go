@@ -7,7 +7,7 @@ import (
 )
 
 func mustTestLauncher() *Launcher {
-	l, err := NewLauncher(WithArgs("-test.run=^$"))
+	l, err := NewLauncher(WithArgs("-test.run=^$"), WithNodeOptions(WithRegistryOpener(testDirScheme, openTestDir)))
 	if err != nil {
 		panic(err)
 	}

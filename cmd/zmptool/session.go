@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gozmp/zmp/core"
+	"github.com/gozmp/zmp/toolbox/consensus"
 	"github.com/urfave/cli/v2"
 )
 
@@ -21,7 +22,7 @@ import (
 func registryFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:    "registry",
-		Usage:   "registry: a directory, or the tcp:// or ipc:// endpoint of a registry node (default: $ZMP_RUNTIME_DIR, $XDG_RUNTIME_DIR/zmp or /tmp/zmp-<uid>)",
+		Usage:   "registry: a directory, the tcp:// or ipc:// endpoint of a registry node, or kv://ADDR,ADDR... for the replicated registry of a zmptool kv cluster (default: $ZMP_RUNTIME_DIR, $XDG_RUNTIME_DIR/zmp or /tmp/zmp-<uid>)",
 		EnvVars: []string{core.EnvRegistry},
 	}
 }
@@ -113,6 +114,12 @@ type session struct {
 	peer *core.Peer
 }
 
+// registryOpener lets --registry name a replicated registry of
+// toolbox/consensus: "kv://[NAME@]ADDR,ADDR...".
+func registryOpener() core.Option {
+	return core.WithRegistryOpener(consensus.RegistryScheme, consensus.OpenRegistry)
+}
+
 // openSession opens the registry named by --registry (or $ZMP_REGISTRY)
 // and, when withPeer, a peer with opts.
 func openSession(c *cli.Context, withPeer bool, opts ...core.Option) (*session, error) {
@@ -125,7 +132,7 @@ func openSession(c *cli.Context, withPeer bool, opts ...core.Option) (*session, 
 		secOpts = []core.Option{sec}
 		opts = append(opts, sec)
 	}
-	reg, err := core.ParseRegistry(c.String("registry"), secOpts...)
+	reg, err := core.ParseRegistry(c.String("registry"), append(secOpts, registryOpener())...)
 	if err != nil {
 		return nil, fmt.Errorf("opening registry: %w", err)
 	}

@@ -1,0 +1,81 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gozmp/zmp/core"
+)
+
+func TestParseRegistryAddress(t *testing.T) {
+	const k = "tcp://127.0.0.1:7001?key=rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+	for _, tc := range []struct {
+		addr  string
+		name  string
+		addrs []string
+	}{
+		{"kv://tcp://127.0.0.1:7001", "kv", []string{"tcp://127.0.0.1:7001"}},
+		{"kv://" + k + ",tcp://h:2", "kv", []string{k, "tcp://h:2"}},
+		{"kv://store@" + k, "store", []string{k}},
+		{"kv://s@ipc:///run/a", "s", []string{"ipc:///run/a"}},
+	} {
+		name, addrs, err := ParseRegistryAddress(tc.addr)
+		if err != nil || name != tc.name || !slices.Equal(addrs, tc.addrs) {
+			t.Errorf("ParseRegistryAddress(%q) = %q %q %v", tc.addr, name, addrs, err)
+		}
+	}
+	for _, bad := range []string{"", "tcp://127.0.0.1:1", "kv://", "kv://@tcp://a:1", "kv://name", "kv://tcp://a:1,", "kv://tcp://a:1,udp://b:2", "kv://n@"} {
+		if _, _, err := ParseRegistryAddress(bad); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("ParseRegistryAddress(%q) = %v, want ErrBadConfig", bad, err)
+		}
+	}
+}
+
+// An ordinary peer given only the registry's "kv://" address (as
+// $ZMP_REGISTRY would) and the opener finds another one, and its
+// Address round-trips.
+func TestRegistryOpenedByAddress(t *testing.T) {
+	kp := trKeys(t)
+	c := newKVClusterWith(t, &kvCluster{trusted: []core.Key{kp.Public}}, 3)
+	c.leader()
+	var addrs []string
+	for _, s := range c.servers {
+		addrs = append(addrs, string(s.Address))
+	}
+	reg, err := NewRegistry(trCtx(t, 20*time.Second), addrs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := reg.Address()
+	reg.Close()
+	if name, got, err := ParseRegistryAddress(addr); err != nil || name != "kv" || !slices.Equal(got, addrs) {
+		t.Fatalf("Address %q parses to %q %q %v", addr, name, got, err)
+	}
+	ctx := trCtx(t, 90*time.Second)
+	sec := core.WithSecurity(trCurveSecurity(t, kp, c.trusted...))
+	peer := func(name string) *core.Peer {
+		p, err := core.NewPeer(ctx, name, core.WithRegistryAddress(addr),
+			core.WithRegistryOpener(RegistryScheme, OpenRegistry), sec,
+			core.WithDiscoveryInterval(50*time.Millisecond), core.WithLeaseTTL(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		return p
+	}
+	srv := peer("echo-env")
+	if err := srv.HandleFunc("echo", func(_ context.Context, r *core.Request) ([]byte, error) { return r.Body, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if a := srv.Registry().(core.Addresser).Address(); a != addr {
+		t.Fatalf("the peer's registry says %q, want %q", a, addr)
+	}
+	cli := peer("caller-env")
+	trWaitFor(t, 30*time.Second, "a peer reaches echo through a registry opened from its address", func() bool {
+		b, err := cli.Call(ctx, "echo", []byte("hi"))
+		return err == nil && string(b) == "hi"
+	})
+}
