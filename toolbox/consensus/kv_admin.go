@@ -94,6 +94,38 @@ func (s *kvService) transfer(ctx context.Context, req *core.Request) ([]byte, er
 	return nil, nil
 }
 
+// whileLeader returns ctx, ended early once this node no longer knows
+// addr as the leader's address, so that a call forwarded to a leader
+// that died does not wait for its connection until the caller's
+// deadline: the node notices within an election timeout, and the
+// caller gets ErrNotLeader and tries again (a call whose connection
+// never came up was not sent: core answers it ErrNoProvider). stop ends
+// the watch and waits for it.
+func (s *kvService) whileLeader(ctx context.Context, addr string) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if now, _ := s.n.Leader(); now != addr {
+				cancel()
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		cancel()
+		<-done
+	}
+}
+
 // isMember returns ErrNotMember unless id is in the configuration.
 func (s *kvService) isMember(ctx context.Context, id string) error {
 	ms, err := s.n.Members(ctx)

@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -267,4 +268,32 @@ func kcFuzzKey(f *testing.F) string {
 		f.Fatal(err)
 	}
 	return kp.Public.String()
+}
+
+// TestKVForwardToAGoneLeader: a follower that forwards a write to a
+// leader that has just died gives up on it once it no longer knows that
+// leader, instead of waiting for the dead leader's connection until the
+// caller's deadline; the client retries, and the write lands on the new
+// leader within the deadline.
+func TestKVForwardToAGoneLeader(t *testing.T) {
+	c := kcNewCluster(t)
+	l := c.leader()
+	f := c.follower()
+	ctx := trCtx(t, 120*time.Second)
+	cl := NewClient(c.client, "", core.OnNode(f.id))
+	if _, err := cl.Put(ctx, "k", []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(l)
+	// The follower still names the dead leader: the write is forwarded
+	// there first. Without giving up on it, the forward would take all
+	// of the call's 30 s.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := cl.Put(wctx, "k", []byte("2"), 0); err != nil {
+		t.Fatalf("put through %s after the leader %s stopped: %v", f.id, l.id, err)
+	}
+	if e, _, err := cl.Get(ctx, "k"); err != nil || string(e.Value) != "2" {
+		t.Fatalf("get: %q, %v", e.Value, err)
+	}
 }

@@ -79,6 +79,8 @@ func (s *kvService) forward(ctx context.Context, req *core.Request, svc string) 
 	if addr == "" {
 		return nil, remoteErr(s.n.notLeader())
 	}
+	ctx, stop := s.whileLeader(ctx, addr) // a leader that goes away ends the call (kv_admin.go)
+	defer stop()
 	body, err := s.p.Call(ctx, svc, req.Body, core.At(addr), core.WithMetadata(core.Metadata{metaForwarded: s.n.ID()}))
 	if err != nil {
 		var re *core.RemoteError
