@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gozmp/zmp/core"
+	"github.com/gozmp/zmp/internal/zmtp"
 	"github.com/gozmp/zmp/toolbox/consensus"
 	"github.com/urfave/cli/v2"
 )
@@ -218,6 +219,17 @@ func kvRetryable(err error, idempotent bool) bool {
 	return false
 }
 
+// kvSecurityRefused reports a failure at the security handshake
+// (credentials refused, a key not trusted, CURVE against NULL).
+func kvSecurityRefused(err error) bool {
+	for _, e := range []error{core.ErrDenied, core.ErrUntrusted, zmtp.ErrMechanism, zmtp.ErrCrypto} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // withKV runs f with the store, within --timeout, and words its
 // failure; idempotent says whether f may run twice (see kvConn.do).
 func withKV(c *cli.Context, op string, idempotent bool, f func(ctx context.Context, cl *consensus.Client) error) error {
@@ -249,6 +261,8 @@ func kvFailure(c *cli.Context, op string, err error) error {
 		return fmt.Errorf("kv %s: %w", op, err)
 	case errors.Is(err, consensus.ErrNotLeader):
 		return fmt.Errorf("kv %s: no leader within --timeout %v (an election under way, or most of the store's nodes down): %w", op, timeout, err)
+	case kvSecurityRefused(err):
+		return fmt.Errorf("kv %s: the store's members and this client refused each other at the security handshake (with CURVE both sides need --curve-secret, and --allow-keys with the other's public key): %w", op, err)
 	case errors.Is(err, core.ErrNoProvider) && len(c.StringSlice("at")) == 0:
 		return fmt.Errorf("kv %s: no node of store %q in the registry (zmptool kv serve starts one; --at ADDR calls one straight): %w", op, name, err)
 	case errors.Is(err, context.DeadlineExceeded):

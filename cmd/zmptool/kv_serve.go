@@ -156,7 +156,8 @@ func kvServe(c *cli.Context) error {
 		return err
 	}
 	defer peer.Close()
-	nd, self, err := kvStartNode(c, f, peer, st, start == "bootstrap")
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: c.App.ErrWriter, Level: f.raftLog})
+	nd, self, err := kvStartNode(f, peer, st, logger, start == "bootstrap")
 	if err != nil {
 		return err
 	}
@@ -165,16 +166,19 @@ func kvServe(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("kv serve: %w", err)
 	}
-	defer stop()
 	info := peer.Info()
 	kvServePrint(c, kvServeLine{ID: f.id, Name: f.name, Node: peer.Name(), Raft: self, Pub: info.Pub, Data: f.data, Start: start, Security: info.Security})
-	if start == "join" {
-		if err := kvJoin(c, peer, f, self); err != nil {
-			return nil // Ctrl-C while joining
-		}
+	if start != "join" || kvJoin(c, peer, f, self) == nil { // kvJoin fails on Ctrl-C only
+		kvFollowLeader(c, nd)
+		kvHandOver(nd)
 	}
-	kvFollowLeader(c, nd)
-	kvHandOver(nd)
+	// Stopping: what raft says about members it no longer reaches
+	// while it shuts down is noise.
+	logger.SetLevel(hclog.Off)
+	stop()
+	if err := nd.Close(); err != nil {
+		return fmt.Errorf("kv serve: stopping raft: %w", err)
+	}
 	kvServeEvent(c, map[string]any{"event": "stopped"}, "stopped")
 	return nil
 }
@@ -206,13 +210,13 @@ func kvServePeer(c *cli.Context, f kvServeFlags, reg core.Registry) (*core.Peer,
 // kvStartNode starts raft on the member's transport and store, first
 // bootstrapping a store of this member alone when asked; it returns
 // the member's raft address.
-func kvStartNode(c *cli.Context, f kvServeFlags, peer *core.Peer, st *consensus.Store, bootstrap bool) (*consensus.Node, string, error) {
+func kvStartNode(f kvServeFlags, peer *core.Peer, st *consensus.Store, logger hclog.Logger, bootstrap bool) (*consensus.Node, string, error) {
 	tr, err := consensus.NewTransport(peer)
 	if err != nil {
 		return nil, "", fmt.Errorf("kv serve: %w", err)
 	}
 	rc := raft.DefaultConfig()
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Output: c.App.ErrWriter, Level: f.raftLog})
+	rc.Logger = logger
 	cfg := consensus.NodeConfig{ID: f.id, Transport: tr, Logs: st.Log(), Stable: st.Stable(), Snapshots: st.Snapshots(), Raft: rc}
 	if bootstrap {
 		cfg.Bootstrap = []raft.Server{{ID: raft.ServerID(f.id), Address: tr.LocalAddr()}}
