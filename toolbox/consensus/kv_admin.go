@@ -94,13 +94,14 @@ func (s *kvService) transfer(ctx context.Context, req *core.Request) ([]byte, er
 	return nil, nil
 }
 
-// whileLeader returns ctx, ended early once this node no longer knows
-// addr as the leader's address, so that a call forwarded to a leader
+// whileLeader returns ctx, ended early once this node knows another
+// leader than the one at addr, so that a call forwarded to a leader
 // that died does not wait for its connection until the caller's
-// deadline: the node notices within an election timeout, and the
-// caller gets ErrNotLeader and tries again (a call whose connection
-// never came up was not sent: core answers it ErrNoProvider). stop ends
-// the watch and waits for it.
+// deadline: it ends when the election is over, and the caller gets
+// ErrNotLeader and tries again, reaching the new leader (a call whose
+// connection never came up was not sent: core answers it
+// ErrNoProvider). While no leader is known the call goes on waiting,
+// as it did. stop ends the watch and waits for it.
 func (s *kvService) whileLeader(ctx context.Context, addr string) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -114,7 +115,7 @@ func (s *kvService) whileLeader(ctx context.Context, addr string) (_ context.Con
 				return
 			case <-t.C:
 			}
-			if now, _ := s.n.Leader(); now != addr {
+			if now, _ := s.n.Leader(); now != "" && now != addr {
 				cancel()
 				return
 			}
