@@ -62,11 +62,11 @@ func TestExtraArgumentsAreUsageErrors(t *testing.T) {
 		}
 		name := strings.Join(path, " ")
 		t.Run(name, func(t *testing.T) {
-			code, stdout, stderr := runTool(append(path, "a", "b", "c")...) // no command takes 3
+			code, stdout, stderr := runTool(append(path, "a", "b", "c", "d")...) // no command takes 4
 			if code != exitUsage || stdout != "" {
 				t.Errorf("exit %d, stdout %q", code, stdout)
 			}
-			for _, want := range []string{"zmptool: " + name + " takes ", `got 3: "a" "b" "c" (usage: zmptool ` + name + " "} {
+			for _, want := range []string{"zmptool: " + name + " takes ", `got 4: "a" "b" "c" "d" (usage: zmptool ` + name + " "} {
 				if !strings.Contains(stderr, want) {
 					t.Errorf("stderr %q lacks %q", stderr, want)
 				}

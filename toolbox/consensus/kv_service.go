@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/gozmp/zmp/core"
@@ -28,7 +29,8 @@ const DefaultServiceName = "kv"
 
 // Serve provides the node's key-value service on p under name (""
 // for DefaultServiceName): NAME.propose, NAME.get, NAME.list and
-// NAME.events. Any node answers any call: a follower forwards writes
+// NAME.events, and the membership services NAME.members, NAME.add,
+// NAME.remove and NAME.transfer (kv_admin.go). Any node answers any call: a follower forwards writes
 // and linearizable reads to the leader, calling it straight at its raft
 // address, so the node's transport must be one whose addresses are zmp
 // endpoints (this package's Transport). stop withdraws the services.
@@ -43,6 +45,7 @@ func (n *Node) Serve(p *core.Peer, name string) (stop func(), err error) {
 		name + ".list":    s.list,
 		name + ".events":  s.events,
 	}
+	maps.Copy(handlers, s.adminHandlers())
 	var done []string
 	for svc, h := range handlers {
 		if err := p.Handle(svc, h); err != nil {
@@ -76,6 +79,8 @@ func (s *kvService) forward(ctx context.Context, req *core.Request, svc string) 
 	if addr == "" {
 		return nil, remoteErr(s.n.notLeader())
 	}
+	ctx, stop := s.whileLeader(ctx, addr) // a leader that goes away ends the call (kv_admin.go)
+	defer stop()
 	body, err := s.p.Call(ctx, svc, req.Body, core.At(addr), core.WithMetadata(core.Metadata{metaForwarded: s.n.ID()}))
 	if err != nil {
 		var re *core.RemoteError
