@@ -119,6 +119,9 @@ func (e *timeoutError) Error() string {
 	return fmt.Sprintf("core: call to %q timed out after %v (%v)", e.service, e.after, e.cause)
 }
 
+// Unwrap gives the cause, so that ErrNotSent shows through.
+func (e *timeoutError) Unwrap() error { return e.cause }
+
 func (e *timeoutError) Is(target error) bool {
 	return target == ErrTimeout || target == context.DeadlineExceeded
 }

@@ -35,13 +35,11 @@ func newClient(p *Peer) *client {
 	return c
 }
 
-// errNotSent marks a request that was never written to the provider.
-var errNotSent = errors.New("core: request not sent")
 
 // notRun reports errors after which the request certainly did not run.
 func notRun(err error) bool {
 	var re *RemoteError
-	return errors.Is(err, errNotSent) || (errors.As(err, &re) && re.Code == CodeUnavailable)
+	return errors.Is(err, ErrNotSent) || (errors.As(err, &re) && re.Code == CodeUnavailable)
 }
 
 // retryPause is how long a call waits before looking again when every

@@ -24,6 +24,15 @@ var (
 	// ErrConnectionLost means the connection to the provider broke while
 	// the call was in flight; the handler may or may not have run.
 	ErrConnectionLost = errors.New("core: connection to provider lost")
+	// ErrNotSent is matched by a call's error when the request was
+	// never written to a provider: no handler ran it, so trying it
+	// again is safe even when it is not idempotent. It comes with the
+	// reason, for example a context that ended, or the deadline, while
+	// the call waited for its connection. A call that failed without it
+	// (ErrConnectionLost, a timeout after the request went out) may or
+	// may not have run. ErrNoProvider (no provider was reached) and
+	// ErrOverloaded (the provider shed it) also mean that it did not run.
+	ErrNotSent = errors.New("core: request not sent")
 	// ErrOverloaded is returned when the provider's request queue is full.
 	// It matches a RemoteError with CodeOverloaded.
 	ErrOverloaded = errors.New("core: provider overloaded")

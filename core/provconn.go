@@ -214,7 +214,7 @@ func (pc *providerConn) call(ctx context.Context, start, deadline time.Time, ser
 func (pc *providerConn) callOut(ctx context.Context, oc *outCall) (body, meta []byte, err error) {
 	start, deadline, service := oc.start, oc.deadline, oc.service
 	if pc.goodbye.Load() && pc.hooks.retireOnGoodbye {
-		return nil, nil, errNotSent
+		return nil, nil, ErrNotSent
 	}
 	link, err := pc.link(ctx, deadline)
 	if err != nil {
@@ -226,7 +226,7 @@ func (pc *providerConn) callOut(ctx context.Context, oc *outCall) (body, meta []
 		// GOODBYE came after the check above and the connection is
 		// being closed: the request was not sent, try another provider.
 		pc.mu.Unlock()
-		return nil, nil, fmt.Errorf("%w: connection retired", errNotSent)
+		return nil, nil, fmt.Errorf("%w: connection retired", ErrNotSent)
 	}
 	pc.nextID++
 	id := pc.nextID
@@ -266,7 +266,7 @@ func (pc *providerConn) link(ctx context.Context, deadline time.Time) (*sock.Lin
 	}
 	for {
 		if err := pc.sess.LastError(); isSecurityError(err) {
-			return nil, fmt.Errorf("%w: %w", errNotSent, securityError(err))
+			return nil, fmt.Errorf("%w: %w", ErrNotSent, securityError(err))
 		}
 		wctx, cancel := context.WithDeadline(ctx, earliest(deadline, time.Now().Add(securityPoll)))
 		l, err := pc.sess.Link(wctx)
@@ -275,11 +275,11 @@ func (pc *providerConn) link(ctx context.Context, deadline time.Time) (*sock.Lin
 		case err == nil:
 			return l, nil
 		case errors.Is(err, sock.ErrClosed):
-			return nil, fmt.Errorf("%w: connection retired", errNotSent)
+			return nil, fmt.Errorf("%w: connection retired", ErrNotSent)
 		case ctx.Err() != nil:
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("%w: waiting for a connection to %s: %w", ErrNotSent, pc.info.Name, ctx.Err())
 		case !time.Now().Before(deadline):
-			return nil, errExpired
+			return nil, fmt.Errorf("%w: waiting for a connection to %s: %w", ErrNotSent, pc.info.Name, errExpired)
 		}
 	}
 }
@@ -317,7 +317,7 @@ func (pc *providerConn) send(ctx context.Context, deadline time.Time, link *sock
 	case errors.Is(err, context.DeadlineExceeded):
 		return errExpired
 	}
-	return fmt.Errorf("%w: %v", errNotSent, err)
+	return fmt.Errorf("%w: %v", ErrNotSent, err)
 }
 
 func (pc *providerConn) forget(id uint64) {

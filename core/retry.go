@@ -84,7 +84,7 @@ func retryable(err error) bool {
 	if errors.As(err, &re) {
 		return re.Code == CodeOverloaded || re.Code == CodeUnavailable
 	}
-	return errors.Is(err, ErrConnectionLost) || errors.Is(err, errNotSent)
+	return errors.Is(err, ErrConnectionLost) || errors.Is(err, ErrNotSent)
 }
 
 // backoff pauses before retry number tries (1 for the first); false

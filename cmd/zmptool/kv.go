@@ -201,7 +201,7 @@ func kvAttemptTime(ctx context.Context, n int) time.Duration {
 // did not run), or, for an idempotent call, it did not answer in time.
 func kvRetryable(err error, idempotent bool) bool {
 	notRun := []error{consensus.ErrNotLeader, core.ErrNoProvider, core.ErrUnknownService, core.ErrOverloaded}
-	unknown := []error{consensus.ErrTimeout, core.ErrConnectionLost, core.ErrTimeout, context.DeadlineExceeded}
+	unknown := []error{consensus.ErrTimeout, consensus.ErrOutcomeUnknown, core.ErrConnectionLost, core.ErrTimeout, context.DeadlineExceeded}
 	for _, e := range notRun {
 		if errors.Is(err, e) {
 			return true
@@ -259,6 +259,8 @@ func kvFailure(c *cli.Context, op string, err error) error {
 		return usageError{fmt.Errorf("kv %s: %w", op, err)}
 	case errors.Is(err, consensus.ErrNotMember), errors.Is(err, consensus.ErrLeaseNotFound), errors.Is(err, consensus.ErrCompacted):
 		return fmt.Errorf("kv %s: %w", op, err)
+	case errors.Is(err, consensus.ErrOutcomeUnknown):
+		return fmt.Errorf("kv %s: the store lost the answer (the leader changed meanwhile): the write may or may not have been applied; read the key before writing again: %w", op, err)
 	case errors.Is(err, consensus.ErrNotLeader):
 		return fmt.Errorf("kv %s: no leader within --timeout %v (an election under way, or most of the store's nodes down): %w", op, timeout, err)
 	case kvSecurityRefused(err):

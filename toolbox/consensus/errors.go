@@ -51,5 +51,13 @@ func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 // ErrBadRequest reports a key, value or argument out of bounds.
 var ErrBadRequest = errors.New("consensus: bad request")
 
+// ErrOutcomeUnknown means a write was handed to raft or to the leader
+// and then the answer was lost: the leader lost its leadership while
+// committing it, or the connection to the leader that a follower
+// forwarded it to broke. It may or may not have been applied; read
+// before writing again, or use CompareAndSwap. ErrNotLeader, by
+// contrast, always means nothing was done.
+var ErrOutcomeUnknown = errors.New("consensus: outcome unknown: the write may or may not have been applied")
+
 // ErrNotMember means a server ID is not in the cluster's configuration.
 var ErrNotMember = errors.New("consensus: not a member")

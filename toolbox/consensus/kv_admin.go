@@ -34,7 +34,7 @@ func (s *kvService) members(ctx context.Context, req *core.Request) ([]byte, err
 		return nil, core.NewError(core.CodeBadRequest, "%v", err)
 	}
 	if !stale && !s.n.IsLeader() {
-		return s.forward(ctx, req, s.name+".members")
+		return s.forward(ctx, req, s.name+".members", false)
 	}
 	if err := s.n.read(ctx, staleIf(stale)); err != nil {
 		return nil, adminRemoteErr(err)
@@ -52,7 +52,7 @@ func (s *kvService) addVoter(ctx context.Context, req *core.Request) ([]byte, er
 		return nil, core.NewError(core.CodeBadRequest, "%v", err)
 	}
 	if !s.n.IsLeader() {
-		return s.forward(ctx, req, s.name+".add")
+		return s.forward(ctx, req, s.name+".add", true)
 	}
 	if err := s.n.AddVoter(ctx, id, addr); err != nil {
 		return nil, adminRemoteErr(err)
@@ -66,7 +66,7 @@ func (s *kvService) removeServer(ctx context.Context, req *core.Request) ([]byte
 		return nil, core.NewError(core.CodeBadRequest, "%v", err)
 	}
 	if !s.n.IsLeader() {
-		return s.forward(ctx, req, s.name+".remove")
+		return s.forward(ctx, req, s.name+".remove", true)
 	}
 	if err := s.isMember(ctx, id); err != nil {
 		return nil, adminRemoteErr(err)
@@ -83,7 +83,7 @@ func (s *kvService) transfer(ctx context.Context, req *core.Request) ([]byte, er
 		return nil, core.NewError(core.CodeBadRequest, "%v", err)
 	}
 	if !s.n.IsLeader() {
-		return s.forward(ctx, req, s.name+".transfer")
+		return s.forward(ctx, req, s.name+".transfer", true)
 	}
 	if id == s.n.ID() {
 		return nil, nil // already where it was asked to be

@@ -18,6 +18,8 @@ const (
 	CodeLeaseExists   core.Code = 1503
 	CodeCompacted     core.Code = 1504
 	CodeTimeout       core.Code = 1505
+	// 1506 is CodeNotMember (kv_admin.go).
+	CodeOutcomeUnknown core.Code = 1507 // a write may or may not have been applied
 )
 
 // metaForwarded marks a request a follower forwarded to the leader: the
@@ -71,7 +73,7 @@ type kvService struct {
 
 // forward sends a request to the leader, once: a request that was
 // forwarded already is answered CodeNotLeader.
-func (s *kvService) forward(ctx context.Context, req *core.Request, svc string) ([]byte, error) {
+func (s *kvService) forward(ctx context.Context, req *core.Request, svc string, write bool) ([]byte, error) {
 	if req.Meta[metaForwarded] != "" {
 		return nil, remoteErr(s.n.notLeader())
 	}
@@ -87,9 +89,19 @@ func (s *kvService) forward(ctx context.Context, req *core.Request, svc string) 
 		if errors.As(err, &re) {
 			return nil, re
 		}
+		if write && !notDelivered(err) {
+			return nil, remoteErr(fmt.Errorf("%w: forwarded to the leader at %s: %v", ErrOutcomeUnknown, addr, err))
+		}
 		return nil, remoteErr(fmt.Errorf("%w: forwarding to the leader at %s: %v", ErrNotLeader, addr, err))
 	}
 	return body, nil
+}
+
+// notDelivered reports whether a failed call surely did not run on
+// its provider: it found none, or the provider turned it away.
+func notDelivered(err error) bool {
+	return errors.Is(err, core.ErrNotSent) || errors.Is(err, core.ErrNoProvider) ||
+		errors.Is(err, core.ErrOverloaded) || errors.Is(err, core.ErrUnknownService)
 }
 
 func (s *kvService) propose(ctx context.Context, req *core.Request) ([]byte, error) {
@@ -98,7 +110,7 @@ func (s *kvService) propose(ctx context.Context, req *core.Request) ([]byte, err
 		return nil, core.NewError(core.CodeBadRequest, "%v", err)
 	}
 	if !s.n.IsLeader() {
-		return s.forward(ctx, req, s.name+".propose")
+		return s.forward(ctx, req, s.name+".propose", true)
 	}
 	res, err := s.n.propose(ctx, c)
 	if err != nil {
@@ -113,7 +125,7 @@ func (s *kvService) get(ctx context.Context, req *core.Request) ([]byte, error) 
 		return nil, core.NewError(core.CodeBadRequest, "%v", err)
 	}
 	if !q.stale && !s.n.IsLeader() {
-		return s.forward(ctx, req, s.name+".get")
+		return s.forward(ctx, req, s.name+".get", false)
 	}
 	if err := s.n.read(ctx, staleIf(q.stale)); err != nil {
 		return nil, remoteErr(err)
@@ -132,7 +144,7 @@ func (s *kvService) list(ctx context.Context, req *core.Request) ([]byte, error)
 		return nil, core.NewError(core.CodeBadRequest, "%v", err)
 	}
 	if !q.stale && !s.n.IsLeader() {
-		return s.forward(ctx, req, s.name+".list")
+		return s.forward(ctx, req, s.name+".list", false)
 	}
 	if err := s.n.read(ctx, staleIf(q.stale)); err != nil {
 		return nil, remoteErr(err)
@@ -192,6 +204,8 @@ func remoteErr(err error) error {
 		code = CodeCompacted
 	case errors.Is(err, ErrTimeout):
 		code = CodeTimeout
+	case errors.Is(err, ErrOutcomeUnknown):
+		code = CodeOutcomeUnknown
 	case errors.Is(err, ErrBadRequest):
 		code = core.CodeBadRequest
 	case errors.Is(err, ErrClosed):
@@ -225,6 +239,8 @@ func localErr(err error) error {
 		s = ErrCompacted
 	case CodeTimeout:
 		s = ErrTimeout
+	case CodeOutcomeUnknown:
+		s = ErrOutcomeUnknown
 	case core.CodeBadRequest:
 		s = ErrBadRequest
 	default:

@@ -158,12 +158,16 @@ func (n *Node) notLeader() error {
 	return &NotLeaderError{LeaderAddr: addr, LeaderID: id}
 }
 
-// translate maps raft's errors to this package's.
+// translate maps raft's errors to this package's. raft answers
+// ErrNotLeader and ErrLeadershipTransferInProgress before it takes an
+// operation; ErrLeadershipLost after, when the entry may already be
+// committed.
 func (n *Node) translate(err error) error {
 	switch {
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		return fmt.Errorf("%w (%v)", n.notLeader(), err)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return fmt.Errorf("%w (%v)", ErrOutcomeUnknown, err)
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return ErrClosed
 	case errors.Is(err, raft.ErrEnqueueTimeout):

@@ -2,6 +2,8 @@ package consensus
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,7 +94,7 @@ func (b *readBatcher) confirm() (uint64, error) {
 	term := r.CurrentTerm()
 	if b.ready.Load() != term {
 		if err := r.Barrier(10 * time.Second).Error(); err != nil {
-			return 0, b.n.translate(err)
+			return 0, b.n.translateRead(err)
 		}
 		if r.CurrentTerm() != term {
 			return 0, b.n.notLeader()
@@ -102,7 +104,7 @@ func (b *readBatcher) confirm() (uint64, error) {
 	idx := r.CommitIndex()
 	b.confirms.Add(1)
 	if err := r.VerifyLeader().Error(); err != nil {
-		return 0, b.n.translate(err)
+		return 0, b.n.translateRead(err)
 	}
 	if r.CurrentTerm() != term {
 		return 0, b.n.notLeader()
@@ -132,4 +134,14 @@ func (n *Node) waitApplied(ctx context.Context, logs raft.LogStore, idx uint64) 
 		}
 	}
 	return nil
+}
+
+// translateRead is translate for the steps of a read, which change
+// nothing: a leadership lost on the way means only that this node
+// cannot serve it.
+func (n *Node) translateRead(err error) error {
+	if errors.Is(err, raft.ErrLeadershipLost) {
+		return fmt.Errorf("%w (%v)", n.notLeader(), err)
+	}
+	return n.translate(err)
 }
