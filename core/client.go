@@ -35,7 +35,6 @@ func newClient(p *Peer) *client {
 	return c
 }
 
-
 // notRun reports errors after which the request certainly did not run.
 func notRun(err error) bool {
 	var re *RemoteError
