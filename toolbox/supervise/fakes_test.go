@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,4 +243,21 @@ func actions(evs []Event) []action {
 		out[i] = action{ev.Kind, ev.Child}
 	}
 	return out
+}
+
+// slowStopper is a fake child whose Stop takes delay, or until its
+// context ends (sawDeadline is then set).
+type slowStopper struct {
+	*fakeChild
+	delay       time.Duration
+	sawDeadline atomic.Bool
+}
+
+func (s *slowStopper) Stop(ctx context.Context) error {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		s.sawDeadline.Store(true)
+	}
+	return s.fakeChild.Stop(ctx)
 }
