@@ -252,14 +252,14 @@ func (s *Supervisor) closeWith(ctx context.Context) {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
-		err := s.Stop(ctx)
+		s.Stop(ctx) // its ctx.Err() is Shutdown's to return
 		s.mu.Lock()
 		r := s.cur
 		s.mu.Unlock()
 		if r != nil {
 			<-r.done
 		}
-		errs := []error{err}
+		var errs []error
 		for _, sp := range s.specs {
 			errs = append(errs, closeChild(sp.Child))
 		}
