@@ -43,12 +43,14 @@ func newLoop(s *Supervisor, r *run) *loop {
 // main starts the children, serves the run, then ends it.
 func (l *loop) main(startCtx context.Context) {
 	err := l.startAll(startCtx)
+	if err == nil {
+		l.s.setState(core.StateRunning) // before Start returns
+	}
 	l.r.started <- err
 	if err != nil {
 		l.finish(err)
 		return
 	}
-	l.s.setState(core.StateRunning)
 	for !l.ending {
 		l.step()
 	}

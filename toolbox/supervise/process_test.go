@@ -137,9 +137,11 @@ func TestProcessKilledIsRestarted(t *testing.T) {
 		}
 		pid := p.callUntil(t, "calc", old, 20*time.Second)
 		took = append(took, time.Since(start))
-		if got := p.childPID(t, "calc"); got != pid {
-			t.Fatalf("kill %d: the supervisor reports PID %d, the service answers from %d", i, got, pid)
-		}
+		// The new process answers as soon as it is registered, which may
+		// be before its Start has returned to the supervisor.
+		waitFor(t, 10*time.Second, fmt.Sprintf("kill %d: the supervisor to report PID %d", i, pid), func() bool {
+			return p.childPID(t, "calc") == pid
+		})
 	}
 	kid := p.s.Children()[0]
 	if kid.Restarts != kills || kid.LastExit == nil || kid.LastExit.Normal || kid.LastExit.ExitCode != -1 {
