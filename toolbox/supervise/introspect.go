@@ -61,10 +61,59 @@ func (s *Supervisor) Stats() Stats {
 	}
 }
 
-// Attach registers the supervisor's Stats on p's zmp.stats under
-// "supervise.<name>", so that `zmptool info NODE` shows its children
-// and restarts. remove takes it away again; it may be called more than
-// once.
+// Attach registers the supervisor on p's zmp.stats under
+// "supervise.<name>", so that `zmptool info NODE` shows it: its
+// counters, each child by name (state, restarts, PID, last exit) and
+// its last AttachedEvents events as lines of text — a compact form of
+// Stats. remove takes it away again; it may be called more than once.
 func (s *Supervisor) Attach(p *core.Peer) (remove func(), err error) {
-	return p.AddStats("supervise."+s.name, func() any { return s.Stats() })
+	return p.AddStats("supervise."+s.name, func() any { return s.attached() })
+}
+
+// AttachedEvents is how many recent events Attach publishes.
+const AttachedEvents = 8
+
+// attachedStats is what Attach publishes: flat enough for zmptool info.
+type attachedStats struct {
+	Strategy      Strategy               `json:"strategy"`
+	State         string                 `json:"state"`
+	Restarts      int64                  `json:"restarts"`
+	Exits         int64                  `json:"exits"`
+	StartFailures int64                  `json:"start_failures"`
+	Killed        int64                  `json:"killed"`
+	Abandoned     int64                  `json:"abandoned"`
+	Intensity     int64                  `json:"intensity"`
+	EventsDropped int64                  `json:"events_dropped"`
+	Children      map[string]attachedKid `json:"children"`
+	Recent        []string               `json:"recent"`
+}
+
+type attachedKid struct {
+	State    ChildState `json:"state"`
+	Restarts int        `json:"restarts"`
+	PID      int        `json:"pid,omitempty"`
+	LastExit *Exit      `json:"last_exit,omitempty"`
+}
+
+func (s *Supervisor) attached() attachedStats {
+	st := s.Stats()
+	a := attachedStats{
+		Strategy: st.Strategy, State: st.State, Restarts: st.Restarts, Exits: st.Exits,
+		StartFailures: st.StartFailures, Killed: st.Killed, Abandoned: st.Abandoned,
+		Intensity: st.Intensity, EventsDropped: st.EventsDropped, Children: map[string]attachedKid{},
+	}
+	for _, c := range st.Children {
+		a.Children[c.Name] = attachedKid{State: c.State, Restarts: c.Restarts, PID: c.PID, LastExit: c.LastExit}
+	}
+	for _, ev := range st.Recent[max(0, len(st.Recent)-AttachedEvents):] {
+		line := ev.Time.Format("15:04:05.000") + " " + ev.Kind.String()
+		if ev.Child != "" {
+			line += " " + ev.Child
+		}
+		if ev.Error != "" {
+			line += ": " + ev.Error
+		}
+		a.Recent = append(a.Recent, line)
+	}
+	return a
 }

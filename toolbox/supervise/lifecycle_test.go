@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -211,19 +212,20 @@ func TestAttach(t *testing.T) {
 	var shown struct {
 		Strategy string
 		Restarts int
-		Children []struct {
-			Name     string
+		Children map[string]struct {
 			State    string
 			Restarts int
-			LastExit struct{ Normal bool }
+			LastExit struct{ Normal bool } `json:"last_exit"`
 		}
-		Recent []struct{ Kind, Child string }
+		Recent []string
 	}
 	if err := json.Unmarshal(raw, &shown); err != nil {
 		t.Fatal(err)
 	}
+	b := shown.Children["b"]
 	if shown.Strategy != "one_for_one" || shown.Restarts != 1 || len(shown.Children) != 2 ||
-		shown.Children[1].Restarts != 1 || shown.Children[1].State != "running" || shown.Children[1].LastExit.Normal {
+		b.Restarts != 1 || b.State != "running" || b.LastExit.Normal || len(shown.Recent) != 5 ||
+		!strings.HasSuffix(shown.Recent[2], "exited b: fake crash") || !strings.HasSuffix(shown.Recent[4], "started b") {
 		t.Errorf("zmp.stats shows %s", raw)
 	}
 	remove()

@@ -184,6 +184,9 @@ func (l *loop) cancelJob(j *restartJob) {
 // child of its scope still waits for its own delay (RestForOne): that
 // one's restart will start them.
 func (l *loop) onTimer(job *restartJob) {
+	if !slices.Contains(l.jobs, job) {
+		return // absorbed by a later restart after its timer fired
+	}
 	job.fired = true
 	l.jobs = slices.DeleteFunc(l.jobs, func(j *restartJob) bool { return j == job })
 	if l.ending {

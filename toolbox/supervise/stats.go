@@ -48,7 +48,8 @@ type ChildInfo struct {
 	// child-process node, this one for in-process children; 0 when it
 	// does not run.
 	PID int `json:"pid,omitempty"`
-	// Restarts counts the supervisor's restarts of this child.
+	// Restarts counts the supervisor's restarts of this child during
+	// the current (or last) run.
 	Restarts int `json:"restarts"`
 	// Started is when the current (or last) incarnation started.
 	Started time.Time `json:"started,omitzero"`
