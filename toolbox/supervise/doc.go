@@ -69,8 +69,8 @@
 // Every start, exit, restart and stop is logged (WithLogger), counted,
 // kept in a ring of recent events (Stats), and passed to WithEventFunc's
 // function through a bounded queue that never holds the supervisor up.
-// Attach publishes Stats in a peer's zmp.stats, where `zmptool info`
-// shows it.
+// Attach publishes a compact form of Stats in a peer's zmp.stats, where
+// `zmptool info` shows it.
 //
 // # Lifecycle
 //

@@ -2,12 +2,15 @@ package supervise_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
+	"github.com/gozmp/zmp/core"
 	"github.com/gozmp/zmp/toolbox/supervise"
 )
 
@@ -153,4 +156,61 @@ func ExampleWithAutoShutdown() {
 	// Output:
 	// wait: <nil>
 	// stopped
+}
+
+// Attach shows a supervisor in its peer's zmp.stats, which is what
+// `zmptool info NODE` prints.
+func ExampleSupervisor_Attach() {
+	dir, _ := os.MkdirTemp("", "zmp-example")
+	defer os.RemoveAll(dir)
+	reg, _ := core.NewDirRegistry(dir)
+	ctx := context.Background()
+	host, err := core.NewPeer(ctx, "host", core.WithRegistry(reg))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer host.Close()
+
+	failed := false
+	worker, _ := supervise.NewFunc("worker", func(ctx context.Context) error {
+		if !failed {
+			failed = true
+			return errors.New("boom")
+		}
+		<-ctx.Done()
+		return nil
+	})
+	sup, _ := supervise.New("app", supervise.OneForOne, []supervise.Spec{{Name: "worker", Child: worker}}, quiet)
+	defer sup.Close()
+	if err := sup.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	remove, err := sup.Attach(host)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer remove()
+	waitUntil(func() bool { return sup.Children()[0].Restarts == 1 })
+
+	st, err := core.Call[core.Stats](ctx, host, core.IntrospectStats, nil, core.OnNode("host"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var shown struct {
+		Restarts int
+		Children map[string]struct {
+			State    string
+			Restarts int
+		}
+	}
+	_ = json.Unmarshal(st.Extra["supervise.app"], &shown)
+	fmt.Println("restarts:", shown.Restarts)
+	fmt.Printf("worker: %+v\n", shown.Children["worker"])
+	// Output:
+	// restarts: 1
+	// worker: {State:running Restarts:1}
 }
