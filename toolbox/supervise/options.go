@@ -36,6 +36,7 @@ type config struct {
 	logger       *slog.Logger
 	onEvent      func(Event)
 	eventQueue   int
+	queueSet     bool // WithEventQueue was given
 	eventRing    int
 	clock        clock
 	rand         func() float64 // uniform in [0, 1), for jitter
@@ -152,7 +153,7 @@ func WithEventQueue(n int) Option {
 		if n <= 0 {
 			return fmt.Errorf("%w: WithEventQueue(%d)", ErrBadOption, n)
 		}
-		c.eventQueue = -n // marked as set; checked in build
+		c.eventQueue, c.queueSet = n, true
 		return nil
 	}
 }
@@ -181,11 +182,8 @@ func buildConfig(strategy Strategy, opts []Option) (config, error) {
 			return c, err
 		}
 	}
-	if c.eventQueue < 0 {
-		if c.onEvent == nil {
-			return c, fmt.Errorf("%w: WithEventQueue without WithEventFunc", ErrBadOption)
-		}
-		c.eventQueue = -c.eventQueue
+	if c.queueSet && c.onEvent == nil {
+		return c, fmt.Errorf("%w: WithEventQueue without WithEventFunc", ErrBadOption)
 	}
 	if (strategy == SimpleOneForOne) != (c.template != nil) {
 		return c, fmt.Errorf("%w: WithTemplate goes with SimpleOneForOne, and only with it", ErrBadOption)
