@@ -28,15 +28,14 @@ type loop struct {
 	seq      int           // for Spawn's generated names
 
 	ending  bool
-	endErr  error
-	endKind EventKind // EventIntensity, EventAutoShutdown, or -1 for Stop
-	stopCtx context.Context
+	endErr  error           // nil: a normal end (Stop, auto-shutdown)
+	stopCtx context.Context // the Stop's, when a Stop ended the run
 }
 
 func newLoop(s *Supervisor, r *run) *loop {
 	return &loop{
 		s: s, r: r, exits: make(chan exitMsg), timers: make(chan timerMsg),
-		quit: make(chan struct{}), endKind: -1,
+		quit: make(chan struct{}),
 	}
 }
 
@@ -73,15 +72,15 @@ func (l *loop) step() {
 	case m := <-l.timers:
 		l.onTimer(m.job)
 	case ctx := <-l.r.stopCh:
-		l.end(nil, -1)
+		l.end(nil)
 		l.stopCtx = ctx // ended by Stop: a normal end
 	}
 }
 
 // end marks the run as ending; main stops the children next.
-func (l *loop) end(err error, kind EventKind) {
+func (l *loop) end(err error) {
 	if !l.ending {
-		l.ending, l.endErr, l.endKind = true, err, kind
+		l.ending, l.endErr = true, err
 	}
 }
 
@@ -108,10 +107,6 @@ func (l *loop) finish(err error) {
 	ctx := l.stopCtx
 	if ctx == nil {
 		ctx = context.Background()
-	}
-	switch l.endKind {
-	case EventIntensity:
-		l.s.counters.intensity.Add(1)
 	}
 	l.stopAll(ctx)
 	for _, j := range l.jobs {

@@ -48,7 +48,7 @@ func (l *loop) autoShutdown(c *child) {
 		}
 	}
 	l.s.emit(Event{Kind: EventAutoShutdown, Child: c.spec.Name})
-	l.end(nil, EventAutoShutdown)
+	l.end(nil)
 }
 
 // addRestart records a restart decided now and reports whether the
@@ -65,8 +65,9 @@ func (l *loop) addRestart(now time.Time) bool {
 func (l *loop) restart(c *child) {
 	if !l.addRestart(l.s.cfg.clock.Now()) {
 		err := fmt.Errorf("%w: more than %d restarts in %v (last: %s)", ErrIntensity, l.s.cfg.maxRestarts, l.s.cfg.period, c.spec.Name)
+		l.s.counters.intensity.Add(1)
 		l.s.emit(Event{Kind: EventIntensity, Child: c.spec.Name, Err: err, Restarts: c.restarts})
-		l.end(err, EventIntensity)
+		l.end(err)
 		return
 	}
 	l.s.counters.restarts.Add(1)
