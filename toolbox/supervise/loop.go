@@ -181,11 +181,7 @@ func (l *loop) closeLater(c *child) {
 	if !c.dynamic {
 		return
 	}
-	l.s.goroutines.Add(1)
-	go func() {
-		defer l.s.goroutines.Done()
-		closeChild(c.spec.Child)
-	}()
+	l.s.goFunc(func() { closeChild(c.spec.Child) })
 }
 
 // startChild starts c and watches it; a failure is reported and
@@ -222,9 +218,7 @@ func (l *loop) watch(c *child) {
 	done := make(chan struct{})
 	c.monCancel, c.monDone = cancel, done
 	msg := exitMsg{c: c, gen: c.gen}
-	l.watchers.Add(1)
-	go func() {
-		defer l.watchers.Done()
+	l.goWatch(func() {
 		defer close(done)
 		msg.err = c.spec.Child.Wait(ctx)
 		if ctx.Err() != nil {
@@ -234,6 +228,15 @@ func (l *loop) watch(c *child) {
 		case l.exits <- msg:
 		case <-ctx.Done():
 		}
+	})
+}
+
+// goWatch runs f in a goroutine that the end of the run waits for.
+func (l *loop) goWatch(f func()) {
+	l.watchers.Add(1)
+	go func() {
+		defer l.watchers.Done()
+		f()
 	}()
 }
 

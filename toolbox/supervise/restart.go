@@ -145,7 +145,9 @@ func (l *loop) tryAgain(c *child) {
 	l.restart(c)
 }
 
-// schedule runs job after delay, through the loop.
+// schedule runs job after delay, through the loop. The timer counts as
+// a watcher from now: its callback, or cancelJob when it stops the
+// timer first, marks it done.
 func (l *loop) schedule(job *restartJob, delay time.Duration) {
 	l.jobs = append(l.jobs, job)
 	l.watchers.Add(1)

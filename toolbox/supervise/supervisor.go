@@ -59,20 +59,8 @@ func New(name string, strategy Strategy, specs []Spec, opts ...Option) (*Supervi
 	if strategy == SimpleOneForOne && len(specs) > 0 {
 		return nil, fmt.Errorf("%w: a SimpleOneForOne supervisor has no specs, only its template", ErrBadSpec)
 	}
-	if t := cfg.template; t != nil {
-		if err := checkPolicy("template", t.Restart, t.Shutdown, t.Significant, cfg.auto); err != nil {
-			return nil, err
-		}
-	}
-	seen := map[string]bool{}
-	for _, sp := range specs {
-		if err := checkSpec(sp, cfg.auto); err != nil {
-			return nil, err
-		}
-		if seen[sp.Name] {
-			return nil, fmt.Errorf("%w: two children named %q", ErrBadSpec, sp.Name)
-		}
-		seen[sp.Name] = true
+	if err := checkSpecs(specs, cfg); err != nil {
+		return nil, err
 	}
 	s := &Supervisor{
 		name: name, strategy: strategy, specs: append([]Spec(nil), specs...), cfg: cfg,
@@ -81,15 +69,42 @@ func New(name string, strategy Strategy, specs []Spec, opts ...Option) (*Supervi
 	s.children = s.freshChildren()
 	if cfg.onEvent != nil {
 		s.events = make(chan Event, cfg.eventQueue)
-		s.goroutines.Add(1)
-		go func() {
-			defer s.goroutines.Done()
+		s.goFunc(func() {
 			for ev := range s.events {
 				cfg.onEvent(ev)
 			}
-		}()
+		})
 	}
 	return s, nil
+}
+
+// goFunc runs f in a goroutine that Close waits for.
+func (s *Supervisor) goFunc(f func()) {
+	s.goroutines.Add(1)
+	go func() {
+		defer s.goroutines.Done()
+		f()
+	}()
+}
+
+// checkSpecs validates the template and the specs of New.
+func checkSpecs(specs []Spec, cfg config) error {
+	if t := cfg.template; t != nil {
+		if err := checkPolicy("template", t.Restart, t.Shutdown, t.Significant, cfg.auto); err != nil {
+			return err
+		}
+	}
+	seen := map[string]bool{}
+	for _, sp := range specs {
+		if err := checkSpec(sp, cfg.auto); err != nil {
+			return err
+		}
+		if seen[sp.Name] {
+			return fmt.Errorf("%w: two children named %q", ErrBadSpec, sp.Name)
+		}
+		seen[sp.Name] = true
+	}
+	return nil
 }
 
 // checkSpec validates one static child spec.
@@ -144,11 +159,7 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.goroutines.Add(1)
-	go func() {
-		defer s.goroutines.Done()
-		newLoop(s, r).main(ctx)
-	}()
+	s.goFunc(func() { newLoop(s, r).main(ctx) })
 	select {
 	case err = <-r.started:
 	case <-r.done:
