@@ -34,6 +34,7 @@ type Registry struct {
 	addrs   []string
 	mu      sync.Mutex
 	next    int               // the address to try first
+	trusted bool              // next answered, and nothing failed since
 	leases  map[string]uint64 // by node name: the lease of our registration
 	closing sync.Once
 }
@@ -68,8 +69,11 @@ func (r *Registry) Close() error {
 // answers or fails for good.
 func (r *Registry) try(ctx context.Context, f func(ctx context.Context, c *Client) error) error {
 	r.mu.Lock()
-	start := r.next
+	start, trusted := r.next, r.trusted
 	r.mu.Unlock()
+	if !trusted && len(r.addrs) > 1 {
+		start = r.probe(ctx, start)
+	}
 	var last error
 	for i := range r.addrs {
 		k := (start + i) % len(r.addrs)
@@ -77,13 +81,16 @@ func (r *Registry) try(ctx context.Context, f func(ctx context.Context, c *Clien
 		err := f(actx, NewClient(r.p, r.name, core.At(r.addrs[k])))
 		cancel()
 		if err == nil || !retryElsewhere(err) || ctx.Err() != nil {
-			if err == nil && i > 0 {
+			if err == nil {
 				r.mu.Lock()
-				r.next = k
+				r.next, r.trusted = k, true
 				r.mu.Unlock()
 			}
 			return err
 		}
+		r.mu.Lock()
+		r.trusted = false
+		r.mu.Unlock()
 		last = err
 	}
 	return fmt.Errorf("%w: %v", core.ErrRegistryUnavailable, last)

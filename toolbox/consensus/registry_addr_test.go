@@ -79,3 +79,17 @@ func TestRegistryOpenedByAddress(t *testing.T) {
 		return err == nil && string(b) == "hi"
 	})
 }
+
+// A node of the store that is down, listed first, is skipped by the
+// probe instead of holding every call for its share of the deadline.
+func TestRegistryProbeSkipsDownNodes(t *testing.T) {
+	_, r := regSetup(t)
+	dead := "tcp://127.0.0.1:1" // refused
+	r.addrs = append([]string{dead}, r.addrs...)
+	if i := r.probe(trCtx(t, 20*time.Second), 0); i == 0 {
+		t.Fatalf("the probe chose the dead address")
+	}
+	if i := (&Registry{p: r.p, addrs: []string{dead, "tcp://127.0.0.1:2"}}).probe(trCtx(t, 20*time.Second), 1); i != 1 {
+		t.Fatalf("with no node answering the probe chose %d, want the fallback 1", i)
+	}
+}
