@@ -19,7 +19,7 @@ func infoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "info",
 		Category:  "inspect and drive",
-		Usage:     "show a node's identity, endpoints and counters (its zmp.info and zmp.stats)",
+		Usage:     "show a node's identity, endpoints and counters (its zmp.info and zmp.stats), or a group's members",
 		ArgsUsage: "NODE",
 		Flags:     []cli.Flag{registryFlag(), timeoutFlag(5*time.Second, "bound for the registry read and each call"), jsonFlag(`print {"info": ..., "stats": ...} as JSON`)},
 		Action:    info,
@@ -47,7 +47,7 @@ func info(c *cli.Context) error {
 	name := args[0]
 	if _, err := core.Lookup(ctx, s.reg, name); err != nil {
 		if errors.Is(err, core.ErrNotFound) {
-			return fmt.Errorf("no live node named %q in %s (zmptool list nodes shows them)", name, s.registryName())
+			return groupInfo(c, s, name)
 		}
 		return err
 	}

@@ -204,7 +204,7 @@ func TestInfo(t *testing.T) {
 	expectOutput(t, s, []string{"info", "relay"}, `(?s)node +relay\n.*pid \d+ on .*SUBSCRIPTION +PUBLISHERS +RECEIVED +DROPPED +MISSED +QUEUED\ndemo\.\* +1 .*\ndemo\.raw +1 `)
 	expectOutput(t, s, []string{"info", "sensor"}, `(?s)TOPIC +PUBLISHED +DELIVERED +DROPPED +BYTES\ndemo\.raw +0 +0 +0 +0\n`)
 	code, _, stderr := s.tool("info", "ghost")
-	if code != exitFailure || !strings.Contains(stderr, `no live node named "ghost"`) {
+	if code != exitFailure || !strings.Contains(stderr, `no live node or group named "ghost"`) {
 		t.Errorf("info ghost: exit %d, stderr %q", code, stderr)
 	}
 }
