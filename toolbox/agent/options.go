@@ -177,17 +177,27 @@ func WithNodeHost(host string) Option {
 
 // WithSecurity secures the agent and the nodes it places. Only CURVE
 // is accepted: the agent then answers only the clients whose keys the
-// Authenticator admits (an AllowAnyKey authenticator admits anyone:
-// don't). The nodes get the same key pair and authenticator. Default:
+// Authenticator admits; one that admits any key (AllowAnyKey) is
+// refused with ErrInsecure. The nodes get the same key pair and authenticator. Default:
 // none, which needs WithInsecure.
 func WithSecurity(s core.Security) Option {
 	return func(c *config) error {
 		if s.Mechanism() != "CURVE" {
 			return fmt.Errorf("%w: WithSecurity: the agent takes CURVE only, not %s", ErrBadOption, s.Mechanism())
 		}
+		if admitsAnyKey(s.Authenticator()) {
+			return fmt.Errorf("%w: WithSecurity: its Authenticator admits any client key (AllowAnyKey); name the keys", ErrInsecure)
+		}
 		c.security = &s
 		return nil
 	}
+}
+
+// admitsAnyKey reports whether auth admits a key no one was given: a
+// fresh random one.
+func admitsAnyKey(auth *core.Authenticator) bool {
+	kp, err := core.GenerateKeyPair()
+	return auth == nil || err != nil || auth.TrustsServer(kp.Public)
 }
 
 // WithInsecure(true) lets the agent run without security, answering

@@ -197,10 +197,7 @@ func (a *Agent) existing(spec Spec) (*entry, error) {
 		e, _, err := a.sameEntry(e, spec)
 		return e, err
 	}
-	if len(a.entries) >= a.cfg.maxNodes {
-		return nil, a.fullError()
-	}
-	return nil, nil
+	return nil, nil // the kind and arguments are checked, then the room
 }
 
 // sameEntry returns e if its spec is spec's and it is not stopping.

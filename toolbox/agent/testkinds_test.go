@@ -60,15 +60,18 @@ func calcKind() core.Behavior {
 }
 
 // newGreeter serves NAME.greet, answering "<greeting>, <who>"; its
-// argument is --greeting (default hello).
+// arguments are --greeting (default hello) and --delay, how long its
+// Setup takes.
 func newGreeter(args []string) (core.Behavior, error) {
 	fs := flag.NewFlagSet("greeter", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	greeting := fs.String("greeting", "hello", "what to say")
+	delay := fs.Duration("delay", 0, "how long Setup takes")
 	if err := fs.Parse(args); err != nil {
 		return core.Behavior{}, err
 	}
 	return core.Behavior{Setup: func(_ context.Context, p *core.Peer) error {
+		time.Sleep(*delay)
 		return core.Provide(p, p.Name()+".greet", func(_ context.Context, who string) (string, error) {
 			return *greeting + ", " + who, nil
 		})
