@@ -213,5 +213,5 @@ func (c *Client) Find(ctx context.Context, sel, name string) (string, NodeStatus
 			}
 		}
 	}
-	return "", NodeStatus{}, errors.Join(append([]error{fmt.Errorf("%w: %q on %d agents", ErrNotFound, name, len(agents))}, errs...)...)
+	return "", NodeStatus{}, errors.Join(append([]error{fmt.Errorf("%w: %q is on none of the %d agents asked", ErrNotFound, name, len(agents))}, errs...)...)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -232,7 +233,7 @@ func (a *Agent) newEntry(spec Spec) (*entry, error) {
 	node, err := a.l.NewNode(spec.Kind, spec.Name, a.nodeOptions(spec, e.logs)...)
 	switch {
 	case errors.Is(err, core.ErrBadArgs):
-		return nil, failure(CodeBadArgs, "%v", err)
+		return nil, failure(CodeBadArgs, "%s", strings.TrimPrefix(err.Error(), core.ErrBadArgs.Error()+": "))
 	case errors.Is(err, core.ErrUnknownKind):
 		return nil, failure(CodeUnknownKind, "%v", err)
 	case errors.Is(err, core.ErrBadName):

@@ -100,9 +100,13 @@ func chattyKind(args []string) (core.Behavior, error) {
 	}}
 	if *every > 0 {
 		tick := 0
-		b.Update = func(context.Context, *core.Peer, time.Duration) error {
+		b.Update = func(ctx context.Context, _ *core.Peer, _ time.Duration) error {
 			fmt.Printf("tick %d\n", tick)
 			tick++
+			select {
+			case <-ctx.Done():
+			case <-time.After(*every):
+			}
 			return nil
 		}
 	}
