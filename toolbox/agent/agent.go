@@ -30,12 +30,13 @@ type Agent struct {
 	cancel context.CancelFunc
 	ops    sync.WaitGroup // operations run for callers (see run)
 
-	mu      sync.Mutex
-	peer    *core.Peer
-	started time.Time
-	entries map[string]*entry
-	order   []*entry // placement order
-	closing bool
+	mu          sync.Mutex
+	startCalled bool
+	peer        *core.Peer
+	started     time.Time
+	entries     map[string]*entry
+	order       []*entry // placement order
+	closing     bool
 
 	stats     counters
 	closeOnce sync.Once
@@ -82,10 +83,11 @@ func (a *Agent) Start(ctx context.Context) error {
 	case a.closing:
 		a.mu.Unlock()
 		return ErrClosed
-	case a.peer != nil:
+	case a.startCalled:
 		a.mu.Unlock()
 		return fmt.Errorf("%w: Start called twice", ErrBadOption)
 	}
+	a.startCalled = true
 	a.mu.Unlock()
 	p, err := core.NewPeer(ctx, a.cfg.name, a.peerOptions()...)
 	if err != nil {
@@ -95,17 +97,17 @@ func (a *Agent) Start(ctx context.Context) error {
 		p.Close()
 		return fmt.Errorf("%w: the registry %T cannot be shared with the nodes' processes", ErrBadOption, p.Registry())
 	}
-	if err := a.serve(p); err != nil {
-		p.Close()
-		return err
-	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.closing {
+		a.mu.Unlock()
 		p.Close()
 		return ErrClosed
 	}
-	a.peer, a.started = p, time.Now()
+	a.peer, a.started = p, time.Now() // before the services: their handlers use it
+	a.mu.Unlock()
+	if err := a.serve(p); err != nil {
+		return errors.Join(err, a.Close())
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -329,4 +330,64 @@ func containsAll(s string, parts ...string) bool {
 		}
 	}
 	return true
+}
+
+// Start runs once; after Close every request is refused and Close is
+// idempotent.
+func TestAgentLifecycle(t *testing.T) {
+	h := newHarness(t)
+	if err := h.agent.Start(h.ctx); !errors.Is(err, ErrBadOption) {
+		t.Errorf("a second Start: %v", err)
+	}
+	h.start(Spec{Name: "c1", Kind: "calc"})
+	if err := h.agent.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.agent.Close(); err != nil {
+		t.Errorf("a second Close: %v", err)
+	}
+	if _, err := h.agent.place(h.ctx, Spec{Name: "c2", Kind: "calc"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("placing on a closed agent: %v", err)
+	}
+	a, err := New(testLauncher, WithInsecure(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if err := a.Start(h.ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Start after Close: %v", err)
+	}
+	if _, err := New(nil, WithInsecure(true)); !errors.Is(err, ErrBadOption) {
+		t.Errorf("New(nil): %v", err)
+	}
+}
+
+// A node that does not stop within its shutdown is killed; Shutdown
+// bounded by a context that ends first returns its error, and Close
+// then waits for the end.
+func TestShutdownKillsStubbornNodes(t *testing.T) {
+	h := newHarness(t, WithShutdown(300*time.Millisecond))
+	slow := h.start(Spec{Name: "slow", Kind: "stubborn"})
+	t0 := time.Now()
+	st, err := h.client.Stop(h.ctx, "a1", "slow")
+	if err != nil || st.State != StateStopped {
+		t.Fatalf("stop: %+v, %v", st, err)
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("stopping a stubborn node took %v with a shutdown of 300ms", d)
+	}
+	if !processGone(slow.PID) {
+		t.Errorf("the stubborn node %d survived", slow.PID)
+	}
+
+	again := h.start(Spec{Name: "slow2", Kind: "stubborn"})
+	ctx, cancel := context.WithTimeout(h.ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := h.agent.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown past its context: %v", err)
+	}
+	h.agent.Close()
+	if !processGone(again.PID) {
+		t.Errorf("the node %d survived Close", again.PID)
+	}
 }

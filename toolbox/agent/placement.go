@@ -85,11 +85,14 @@ func (e *entry) restarts() int64 {
 }
 
 // close stops the node within its shutdown (and ctx) and closes it,
-// its supervisor and its output.
+// its supervisor and its output. When ctx ends first the node is
+// killed at once, which is not an error of the node's: the caller
+// reports ctx's end.
 func (e *entry) close(ctx context.Context) error {
 	err := e.sup.Shutdown(ctx)
 	if ctx.Err() != nil {
-		err = errors.Join(err, e.sup.Close()) // Shutdown gave up waiting; Close waits
+		e.sup.Close() // Shutdown gave up waiting; Close waits
+		err = nil
 	}
 	e.logs.close()
 	return err
