@@ -30,7 +30,7 @@ consensus-long:
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
-	@for pkg in ./internal/zmtp ./core ./toolbox/proxy ./toolbox/cache ./toolbox/consensus; do \
+	@for pkg in ./internal/zmtp ./core ./toolbox/proxy ./toolbox/cache ./toolbox/consensus ./toolbox/agent; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -48,11 +48,15 @@ func (l *Launcher) childNode(raw string) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	b, err := construct(cc.Kind, newBehavior, cc.Args)
+	if err != nil {
+		return nil, err
+	}
 	opts, err := cc.options()
 	if err != nil {
 		return nil, err
 	}
-	return NewNode(cc.Name, newBehavior(), append(append([]Option(nil), l.opts...), opts...)...)
+	return NewNode(cc.Name, b, append(append([]Option(nil), l.opts...), opts...)...)
 }
 
 func (l *Launcher) runChildNode(n *Node, enc *json.Encoder, alive *os.File) int {

@@ -13,6 +13,7 @@ const envChild = "ZMP_CHILD_CONFIG"
 // process boundary.
 type childConfig struct {
 	Kind              string            `json:"kind"`
+	Args              []string          `json:"args,omitempty"`
 	Name              string            `json:"name"`
 	Registry          string            `json:"registry,omitempty"`
 	Transport         Transport         `json:"transport"`
@@ -61,7 +62,7 @@ func (r *RemoteRegistry) Address() string {
 
 func newChildConfig(kind, name string, c config) (childConfig, error) {
 	cc := childConfig{
-		Kind: kind, Name: name, Transport: c.transport, Host: c.host,
+		Kind: kind, Args: c.kindArgs, Name: name, Transport: c.transport, Host: c.host,
 		RPCEndpoint: c.rpcEndpoint, PubEndpoint: c.pubEndpoint,
 		MaxMessageSize: c.maxMessageSize, CallTimeout: c.callTimeout,
 		Heartbeat: c.heartbeat, HeartbeatTimeout: c.heartbeatTimeout, HandshakeTimeout: c.handshakeTimeout,

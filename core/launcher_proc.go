@@ -87,6 +87,7 @@ func (r *procRunner) start(ctx context.Context) (NodeInfo, error) {
 var childSentinels = []error{
 	ErrNameTaken, ErrBadName, ErrClosed, ErrNoProvider, ErrTimeout, ErrUnknownService,
 	ErrTooLarge, ErrConnectionLost, ErrOverloaded, ErrNotFound, ErrStopTimeout,
+	ErrBadArgs, ErrUnknownKind,
 }
 
 // startFailure is the status a child sends when its node did not start.

@@ -131,6 +131,9 @@ func NewNode(name string, b Behavior, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.reject(setKindArgs, "NewNode (a Launcher's NewNode takes it)"); err != nil {
+		return nil, err
+	}
 	if name == "" {
 		name = "node-" + newID()[:12]
 	}

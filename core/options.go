@@ -104,6 +104,7 @@ type config struct {
 	stopTimeout    time.Duration
 	output         io.Writer
 	inProcess      bool
+	kindArgs       []string // WithKindArgs
 
 	set optionSet // which options of limited scope were given
 }
@@ -116,10 +117,11 @@ const (
 	setStopTimeout
 	setOutput
 	setInProcess
+	setKindArgs
 )
 
 // nodeOnly are the options that only nodes take.
-const nodeOnly = setUpdateInterval | setStopTimeout | setOutput | setInProcess
+const nodeOnly = setUpdateInterval | setStopTimeout | setOutput | setInProcess | setKindArgs
 
 // names lists the options in s, for error messages.
 func (s optionSet) names() []string {
@@ -127,7 +129,7 @@ func (s optionSet) names() []string {
 	for _, o := range []struct {
 		bit  optionSet
 		name string
-	}{{setUpdateInterval, "WithUpdateInterval"}, {setStopTimeout, "WithStopTimeout"}, {setOutput, "WithOutput"}, {setInProcess, "WithInProcess"}} {
+	}{{setUpdateInterval, "WithUpdateInterval"}, {setStopTimeout, "WithStopTimeout"}, {setOutput, "WithOutput"}, {setInProcess, "WithInProcess"}, {setKindArgs, "WithKindArgs"}} {
 		if s&o.bit != 0 {
 			names = append(names, o.name)
 		}

@@ -49,7 +49,7 @@ func registerTestKinds(l *Launcher) error {
 			return err
 		}
 	}
-	return nil
+	return registerArgKinds(l)
 }
 
 // markPath is where the node named name leaves its mark what.

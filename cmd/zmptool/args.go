@@ -47,7 +47,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 		out, rest = append(out, rest[0]), rest[1:]
 		flags = append([]cli.Flag{cli.HelpFlag}, cmd.Flags...)
 		if len(cmd.Subcommands) == 0 {
-			return append(out, reorderFlags(flags, rest)...)
+			return append(out, reorderFlags(flags, rest, passesArgs(cmd))...)
 		}
 		cmds = cmd.Subcommands
 	}
@@ -66,16 +66,25 @@ func leadingFlags(flags []cli.Flag, args []string) int {
 	return min(i, len(args))
 }
 
+// passesArgs reports whether cmd's arguments after the first are those
+// of something it runs (its ArgsUsage ends in "[ARGS...]", as run's
+// "KIND [ARGS...]"): they are passed on as they are, flags included.
+func passesArgs(cmd *cli.Command) bool { return strings.HasSuffix(cmd.ArgsUsage, "[ARGS...]") }
+
 // reorderFlags puts the flags among args (a command's tokens) first,
-// then "--" and the arguments, in their order.
-func reorderFlags(flags []cli.Flag, args []string) []string {
+// then "--" and the arguments, in their order. With rest set, every
+// token after the first argument is an argument.
+func reorderFlags(flags []cli.Flag, args []string, rest bool) []string {
 	var flagArgs, positional []string
 	help := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
-		case a == "--":
-			positional = append(positional, args[i+1:]...)
+		case a == "--", rest && len(positional) > 0:
+			if a == "--" {
+				i++
+			}
+			positional = append(positional, args[i:]...)
 			i = len(args)
 		case !isFlag(a):
 			positional = append(positional, a)

@@ -41,6 +41,10 @@ func TestFlagsFirst(t *testing.T) {
 		{"help command left alone", "help list", "help list"},
 		{"global flag then command", "--help call add --node x", "--help call --node x -- add"},
 		{"global flag then command, with help", "-v call add --help", "-v call --help"},
+		{"run: the kind's arguments stay", "run --on a1 echo --service e --forward f", "run --on a1 -- echo --service e --forward f"},
+		{"run: flags before the kind move", "run echo --on a1", "run -- echo --on a1"},
+		{"run: help after the kind is the kind's", "run --on a1 cache --help", "run --on a1 -- cache --help"},
+		{"run: user's --", "run --on a1 -- echo -x", "run --on a1 -- echo -x"},
 	}
 	app := newApp(nil, io.Discard, io.Discard)
 	for _, tt := range tests {

@@ -11,7 +11,14 @@ import (
 	"go.uber.org/goleak"
 )
 
+// envToolMain makes this test binary zmptool itself, for tests that run
+// zmptool as a process (an agent, in network namespaces among others).
+const envToolMain = "ZMPTOOL_TEST_AS_MAIN"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(envToolMain) != "" {
+		os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	}
 	// The selftest re-executes this binary as its nodes: be them.
 	if l, err := newLauncher(); err == nil {
 		if code, isChild := l.RunChild(); isChild {

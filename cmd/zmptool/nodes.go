@@ -23,7 +23,7 @@ const (
 )
 
 func newLauncher() (*core.Launcher, error) {
-	l, err := core.NewLauncher()
+	l, err := core.NewLauncher(core.WithNodeOptions(registryOpener())) // nodes of an agent read kv:// too
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +31,7 @@ func newLauncher() (*core.Launcher, error) {
 		l.Register(kindCalc, calcBehavior),
 		l.Register(kindSensor, sensorBehavior),
 		l.Register(kindRelay, relayBehavior),
+		registerAgentKinds(l),
 	)
 }
 
