@@ -121,7 +121,11 @@ func retryElsewhere(err error) bool {
 }
 
 // Register records info under its name for ttl, tied to a lease of the
-// store that registering again renews.
+// store that registering again renews. A name held by another node is
+// refused with core.ErrNameTaken while that node's entry lives, unless
+// the node's process is known to be gone (core.NodeGone: it ran on this
+// host and died), so that a node restarted on the same host takes its
+// name back at once.
 func (r *Registry) Register(ctx context.Context, info core.NodeInfo, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("%w: registration ttl %v", ErrBadRequest, ttl)
@@ -140,7 +144,7 @@ func (r *Registry) Register(ctx context.Context, info core.NodeInfo, ttl time.Du
 		var modRev uint64
 		if found {
 			var old core.NodeInfo
-			if json.Unmarshal(cur.Value, &old) == nil && old.ID != info.ID {
+			if json.Unmarshal(cur.Value, &old) == nil && old.ID != info.ID && !core.NodeGone(old) {
 				return fmt.Errorf("%w: %q is registered by %s", core.ErrNameTaken, info.Name, old.ID)
 			}
 			modRev = cur.ModRev
@@ -214,6 +218,8 @@ func (r *Registry) Deregister(ctx context.Context, name, id string) error {
 }
 
 // Nodes returns every live entry, sorted by name, read linearizably.
+// Entries of nodes whose process is known to be gone (core.NodeGone) are
+// left out before their lease expires.
 func (r *Registry) Nodes(ctx context.Context) ([]core.NodeInfo, error) {
 	var out []core.NodeInfo
 	err := r.try(ctx, func(ctx context.Context, c *Client) error {
@@ -231,7 +237,7 @@ func decodeNodes(es []Entry) []core.NodeInfo {
 	out := make([]core.NodeInfo, 0, len(es))
 	for _, e := range es {
 		var info core.NodeInfo
-		if json.Unmarshal(e.Value, &info) == nil && info.Name == strings.TrimPrefix(e.Key, RegistryPrefix) {
+		if json.Unmarshal(e.Value, &info) == nil && info.Name == strings.TrimPrefix(e.Key, RegistryPrefix) && !core.NodeGone(info) {
 			out = append(out, info)
 		}
 	}

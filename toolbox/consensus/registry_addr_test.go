@@ -3,6 +3,9 @@ package consensus
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -91,5 +94,54 @@ func TestRegistryProbeSkipsDownNodes(t *testing.T) {
 	}
 	if i := (&Registry{p: r.p, addrs: []string{dead, "tcp://127.0.0.1:2"}}).probe(trCtx(t, 20*time.Second), 1); i != 1 {
 		t.Fatalf("with no node answering the probe chose %d, want the fallback 1", i)
+	}
+}
+
+// A name held by a node that died on this host is taken back at once,
+// and the dead node's entry is not listed; one held by a live process
+// is not.
+func TestRegistryTakesBackDeadNodesName(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("process tables are read on Linux only")
+	}
+	_, r := regSetup(t)
+	ctx := trCtx(t, 60*time.Second)
+	host, _ := os.Hostname()
+	proc := func() *exec.Cmd {
+		cmd := exec.Command("sleep", "60")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	live, dead := proc(), proc()
+	info := func(name, id string, pid int) core.NodeInfo {
+		return core.NodeInfo{Name: name, ID: id, PID: pid, Host: host, Started: time.Now().Add(-time.Second), RPC: "tcp://127.0.0.1:9"}
+	}
+	for _, in := range []core.NodeInfo{info("w-live", "old-live", live.Process.Pid), info("w-dead", "old-dead", dead.Process.Pid)} {
+		if err := r.Register(ctx, in, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead.Process.Kill()
+	dead.Wait()
+	nodes, err := r.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.Name == "w-dead" {
+			t.Fatalf("the dead node's entry is listed: %+v", n)
+		}
+	}
+	if err := r.Register(ctx, info("w-live", "new", os.Getpid()), time.Minute); !errors.Is(err, core.ErrNameTaken) {
+		t.Fatalf("the name of a live process's node: %v, want ErrNameTaken", err)
+	}
+	if err := r.Register(ctx, info("w-dead", "new", os.Getpid()), time.Minute); err != nil {
+		t.Fatalf("the name of a dead process's node is not taken back: %v", err)
+	}
+	if n, err := core.Lookup(ctx, r, "w-dead"); err != nil || n.ID != "new" {
+		t.Fatalf("after the takeover: %+v, %v", n, err)
 	}
 }
