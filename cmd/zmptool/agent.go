@@ -32,7 +32,7 @@ func agentCommand(l *core.Launcher) *cli.Command {
 			"that register themselves, keeps them running while no controller is connected, and stops\n" +
 			"them all, in reverse order, on Ctrl-C. It runs code on request: it refuses to start\n" +
 			"without CURVE (--curve-secret with --allow-keys: only those client keys may call it)\n" +
-			"unless given --insecure and a loopback --bind. See docs/placement.md.",
+			"unless given --insecure and a loopback --bind. See docs/supervision.md.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", Value: agent.DefaultName(), Usage: "the agent's node name", EnvVars: []string{"ZMP_AGENT_NAME"}},
 			&cli.StringFlag{Name: "labels", Usage: "the agent's labels, k=v,k=v: `run --on k=v` selects by them; its nodes carry them too", EnvVars: []string{"ZMP_AGENT_LABELS"}},

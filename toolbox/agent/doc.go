@@ -19,7 +19,7 @@
 //
 // Client calls them from a controller's peer; `zmptool agent` runs an
 // agent and `zmptool run|ps|stop|restart|logs|agents` are clients (see
-// docs/zmptool.md and docs/placement.md). A program with kinds of its
+// docs/zmptool.md and docs/supervision.md#host-agents-and-placement). A program with kinds of its
 // own runs its own agent: register the kinds, call RunChild first
 // thing in main, then New and Start.
 //
