@@ -142,6 +142,7 @@ type lnStats struct {
 	kills, restarts, installs int
 	compared                  int // log entries compared between members
 	acked, ackedInLog         int // acknowledged writes, those found in a log
+	phases                    string
 
 	// What the checks ran on, for TestLinearizableAfterChecksBite.
 	h      *linHistory
@@ -155,8 +156,12 @@ func (s *lnStats) add(o lnStats) {
 }
 
 func (s lnStats) String() string {
-	return fmt.Sprintf("%d operations (%v), %d terms with a leader, %d kills, %d restarts, %d snapshot installs, %d log entries compared between members, %d of %d acknowledged writes found in the logs",
+	out := fmt.Sprintf("%d operations (%v), %d terms with a leader, %d kills, %d restarts, %d snapshot installs, %d log entries compared between members, %d of %d acknowledged writes found in the logs",
 		s.ops, s.res, s.terms, s.kills, s.restarts, s.installs, s.compared, s.ackedInLog, s.acked)
+	if s.phases != "" {
+		out += "; " + s.phases
+	}
+	return out
 }
 
 // linRun runs one seed on an in-memory cluster of three.
@@ -168,6 +173,7 @@ func linRun(t *testing.T, seed uint64, d time.Duration, stale bool) lnStats {
 // checks after the schedule; stale makes the clients read stale from a
 // random node, which porcupine must catch.
 func linRunOn(t *testing.T, c *lnCluster, seed uint64, d time.Duration, stale bool) lnStats {
+	t0 := time.Now()
 	c.leadForSnapshots()
 	h := &linHistory{start: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -208,6 +214,7 @@ func linRunOn(t *testing.T, c *lnCluster, seed uint64, d time.Duration, stale bo
 	if auditErr != nil {
 		t.Fatalf("seed %d, during the schedule: %v", seed, auditErr)
 	}
+	t1 := time.Now()
 	c.restartAll()
 	c.heal()
 	finals := linFinal(t, c, h)
@@ -232,7 +239,10 @@ func linRunOn(t *testing.T, c *lnCluster, seed uint64, d time.Duration, stale bo
 		t.Fatalf("seed %d: the log checks saw nothing: %v", seed, st)
 	}
 	st.h, st.aud, st.finals = h, aud, finals
+	t2 := time.Now()
 	st.res = porcupine.CheckOperationsTimeout(linModel, h.ops, 30*time.Second)
+	st.phases = fmt.Sprintf("schedule %.1f s, restarts and checks %.1f s, porcupine %.1f s",
+		t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), time.Since(t2).Seconds())
 	return st
 }
 
@@ -270,11 +280,16 @@ func linFinal(t *testing.T, c *lnCluster, h *linHistory) map[string]*Entry {
 	if len(nodes) != c.size() {
 		t.Fatalf("%d of %d members run after the schedule", len(nodes), c.size())
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	start := time.Now()
+	slow := false
 	for _, nd := range nodes {
 		for nd.Revision() < rev {
-			if time.Now().After(deadline) {
+			if time.Since(start) > 60*time.Second {
 				t.Fatalf("replica %s did not catch up with revision %d within 60 s:%s", nd.ID(), rev, c.describe())
+			}
+			if !slow && time.Since(start) > 10*time.Second {
+				slow = true
+				t.Logf("replica %s has not caught up with revision %d after 10 s:%s", nd.ID(), rev, c.describe())
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -294,11 +309,15 @@ func linFinal(t *testing.T, c *lnCluster, h *linHistory) map[string]*Entry {
 // the test fails when ctx ends first.
 func lnRetry(t *testing.T, ctx context.Context, what string, f func(context.Context) error) {
 	t.Helper()
-	for {
+	start := time.Now()
+	for tries := 1; ; tries++ {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := f(cctx)
 		cancel()
 		if err == nil {
+			if time.Since(start) > 10*time.Second {
+				t.Logf("%s took %d tries, %.1f s", what, tries, time.Since(start).Seconds())
+			}
 			return
 		}
 		if ctx.Err() != nil {
@@ -511,7 +530,18 @@ func lnRunSeeds(t *testing.T, what string, d time.Duration, cluster func(t *test
 	var sum lnStats
 	for seed := uint64(1); seed <= uint64(seeds); seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			st := linRunOn(t, cluster(t, seed), seed, d, false)
+			start := time.Now()
+			var up, ran time.Time
+			t.Cleanup(func() {
+				if !ran.IsZero() {
+					t.Logf("seed %d: cluster up in %.1f s, run %.1f s, stopped in %.1f s", seed,
+						up.Sub(start).Seconds(), ran.Sub(up).Seconds(), time.Since(ran).Seconds())
+				}
+			})
+			c := cluster(t, seed)
+			up = time.Now()
+			st := linRunOn(t, c, seed, d, false)
+			ran = time.Now()
 			if st.res == porcupine.Illegal {
 				t.Fatalf("the history of %d operations is not linearizable", st.ops)
 			}
