@@ -18,8 +18,8 @@ import (
 // whose raft messages all go through one faults (cut links, losses,
 // delays), and which a nemesis may kill and restart on the stores they
 // had. Its nemesis methods (isolate, partition, kill, restart...) are
-// called from the test goroutine only; the clients' methods
-// (nodeList, anyLeader) from any goroutine.
+// called from the test goroutine only; the clients' methods (use,
+// nodeList, anyLeader) from any goroutine.
 type lnCluster struct {
 	t       *testing.T
 	f       *faults

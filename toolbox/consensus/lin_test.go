@@ -384,8 +384,8 @@ func linStep(c *lnCluster, h *linHistory, r *rand.Rand, client int, v string, st
 		var found bool
 		var err error
 		if stale {
-			any, done := c.use(func(running []*Node) *Node { return running[r.IntN(len(running))] })
-			e, found, err = any.Get(ctx, key, Stale())
+			other, done := c.use(func(running []*Node) *Node { return running[r.IntN(len(running))] })
+			e, found, err = other.Get(ctx, key, Stale())
 			done()
 		} else {
 			e, found, err = nd.Get(ctx, key)
