@@ -26,7 +26,7 @@ large:
 LIN_SEEDS    ?= 30
 LIN_DURATION ?= 10s
 consensus-long:
-	ZMP_LIN_SEEDS=$(LIN_SEEDS) ZMP_LIN_DURATION=$(LIN_DURATION) $(GO) test -race -count=1 -timeout 120m -run '^TestLinearizable(OverZmp)?$$' -v ./toolbox/consensus/
+	ZMP_LIN_SEEDS=$(LIN_SEEDS) ZMP_LIN_DURATION=$(LIN_DURATION) $(GO) test -race -count=1 -timeout 120m -run '^TestLinearizable(5|OverZmp|OverZmp5)?$$' -v ./toolbox/consensus/
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:

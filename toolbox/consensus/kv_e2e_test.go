@@ -35,6 +35,7 @@ type kvCluster struct {
 	trOpts  []TransportOption
 	wrap    func(*Transport) raft.Transport // fault injection; nil for none
 	raftCfg func(id string) *raft.Config    // nil: trConfig
+	stOpts  func(id string) []StoreOption   // a member's store options; nil: none
 }
 
 func newKVCluster(t testing.TB, n int, trOpts ...TransportOption) *kvCluster {
@@ -95,7 +96,11 @@ func (c *kvCluster) startNode(m *kvMember) {
 	if m.peer == nil {
 		c.startPeer(m)
 	}
-	st, err := OpenStore(m.dir)
+	var stOpts []StoreOption
+	if c.stOpts != nil {
+		stOpts = c.stOpts(m.id)
+	}
+	st, err := OpenStore(m.dir, stOpts...)
 	if err != nil {
 		c.t.Fatal(err)
 	}

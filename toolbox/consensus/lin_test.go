@@ -2,11 +2,13 @@ package consensus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,10 +18,13 @@ import (
 )
 
 // Linearizability: clients run gets, puts, deletes and compare-and-
-// swaps on a few keys of an in-memory cluster while a nemesis cuts and
-// heals links and moves leadership; porcupine checks the recorded
-// history against a sequential model. ZMP_LIN_SEEDS and
-// ZMP_LIN_DURATION lengthen the run (make consensus-long).
+// swaps on a few keys of a cluster while a nemesis cuts and heals
+// links, splits the cluster, drops and delays messages, moves
+// leadership, and kills members and restarts them on their stores;
+// porcupine checks the recorded history against a sequential model,
+// and after each schedule lnAuditor and lnCheckFinal check the raft
+// logs and the acknowledged writes. ZMP_LIN_SEEDS and ZMP_LIN_DURATION
+// lengthen the run (make consensus-long).
 
 type linInput struct {
 	op       string // get, put, del, cas
@@ -81,11 +86,28 @@ var linModel = porcupine.Model{
 	},
 }
 
-// linHistory records operations from several clients.
+// linHistory records operations from several clients, and every write
+// with its outcome for lnCheckFinal.
 type linHistory struct {
-	mu    sync.Mutex
-	start time.Time
-	ops   []porcupine.Operation
+	mu     sync.Mutex
+	start  time.Time
+	ops    []porcupine.Operation
+	writes []lnWrite
+}
+
+// lnWrite is a write as its client saw it end.
+type lnWrite struct {
+	op     opCode // opPut, opDelete or opCAS
+	key    string
+	value  string // put, cas: unique per write
+	modRev uint64 // cas: the ModRev it expects
+	// acked: the call returned no error, so the write is the command
+	// at index rev; changed: it changed the key (any put, a delete
+	// that found the key, a compare-and-swap that matched). A write
+	// not acked may have applied at any index, or not at all.
+	acked   bool
+	rev     uint64
+	changed bool
 }
 
 func (h *linHistory) add(client int, in linInput, out linOutput, call, ret time.Time) {
@@ -98,20 +120,11 @@ func (h *linHistory) add(client int, in linInput, out linOutput, call, ret time.
 	h.ops = append(h.ops, porcupine.Operation{ClientId: max(client, 0), Input: in, Output: out, Call: call.Sub(h.start).Nanoseconds(), Return: r})
 }
 
-// linCluster is what the linearizability test drives: a cluster whose
-// links a nemesis can cut and heal.
-type linCluster interface {
-	nodeList() []*Node
-	anyLeader() *Node
-	leader(among ...*Node) *Node
-	isolate(nd *Node)
-	heal()
-	// chaos may add faults of the cluster's own (drops, delays).
-	chaos(r *rand.Rand)
+func (h *linHistory) addWrite(w lnWrite) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.writes = append(h.writes, w)
 }
-
-func (c *memCluster) nodeList() []*Node { return c.nodes }
-func (c *memCluster) chaos(*rand.Rand)  {}
 
 // linFastConfig is raft with fast timeouts: the nemesis should cause
 // many elections.
@@ -121,16 +134,47 @@ func linFastConfig() *raft.Config {
 	return rc
 }
 
-// linRun runs one seed on an in-memory cluster.
-func linRun(t *testing.T, seed uint64, d time.Duration, stale bool) (porcupine.CheckResult, int) {
-	return linRunOn(t, newMemClusterConfig(t, 3, linFastConfig()), seed, d, stale)
+// lnStats is what one seed did and what its checks covered.
+type lnStats struct {
+	res                       porcupine.CheckResult
+	ops                       int
+	terms                     int // terms seen with a leader
+	kills, restarts, installs int
+	compared                  int // log entries compared between members
+	acked, ackedInLog         int // acknowledged writes, those found in a log
+	phases                    string
+
+	// What the checks ran on, for TestLinearizableAfterChecksBite.
+	h      *linHistory
+	aud    *lnAuditor
+	finals map[string]*Entry
 }
 
-// linRunOn runs one seed on c: clients and a nemesis for d; stale makes
-// the clients read stale from a random node, which the checker must
-// catch.
-func linRunOn(t *testing.T, c linCluster, seed uint64, d time.Duration, stale bool) (porcupine.CheckResult, int) {
-	c.leader()
+func (s *lnStats) add(o lnStats) {
+	s.ops, s.terms, s.kills, s.restarts = s.ops+o.ops, s.terms+o.terms, s.kills+o.kills, s.restarts+o.restarts
+	s.installs, s.compared, s.acked, s.ackedInLog = s.installs+o.installs, s.compared+o.compared, s.acked+o.acked, s.ackedInLog+o.ackedInLog
+}
+
+func (s lnStats) String() string {
+	out := fmt.Sprintf("%d operations (%v), %d terms with a leader, %d kills, %d restarts, %d snapshot installs, %d log entries compared between members, %d of %d acknowledged writes found in the logs",
+		s.ops, s.res, s.terms, s.kills, s.restarts, s.installs, s.compared, s.ackedInLog, s.acked)
+	if s.phases != "" {
+		out += "; " + s.phases
+	}
+	return out
+}
+
+// linRun runs one seed on an in-memory cluster of three.
+func linRun(t *testing.T, seed uint64, d time.Duration, stale bool) lnStats {
+	return linRunOn(t, newLnMemCluster(t, 3, seed), seed, d, stale)
+}
+
+// linRunOn runs one seed on c: clients and a nemesis for d, then the
+// checks after the schedule; stale makes the clients read stale from a
+// random node, which porcupine must catch.
+func linRunOn(t *testing.T, c *lnCluster, seed uint64, d time.Duration, stale bool) lnStats {
+	t0 := time.Now()
+	c.leadForSnapshots()
 	h := &linHistory{start: time.Now()}
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -151,57 +195,135 @@ func linRunOn(t *testing.T, c linCluster, seed uint64, d time.Duration, stale bo
 			}
 		}()
 	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		linNemesis(ctx, c, rand.New(rand.NewPCG(seed, 99)))
-	}()
 	terms := &termLog{leaders: map[uint64]string{}}
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		terms.watch(ctx, t, c)
 	}()
+	// The nemesis runs here, on the test goroutine (a restart may
+	// fail the test), auditing the logs between its actions.
+	aud := newLnAuditor()
+	var auditErr error
+	linNemesis(ctx, c, rand.New(rand.NewPCG(seed, 99)), func() {
+		if auditErr == nil {
+			auditErr = aud.audit(c.logViews(), false)
+		}
+	})
 	wg.Wait()
+	if auditErr != nil {
+		t.Fatalf("seed %d, during the schedule: %v", seed, auditErr)
+	}
+	t1 := time.Now()
+	c.restartAll()
 	c.heal()
-	linFinal(t, c, h)
-	res := porcupine.CheckOperationsTimeout(linModel, h.ops, 30*time.Second)
-	t.Logf("seed %d: %d terms with a leader", seed, terms.count())
-	return res, len(h.ops)
+	finals := linFinal(t, c, h)
+	st := lnStats{ops: len(h.ops), terms: terms.count(), kills: c.kills, restarts: c.restarts, installs: c.f.installCount()}
+	if err := aud.audit(c.logViews(), true); err != nil {
+		t.Fatalf("seed %d, after the schedule: %v", seed, err)
+	}
+	var err error
+	if st.ackedInLog, err = lnCheckAckedInLogs(aud.ref, h.writes); err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	if err := lnCheckFinal(h.writes, finals); err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	for _, w := range h.writes {
+		if w.acked {
+			st.acked++
+		}
+	}
+	st.compared = aud.compared
+	if st.compared == 0 || st.ackedInLog == 0 {
+		t.Fatalf("seed %d: the log checks saw nothing: %v", seed, st)
+	}
+	st.h, st.aud, st.finals = h, aud, finals
+	t2 := time.Now()
+	st.res = porcupine.CheckOperationsTimeout(linModel, h.ops, 30*time.Second)
+	st.phases = fmt.Sprintf("schedule %.1f s, restarts and checks %.1f s, porcupine %.1f s",
+		t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), time.Since(t2).Seconds())
+	return st
 }
 
-// linFinal, after healing: the last state of every key is read into the
-// history (every acknowledged write must show in it), and the replicas
-// converge to identical states.
-func linFinal(t *testing.T, c linCluster, h *linHistory) {
-	l := c.leader()
-	ctx := testCtx(t, 30*time.Second)
-	rev, err := l.Put(ctx, "sync", nil, 0) // commits everything before it
-	if err != nil {
-		t.Fatal(err)
-	}
+// linFinal, after healing with every member running: the last state
+// of every key is read into the history (every acknowledged write must
+// show in it), and the replicas converge to identical states. It
+// returns the final entries (nil for a key absent).
+func linFinal(t *testing.T, c *lnCluster, h *linHistory) map[string]*Entry {
+	ctx := testCtx(t, 60*time.Second)
+	var l *Node
+	var rev uint64
+	lnRetry(t, ctx, "the sync write", func(cctx context.Context) (err error) {
+		l = c.leader()
+		rev, err = l.Put(cctx, "sync", nil, 0) // commits everything before it
+		return err
+	})
+	finals := map[string]*Entry{}
 	for i := range 3 {
 		key := fmt.Sprint("k", i)
 		call := time.Now()
-		e, found, err := l.Get(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
+		var e Entry
+		var found bool
+		lnRetry(t, ctx, "the final read of "+key, func(cctx context.Context) (err error) {
+			l = c.leader()
+			e, found, err = l.Get(cctx, key)
+			return err
+		})
 		val := ""
 		if found {
-			val = string(e.Value)
+			val, finals[key] = string(e.Value), &e
 		}
 		h.add(-1, linInput{op: "get", key: key}, linOutput{value: val}, call, time.Now())
 	}
-	for _, nd := range c.nodeList() {
-		waitFor(t, 30*time.Second, "replica "+nd.ID()+" catches up", func() bool { return nd.Revision() >= rev })
+	nodes := c.nodeList()
+	if len(nodes) != c.size() {
+		t.Fatalf("%d of %d members run after the schedule", len(nodes), c.size())
+	}
+	start := time.Now()
+	slow := false
+	for _, nd := range nodes {
+		for nd.Revision() < rev {
+			if time.Since(start) > 60*time.Second {
+				t.Fatalf("replica %s did not catch up with revision %d within 60 s:%s", nd.ID(), rev, c.describe())
+			}
+			if !slow && time.Since(start) > 10*time.Second {
+				slow = true
+				t.Logf("replica %s has not caught up with revision %d after 10 s:%s", nd.ID(), rev, c.describe())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	want := snapshotBytes(t, l.st)
-	for _, nd := range c.nodeList() {
+	for _, nd := range nodes {
 		if nd.Revision() == l.Revision() {
 			if got := snapshotBytes(t, nd.st); string(got) != string(want) {
 				t.Fatalf("replica %s differs from the leader at revision %d", nd.ID(), nd.Revision())
 			}
 		}
+	}
+	return finals
+}
+
+// lnRetry calls f, with a deadline of 5 s each time, until it succeeds;
+// the test fails when ctx ends first.
+func lnRetry(t *testing.T, ctx context.Context, what string, f func(context.Context) error) {
+	t.Helper()
+	start := time.Now()
+	for tries := 1; ; tries++ {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f(cctx)
+		cancel()
+		if err == nil {
+			if time.Since(start) > 10*time.Second {
+				t.Logf("%s took %d tries, %.1f s", what, tries, time.Since(start).Seconds())
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -212,7 +334,7 @@ type termLog struct {
 	leaders map[uint64]string
 }
 
-func (l *termLog) watch(ctx context.Context, t *testing.T, c linCluster) {
+func (l *termLog) watch(ctx context.Context, t *testing.T, c *lnCluster) {
 	for ctx.Err() == nil {
 		for _, nd := range c.nodeList() {
 			before := nd.raft.CurrentTerm()
@@ -236,10 +358,19 @@ func (l *termLog) count() int {
 	return len(l.leaders)
 }
 
-// linStep runs one random operation against the node that leads now.
-func linStep(c linCluster, h *linHistory, r *rand.Rand, client int, v string, stale bool) {
+// linStep runs one random operation against the node that leads now
+// (a stale read: against a random node).
+func linStep(c *lnCluster, h *linHistory, r *rand.Rand, client int, v string, stale bool) {
 	key := fmt.Sprint("k", r.IntN(3))
-	nd := c.anyLeader()
+	nd, done := c.use(func(running []*Node) *Node {
+		for _, nd := range running {
+			if nd.IsLeader() {
+				return nd
+			}
+		}
+		return nil
+	})
+	defer done()
 	if nd == nil {
 		time.Sleep(10 * time.Millisecond)
 		return
@@ -253,8 +384,9 @@ func linStep(c linCluster, h *linHistory, r *rand.Rand, client int, v string, st
 		var found bool
 		var err error
 		if stale {
-			nodes := c.nodeList()
-			e, found, err = nodes[r.IntN(len(nodes))].Get(ctx, key, Stale())
+			other, done := c.use(func(running []*Node) *Node { return running[r.IntN(len(running))] })
+			e, found, err = other.Get(ctx, key, Stale())
+			done()
 		} else {
 			e, found, err = nd.Get(ctx, key)
 		}
@@ -267,11 +399,19 @@ func linStep(c linCluster, h *linHistory, r *rand.Rand, client int, v string, st
 		}
 		h.add(client, linInput{op: "get", key: key}, linOutput{value: val}, call, time.Now())
 	case op < 7:
-		_, err := nd.Put(ctx, key, []byte(v), 0)
+		rev, err := nd.Put(ctx, key, []byte(v), 0)
+		if lnNotApplied(err) {
+			return
+		}
 		h.add(client, linInput{op: "put", key: key, value: v}, linOutput{unknown: err != nil}, call, time.Now())
+		h.addWrite(lnWrite{op: opPut, key: key, value: v, acked: err == nil, rev: rev, changed: err == nil})
 	case op < 8:
-		_, _, err := nd.Delete(ctx, key)
+		deleted, rev, err := nd.Delete(ctx, key)
+		if lnNotApplied(err) {
+			return
+		}
 		h.add(client, linInput{op: "del", key: key}, linOutput{unknown: err != nil}, call, time.Now())
+		h.addWrite(lnWrite{op: opDelete, key: key, acked: err == nil, rev: rev, changed: err == nil && deleted})
 	default:
 		// Read, then swap on what was read: the read is an operation
 		// of its own, the swap names the value it expects.
@@ -289,41 +429,80 @@ func linStep(c linCluster, h *linHistory, r *rand.Rand, client int, v string, st
 		if found {
 			mod = e.ModRev
 		}
-		ok, _, _, err := nd.CompareAndSwap(ctx, key, mod, []byte(v), 0)
+		ok, rev, _, err := nd.CompareAndSwap(ctx, key, mod, []byte(v), 0)
+		if lnNotApplied(err) {
+			return
+		}
 		h.add(client, linInput{op: "cas", key: key, value: v, expected: exp}, linOutput{ok: ok, unknown: err != nil}, call, time.Now())
+		h.addWrite(lnWrite{op: opCAS, key: key, value: v, modRev: mod, acked: err == nil, rev: rev, changed: err == nil && ok})
 	}
 }
 
-// linNemesis cuts and heals links and moves leadership until ctx ends.
-func linNemesis(ctx context.Context, c linCluster, r *rand.Rand) {
-	for ctx.Err() == nil {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Duration(100+r.IntN(400)) * time.Millisecond):
-		}
-		switch r.IntN(5) {
-		case 0:
-			if l := c.anyLeader(); l != nil {
-				c.isolate(l)
+// lnNotApplied tells a write that did nothing, which the history leaves
+// out: ErrNotLeader, as documented, means the write was not proposed.
+// Node also answers ErrNotLeader for raft.ErrLeadershipLost, where the
+// entry was appended and may yet commit: such a write stays of unknown
+// outcome. (Taking those as not applied makes the checks fail within
+// a few seeds.) Any other error leaves the outcome unknown.
+func lnNotApplied(err error) bool {
+	return errors.Is(err, ErrNotLeader) && !strings.Contains(err.Error(), raft.ErrLeadershipLost.Error())
+}
+
+// linNemesis acts every 100-500 ms until ctx ends, calling audit every
+// 25 ms in between. Its first action kills a random follower; then, at
+// random: isolate the leader or a random member, split the cluster in
+// two, move leadership, drop and delay messages, kill the leader or a
+// random member (while no more than a minority is down), restart a
+// member down for 1 s or more, or heal the network. Cuts add up until
+// a heal. Before each action, a member down restarts as soon as the
+// leader would have to send it a snapshot.
+func linNemesis(ctx context.Context, c *lnCluster, r *rand.Rand, audit func()) {
+	for first := true; ctx.Err() == nil; first = false {
+		next := time.Now().Add(time.Duration(100+r.IntN(400)) * time.Millisecond)
+		for time.Now().Before(next) {
+			audit()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(25 * time.Millisecond):
 			}
+		}
+		c.returnLagging()
+		if first {
+			c.killFollower(r)
+			continue
+		}
+		switch r.IntN(12) {
+		case 0:
+			c.isolate(c.anyLeader())
 		case 1:
 			nodes := c.nodeList()
 			c.isolate(nodes[r.IntN(len(nodes))])
-		case 4:
-			c.chaos(r)
 		case 2:
+			c.partition(r)
+		case 3:
 			if l := c.anyLeader(); l != nil {
 				l.raft.LeadershipTransfer()
 			}
+		case 4:
+			c.chaos(r)
+		case 5:
+			c.kill(c.anyLeader())
+		case 6:
+			nodes := c.nodeList()
+			c.kill(nodes[r.IntN(len(nodes))])
+		case 7, 8:
+			c.restart(r)
 		default:
 			c.heal()
 		}
 	}
 }
 
-func linSeeds(t *testing.T) (seeds int, d time.Duration) {
-	seeds, d = 3, 3*time.Second
+// linSeeds returns how many seeds to run, and for how long: 3 of d
+// unless ZMP_LIN_SEEDS and ZMP_LIN_DURATION say otherwise.
+func linSeeds(t *testing.T, d time.Duration) (int, time.Duration) {
+	seeds := 3
 	if s := os.Getenv("ZMP_LIN_SEEDS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
@@ -341,22 +520,56 @@ func linSeeds(t *testing.T) (seeds int, d time.Duration) {
 	return seeds, d
 }
 
-// TestLinearizable checks the recorded histories of fixed seeds.
-func TestLinearizable(t *testing.T) {
-	seeds, d := linSeeds(t)
-	total := 0
-	for seed := range uint64(seeds) {
-		res, n := linRun(t, seed+1, d, false)
-		total += n
-		if res == porcupine.Illegal {
-			t.Fatalf("seed %d: the history of %d operations is not linearizable", seed+1, n)
+// lnRunSeeds runs seeds 1, 2, 3 of d (or as linSeeds says), each on a
+// cluster of its own that stops before the next seed starts, and
+// requires every history to be linearizable, every check after a
+// schedule to pass, and at least one snapshot installed across the
+// seeds.
+func lnRunSeeds(t *testing.T, what string, d time.Duration, cluster func(t *testing.T, seed uint64) *lnCluster) {
+	seeds, d := linSeeds(t, d)
+	var sum lnStats
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			start := time.Now()
+			var up, ran time.Time
+			t.Cleanup(func() {
+				if !ran.IsZero() {
+					t.Logf("seed %d: cluster up in %.1f s, run %.1f s, stopped in %.1f s", seed,
+						up.Sub(start).Seconds(), ran.Sub(up).Seconds(), time.Since(ran).Seconds())
+				}
+			})
+			c := cluster(t, seed)
+			up = time.Now()
+			st := linRunOn(t, c, seed, d, false)
+			ran = time.Now()
+			if st.res == porcupine.Illegal {
+				t.Fatalf("the history of %d operations is not linearizable", st.ops)
+			}
+			if st.ops < 50 {
+				t.Fatalf("only %d operations: the test does not exercise the store", st.ops)
+			}
+			t.Log(st)
+			sum.add(st)
+		})
+		if t.Failed() {
+			return
 		}
-		if n < 50 {
-			t.Fatalf("seed %d: only %d operations: the test does not exercise the store", seed+1, n)
-		}
-		t.Logf("seed %d: %d operations, %v", seed+1, n, res)
 	}
-	t.Logf("%d seeds of %v, %d operations checked", seeds, d, total)
+	if sum.installs == 0 {
+		t.Fatalf("no snapshot was installed in %d seeds of %v", seeds, d)
+	}
+	sum.res = porcupine.Ok
+	t.Logf("%s: %d seeds of %v: %v", what, seeds, d, sum)
+}
+
+// TestLinearizable checks fixed seeds on an in-memory cluster of three.
+func TestLinearizable(t *testing.T) {
+	lnRunSeeds(t, "in memory, 3 members", 3*time.Second, func(t *testing.T, seed uint64) *lnCluster { return newLnMemCluster(t, 3, seed) })
+}
+
+// TestLinearizable5 is TestLinearizable with five members.
+func TestLinearizable5(t *testing.T) {
+	lnRunSeeds(t, "in memory, 5 members", 3*time.Second, func(t *testing.T, seed uint64) *lnCluster { return newLnMemCluster(t, 5, seed) })
 }
 
 // TestLinearizableCheckerBites: reads served stale from a random node
@@ -365,9 +578,11 @@ func TestLinearizableCheckerBites(t *testing.T) {
 	const seeds = 4
 	caught := 0
 	for seed := range uint64(seeds) {
-		if res, _ := linRun(t, 100+seed, 2*time.Second, true); res == porcupine.Illegal {
-			caught++
-		}
+		t.Run(fmt.Sprint("seed", 100+seed), func(t *testing.T) {
+			if st := linRun(t, 100+seed, 2*time.Second, true); st.res == porcupine.Illegal {
+				caught++
+			}
+		})
 	}
 	if caught < seeds/2+1 {
 		t.Fatalf("stale reads caught in %d of %d seeds", caught, seeds)
