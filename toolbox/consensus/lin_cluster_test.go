@@ -163,10 +163,11 @@ func (c *lnCluster) use(pick func(running []*Node) *Node) (*Node, func()) {
 }
 
 // quiesce waits until no client uses nd and no linearizable read is
-// being confirmed on it. Node.Close must not run meanwhile: raft's
-// VerifyLeader, called as raft shuts down, may queue a future that no
-// one answers (raft v1.7.3 gives it no shutdown channel), and the
-// node's read loop would wait for it forever, and Close for the loop.
+// being confirmed on it. raft's VerifyLeader, called as raft shuts
+// down, may queue a future that no one answers (raft v1.7.3 drains no
+// verifyCh). Close no longer waits for it (Node.await), but the
+// goroutine left waiting on it lives on, and goleak would report it:
+// so kills come between a node's operations.
 func (c *lnCluster) quiesce(nd *Node) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -439,13 +438,13 @@ func linStep(c *lnCluster, h *linHistory, r *rand.Rand, client int, v string, st
 }
 
 // lnNotApplied tells a write that did nothing, which the history leaves
-// out: ErrNotLeader, as documented, means the write was not proposed.
-// Node also answers ErrNotLeader for raft.ErrLeadershipLost, where the
-// entry was appended and may yet commit: such a write stays of unknown
-// outcome. (Taking those as not applied makes the checks fail within
-// a few seeds.) Any other error leaves the outcome unknown.
+// out: ErrNotLeader, as documented, means the write was not proposed,
+// and the checks hold the package to it. (raft's ErrLeadershipLost, an
+// entry appended that may yet commit, is ErrOutcomeUnknown; when Node
+// answered it as ErrNotLeader, these checks failed within a few seeds.)
+// Any other error leaves the outcome unknown.
 func lnNotApplied(err error) bool {
-	return errors.Is(err, ErrNotLeader) && !strings.Contains(err.Error(), raft.ErrLeadershipLost.Error())
+	return errors.Is(err, ErrNotLeader)
 }
 
 // linNemesis acts every 100-500 ms until ctx ends, calling audit every

@@ -93,7 +93,7 @@ func (b *readBatcher) confirm() (uint64, error) {
 	}
 	term := r.CurrentTerm()
 	if b.ready.Load() != term {
-		if err := r.Barrier(10 * time.Second).Error(); err != nil {
+		if err := b.n.await(r.Barrier(10 * time.Second)); err != nil {
 			return 0, b.n.translateRead(err)
 		}
 		if r.CurrentTerm() != term {
@@ -103,7 +103,7 @@ func (b *readBatcher) confirm() (uint64, error) {
 	}
 	idx := r.CommitIndex()
 	b.confirms.Add(1)
-	if err := r.VerifyLeader().Error(); err != nil {
+	if err := b.n.await(r.VerifyLeader()); err != nil {
 		return 0, b.n.translateRead(err)
 	}
 	if r.CurrentTerm() != term {
@@ -144,4 +144,17 @@ func (n *Node) translateRead(err error) error {
 		return fmt.Errorf("%w (%v)", n.notLeader(), err)
 	}
 	return n.translate(err)
+}
+
+// await waits for a raft future of the node's own until Close. raft
+// v1.7.3 never answers a VerifyLeader queued just as it shuts down (its
+// verifyCh is buffered and nobody drains it), so waiting on its Error
+// alone could hang Close; the goroutine left waiting on such a future
+// ends only with the process.
+func (n *Node) await(f raft.Future) error {
+	err := n.wait(n.ctx, f)
+	if n.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return ErrClosed
+	}
+	return err
 }
