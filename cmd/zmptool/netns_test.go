@@ -205,8 +205,23 @@ func TestMultiHostNetns(t *testing.T) {
 	if code, _, stderr := runTool("run", "--on", "zone=z2", "echo"); code != exitFailure || !strings.Contains(stderr, "matches 2 agents: host-2") {
 		t.Errorf("a selector of two hosts: exit %d, %s", code, stderr)
 	}
+	// A node is registered soon after it serves, not at once (its
+	// registration is retried while the registry node is out of
+	// reach): the relay may not know echo.b for a moment.
+	var across string
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		code, out, stderr := runTool("call", "relay.a", `"across"`)
+		if code == exitOK {
+			across = out
+			break
+		}
+		if time.Now().After(deadline) || !strings.Contains(stderr, "no provider") {
+			t.Fatalf("zmptool call relay.a: exit %d\n%s%s", code, out, stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	var reply echoReply
-	if err := json.Unmarshal([]byte(tool("call", "relay.a", `"across"`)), &reply); err != nil {
+	if err := json.Unmarshal([]byte(across), &reply); err != nil {
 		t.Fatal(err)
 	}
 	var via echoReply
