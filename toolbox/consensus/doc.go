@@ -1,10 +1,10 @@
 // Package consensus is zmp's consensus toolbox, built on
 // github.com/hashicorp/raft and core's public API: a raft transport
-// over zmp, durable storage, and a replicated key-value store.
+// over zmp, durable storage, a replicated key-value store, and a
+// replicated registry (NewRegistry, OpenRegistry) for core.
 //
-// This package is being built in steps (issue 12); docs/consensus.md
-// says what exists and what does not yet, and what the store
-// guarantees. A Node runs raft with a transport and stores of the
+// docs/consensus.md says what the store guarantees, how it fails and
+// how it is tested; `zmptool kv` runs one from the command line. A Node runs raft with a transport and stores of the
 // caller's, applies writes through the leader and serves linearizable
 // reads ReadIndex-style (Stale for fast local ones); Node.Serve puts
 // its key-value service on a zmp peer and Client calls it from any
