@@ -177,10 +177,10 @@ func (p *PID) SetGains(kp, ki, kd float64) error {
 // SetManual puts the PID in manual mode with the given output (limited
 // to the output limits), or changes the manual output when already
 // manual. Update then returns that output while it keeps tracking the
-// measurement. output must not be NaN.
+// measurement. output must be finite.
 func (p *PID) SetManual(output float64) error {
-	if math.IsNaN(output) {
-		return fmt.Errorf("%w: manual output is NaN", ErrInvalidPIDOption)
+	if !finite(output) {
+		return fmt.Errorf("%w: manual output %v is not finite", ErrInvalidPIDOption, output)
 	}
 	p.manual = true
 	p.out = p.clamp(output)

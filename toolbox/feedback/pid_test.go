@@ -319,8 +319,10 @@ func TestPIDOptionValidation(t *testing.T) {
 	if err := p.SetSetpoint(math.Inf(1)); !errors.Is(err, ErrInvalidPIDOption) {
 		t.Errorf("SetSetpoint Inf: %v", err)
 	}
-	if err := p.SetManual(math.NaN()); !errors.Is(err, ErrInvalidPIDOption) {
-		t.Errorf("SetManual NaN: %v", err)
+	for _, out := range []float64{math.NaN(), math.Inf(1)} {
+		if err := p.SetManual(out); !errors.Is(err, ErrInvalidPIDOption) {
+			t.Errorf("SetManual(%v): %v", out, err)
+		}
 	}
 	if kp, ki, kd := p.Gains(); kp != 2 || ki != 1 || kd != 0.5 || p.Setpoint() != 3 || p.Manual() {
 		t.Errorf("a refused call changed the PID: %v %v %v %v %v", kp, ki, kd, p.Setpoint(), p.Manual())
