@@ -153,14 +153,16 @@ func TestPIDDerivativeFilterReducesNoiseActuation(t *testing.T) {
 }
 
 func TestPIDBumplessSetpoint(t *testing.T) {
-	p := pjNewPID(t, WithGains(1.5, 1, 0), WithSetpoint(10))
+	// With derivative action: taken on the error, a set-point step
+	// would kick the output by Kd·Δr/dt = 80.
+	p := pjNewPID(t, WithGains(1.5, 1, 0.2), WithSetpoint(10), WithDerivativeFilter(20*time.Millisecond))
 	pl := &pjPlant{gain: 2, tau: time.Second}
 	u0, y := pjSteady(p, pl, 10*time.Second)
 	if err := p.SetSetpoint(14); err != nil {
 		t.Fatal(err)
 	}
 	u1 := p.Update(y, pjDT)
-	// A naive controller would jump by Kp·Δr = 6; only one step of
+	// The proportional term would jump by Kp·Δr = 6; only one step of
 	// integral action, Ki·Δr·dt = 0.04, may show.
 	if d := math.Abs(u1 - u0); d > 0.05 {
 		t.Fatalf("output jumped by %.4f at the set-point change (%.4f → %.4f)", d, u0, u1)
@@ -333,5 +335,23 @@ func TestControllerFunc(t *testing.T) {
 	var c Controller = ControllerFunc(func(y float64, dt time.Duration) float64 { return y * dt.Seconds() })
 	if got := c.Update(3, 2*time.Second); got != 6 {
 		t.Fatalf("Update = %v, want 6", got)
+	}
+}
+
+func TestPIDResetInManualKeepsOutput(t *testing.T) {
+	p := pjNewPID(t, WithGains(1, 1, 0), WithSetpoint(10))
+	p.Update(2, pjDT)
+	if err := p.SetManual(4); err != nil {
+		t.Fatal(err)
+	}
+	p.Reset()
+	if u := p.Update(3, pjDT); u != 4 || !p.Manual() {
+		t.Fatalf("after Reset in manual mode: output %v, manual %v; want 4, true", u, p.Manual())
+	}
+	// The first measurement after Reset was tracked, so the transfer is
+	// bumpless still: only one step of integral action shows.
+	p.SetAuto()
+	if u := p.Update(3, pjDT); math.Abs(u-4) > 1*7*pjDT.Seconds()+1e-9 {
+		t.Fatalf("first automatic output %v, want 4 ± 0.07", u)
 	}
 }
