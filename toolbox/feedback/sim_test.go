@@ -2,6 +2,7 @@ package feedback
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -183,5 +184,45 @@ func TestSimDocsPlot(t *testing.T) {
 	}
 	if !bytes.Equal(have, svg) {
 		t.Fatalf("%s differs from what the scenario draws now; regenerate with ZMP_UPDATE_PLOTS=1", path)
+	}
+}
+
+// skOtherPlants runs the cache and the worker pool through a change of
+// working set and of workers and returns every window's stats as text.
+func skOtherPlants(t *testing.T, seed uint64) string {
+	t.Helper()
+	var b bytes.Buffer
+	sim := NewSim(seed)
+	c, err := NewCachePlant(sim, CacheConfig{Capacity: 200, Keys: 2000, Rate: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if i == 10 {
+			c.SetWorkingSet(4000, 0)
+		}
+		fmt.Fprintf(&b, "%+v\n", c.Step(100*time.Millisecond))
+	}
+	sim = NewSim(seed)
+	p, err := NewWorkerPool(sim, PoolConfig{Workers: 6, Service: Lognormal(10*time.Millisecond, 0.7), Rate: 800})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if i == 10 {
+			p.SetWorkers(12)
+		}
+		fmt.Fprintf(&b, "%+v\n", p.Step(100*time.Millisecond))
+	}
+	return b.String()
+}
+
+func TestSimDeterministicCacheAndPool(t *testing.T) {
+	a, b := skOtherPlants(t, 5), skOtherPlants(t, 5)
+	if a != b {
+		t.Fatal("same seed gave different cache or pool stats")
+	}
+	if a == skOtherPlants(t, 6) {
+		t.Fatal("different seeds gave the same cache and pool stats")
 	}
 }
