@@ -81,11 +81,11 @@ func (t *Trace) WriteSVG(w io.Writer, opts PlotOptions) error {
 		opts.Width, height, opts.Width, height)
 	fmt.Fprintf(bw, `<rect width="%d" height="%d" fill="white"/>`+"\n", opts.Width, height)
 	if opts.Title != "" {
-		fmt.Fprintf(bw, `<text x="%d" y="18" font-size="14" font-weight="bold">%s</text>`+"\n", plotLeft, escape(opts.Title))
+		fmt.Fprintf(bw, `<text x="%d" y="18" font-size="14" font-weight="bold">%s</text>`+"\n", plotLeft, svgEscape(opts.Title))
 	}
 	xlo, xhi := t.timeRange()
 	for i, p := range opts.Panels {
-		t.drawPanel(bw, p, panelBox{
+		t.drawPanel(bw, p, plotBox{
 			x0: plotLeft, x1: float64(opts.Width - plotRight),
 			y0: float64(top + i*opts.PanelHeight + plotTop), y1: float64(top + (i+1)*opts.PanelHeight - plotBottom),
 		}, xlo, xhi)
@@ -105,7 +105,7 @@ func (t *Trace) defaultPanels() []Panel {
 	return ps
 }
 
-type panelBox struct{ x0, x1, y0, y1 float64 }
+type plotBox struct{ x0, x1, y0, y1 float64 }
 
 func (t *Trace) timeRange() (lo, hi float64) {
 	if len(t.times) == 0 {
@@ -114,7 +114,7 @@ func (t *Trace) timeRange() (lo, hi float64) {
 	return t.times[0].Seconds(), t.times[len(t.times)-1].Seconds()
 }
 
-func (t *Trace) drawPanel(bw *bufio.Writer, p Panel, box panelBox, xlo, xhi float64) {
+func (t *Trace) drawPanel(bw *bufio.Writer, p Panel, box plotBox, xlo, xhi float64) {
 	ylo, yhi := math.Inf(1), math.Inf(-1)
 	for _, name := range p.Series {
 		vs, _ := t.Series(name)
@@ -128,25 +128,25 @@ func (t *Trace) drawPanel(bw *bufio.Writer, p Panel, box panelBox, xlo, xhi floa
 		ylo, yhi = 0, 1
 	}
 	ylo = math.Min(ylo, 0)
-	xt := niceTicks(xlo, xhi, 8)
-	yt := niceTicks(ylo, yhi, 5)
+	xt := niceAxis(xlo, xhi, 8)
+	yt := niceAxis(ylo, yhi, 5)
 	sx := func(v float64) float64 { return box.x0 + (v-xt.lo)/(xt.hi-xt.lo)*(box.x1-box.x0) }
 	sy := func(v float64) float64 { return box.y1 - (v-yt.lo)/(yt.hi-yt.lo)*(box.y1-box.y0) }
 
-	fmt.Fprintf(bw, `<text x="%s" y="%s" font-weight="bold">%s</text>`+"\n", ff(box.x0), ff(box.y0-8), escape(p.Title))
+	fmt.Fprintf(bw, `<text x="%s" y="%s" font-weight="bold">%s</text>`+"\n", svgNum(box.x0), svgNum(box.y0-8), svgEscape(p.Title))
 	for _, v := range yt.values() {
 		y := sy(v)
-		fmt.Fprintf(bw, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e0e0e0"/>`+"\n", ff(box.x0), ff(y), ff(box.x1), ff(y))
-		fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="end">%s</text>`+"\n", ff(box.x0-6), ff(y+4), yt.label(v))
+		fmt.Fprintf(bw, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e0e0e0"/>`+"\n", svgNum(box.x0), svgNum(y), svgNum(box.x1), svgNum(y))
+		fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="end">%s</text>`+"\n", svgNum(box.x0-6), svgNum(y+4), yt.label(v))
 	}
 	for _, v := range xt.values() {
 		x := sx(v)
-		fmt.Fprintf(bw, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e0e0e0"/>`+"\n", ff(x), ff(box.y0), ff(x), ff(box.y1))
-		fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="middle">%s</text>`+"\n", ff(x), ff(box.y1+16), xt.label(v))
+		fmt.Fprintf(bw, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#e0e0e0"/>`+"\n", svgNum(x), svgNum(box.y0), svgNum(x), svgNum(box.y1))
+		fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="middle">%s</text>`+"\n", svgNum(x), svgNum(box.y1+16), xt.label(v))
 	}
-	fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="end">time (s)</text>`+"\n", ff(box.x1), ff(box.y1+30))
+	fmt.Fprintf(bw, `<text x="%s" y="%s" text-anchor="end">time (s)</text>`+"\n", svgNum(box.x1), svgNum(box.y1+30))
 	fmt.Fprintf(bw, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="black"/>`+"\n",
-		ff(box.x0), ff(box.y0), ff(box.x1-box.x0), ff(box.y1-box.y0))
+		svgNum(box.x0), svgNum(box.y0), svgNum(box.x1-box.x0), svgNum(box.y1-box.y0))
 	for i, name := range p.Series {
 		colour := seriesColour(i)
 		vs, _ := t.Series(name)
@@ -156,14 +156,14 @@ func (t *Trace) drawPanel(bw *bufio.Writer, p Panel, box panelBox, xlo, xhi floa
 				if j > run[0] {
 					pts.WriteByte(' ')
 				}
-				pts.WriteString(ff(sx(t.times[j].Seconds())) + "," + ff(sy(vs[j])))
+				pts.WriteString(svgNum(sx(t.times[j].Seconds())) + "," + svgNum(sy(vs[j])))
 			}
 			fmt.Fprintf(bw, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`+"\n", colour, pts.String())
 		}
 		ly := box.y0 + 12 + float64(i)*16
 		fmt.Fprintf(bw, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="3"/>`+"\n",
-			ff(box.x1+12), ff(ly-4), ff(box.x1+32), ff(ly-4), colour)
-		fmt.Fprintf(bw, `<text x="%s" y="%s">%s</text>`+"\n", ff(box.x1+38), ff(ly), escape(name))
+			svgNum(box.x1+12), svgNum(ly-4), svgNum(box.x1+32), svgNum(ly-4), colour)
+		fmt.Fprintf(bw, `<text x="%s" y="%s">%s</text>`+"\n", svgNum(box.x1+38), svgNum(ly), svgEscape(name))
 	}
 }
 
@@ -187,10 +187,10 @@ func finiteRuns(vs []float64) [][2]int {
 	return runs
 }
 
-// ticks is an axis range widened to whole multiples of a 1-2-5 step.
-type ticks struct{ lo, hi, step float64 }
+// axisTicks is an axis range widened to whole multiples of a 1-2-5 step.
+type axisTicks struct{ lo, hi, step float64 }
 
-func niceTicks(lo, hi float64, want int) ticks {
+func niceAxis(lo, hi float64, want int) axisTicks {
 	if hi <= lo {
 		hi = lo + 1
 	}
@@ -203,10 +203,10 @@ func niceTicks(lo, hi float64, want int) ticks {
 			break
 		}
 	}
-	return ticks{lo: math.Floor(lo/step) * step, hi: math.Ceil(hi/step) * step, step: step}
+	return axisTicks{lo: math.Floor(lo/step) * step, hi: math.Ceil(hi/step) * step, step: step}
 }
 
-func (tk ticks) values() []float64 {
+func (tk axisTicks) values() []float64 {
 	n := int(math.Round((tk.hi - tk.lo) / tk.step))
 	vs := make([]float64, 0, n+1)
 	for i := 0; i <= n; i++ {
@@ -215,7 +215,7 @@ func (tk ticks) values() []float64 {
 	return vs
 }
 
-func (tk ticks) label(v float64) string {
+func (tk axisTicks) label(v float64) string {
 	decimals := max(0, int(-math.Floor(math.Log10(tk.step))))
 	s := strconv.FormatFloat(v, 'f', decimals, 64)
 	if s == "-0" || strings.Trim(s, "-0.") == "" {
@@ -224,10 +224,10 @@ func (tk ticks) label(v float64) string {
 	return s
 }
 
-// ff formats a coordinate with two decimals.
-func ff(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+// svgNum formats a coordinate with two decimals.
+func svgNum(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
 
-func escape(s string) string {
+func svgEscape(s string) string {
 	var b strings.Builder
 	xml.EscapeText(&b, []byte(s))
 	return b.String()

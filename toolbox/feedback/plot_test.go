@@ -143,7 +143,7 @@ func TestPlotNiceTicks(t *testing.T) {
 		{0, 0.004, 0, 0.004, 0.001},
 		{0, 1234, 0, 1500, 500},
 	} {
-		tk := niceTicks(c.lo, c.hi, 5)
+		tk := niceAxis(c.lo, c.hi, 5)
 		if math.Abs(tk.lo-c.wantLo) > 1e-9 || math.Abs(tk.hi-c.wantHi) > 1e-9 || math.Abs(tk.step-c.wantStep) > 1e-9 {
 			t.Errorf("niceTicks(%v, %v) = %+v, want lo %v hi %v step %v", c.lo, c.hi, tk, c.wantLo, c.wantHi, c.wantStep)
 		}

@@ -25,7 +25,7 @@ type Sim struct {
 	now    time.Duration
 	seq    uint64
 	rng    *rand.Rand
-	events eventHeap
+	events simEventHeap
 }
 
 // NewSim returns a simulator at virtual time zero whose random source is a
@@ -48,7 +48,7 @@ func (s *Sim) At(at time.Duration, fn func()) {
 		at = s.now
 	}
 	s.seq++
-	heap.Push(&s.events, event{at: at, seq: s.seq, fn: fn})
+	heap.Push(&s.events, simEvent{at: at, seq: s.seq, fn: fn})
 }
 
 // After schedules fn to run d after the current virtual time.
@@ -59,7 +59,7 @@ func (s *Sim) After(d time.Duration, fn func()) { s.At(s.now+d, fn) }
 // A t before Now leaves the clock unchanged.
 func (s *Sim) RunUntil(t time.Duration) {
 	for len(s.events) > 0 && s.events[0].at <= t {
-		ev := heap.Pop(&s.events).(event)
+		ev := heap.Pop(&s.events).(simEvent)
 		s.now = ev.at
 		ev.fn()
 	}
@@ -71,28 +71,28 @@ func (s *Sim) RunUntil(t time.Duration) {
 // Pending returns the number of scheduled events not yet run.
 func (s *Sim) Pending() int { return len(s.events) }
 
-type event struct {
+type simEvent struct {
 	at  time.Duration
 	seq uint64
 	fn  func()
 }
 
-type eventHeap []event
+type simEventHeap []simEvent
 
-func (h eventHeap) Len() int { return len(h) }
-func (h eventHeap) Less(i, j int) bool {
+func (h simEventHeap) Len() int { return len(h) }
+func (h simEventHeap) Less(i, j int) bool {
 	if h[i].at != h[j].at {
 		return h[i].at < h[j].at
 	}
 	return h[i].seq < h[j].seq
 }
-func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *eventHeap) Push(x any)   { *h = append(*h, x.(event)) }
-func (h *eventHeap) Pop() any {
+func (h simEventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *simEventHeap) Push(x any)   { *h = append(*h, x.(simEvent)) }
+func (h *simEventHeap) Pop() any {
 	old := *h
 	n := len(old) - 1
 	ev := old[n]
-	old[n] = event{}
+	old[n] = simEvent{}
 	*h = old[:n]
 	return ev
 }

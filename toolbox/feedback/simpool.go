@@ -35,7 +35,7 @@ type PoolStats struct {
 // WorkerPool is a simulated autoscaling plant: actuate it with SetWorkers,
 // measure queue wait with Step.
 type WorkerPool struct {
-	st *station
+	st *simStation
 }
 
 // NewWorkerPool builds a WorkerPool on sim. Arrivals start at once.
@@ -50,7 +50,7 @@ func NewWorkerPool(sim *Sim, cfg PoolConfig) (*WorkerPool, error) {
 	case cfg.Rate < 0:
 		return nil, fmt.Errorf("%w: Rate %v < 0", ErrSimConfig, cfg.Rate)
 	}
-	return &WorkerPool{st: newStation(sim, cfg.Workers, cfg.Service, cfg.Rate)}, nil
+	return &WorkerPool{st: newSimStation(sim, cfg.Workers, cfg.Service, cfg.Rate)}, nil
 }
 
 // SetWorkers sets the number of workers; less than 0 is taken as 0. Added

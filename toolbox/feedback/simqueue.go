@@ -49,7 +49,7 @@ type QueueStats struct {
 // admission controller) or SetArrivalRate (a load schedule or a
 // client-side limiter), and measure it with Step once per control window.
 type QueueServer struct {
-	st *station
+	st *simStation
 }
 
 // NewQueueServer builds a QueueServer on sim. Arrivals start at once.
@@ -68,7 +68,7 @@ func NewQueueServer(sim *Sim, cfg QueueConfig) (*QueueServer, error) {
 	case cfg.Deadline < 0:
 		return nil, fmt.Errorf("%w: Deadline %v < 0", ErrSimConfig, cfg.Deadline)
 	}
-	st := newStation(sim, cfg.Servers, cfg.Service, cfg.Rate)
+	st := newSimStation(sim, cfg.Servers, cfg.Service, cfg.Rate)
 	st.limit = cfg.Limit
 	st.deadline = cfg.Deadline
 	return &QueueServer{st: st}, nil

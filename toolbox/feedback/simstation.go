@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// station is the event-driven core shared by QueueServer and WorkerPool:
+// simStation is the event-driven core shared by QueueServer and WorkerPool:
 // Poisson arrivals, a FIFO queue, a number of servers drawing service times
 // from a Distribution, and an optional cap on requests in flight (queued
 // plus in service). It collects per-window accumulators that the plants
 // turn into their stats.
-type station struct {
+type simStation struct {
 	sim      *Sim
 	service  Distribution
 	rate     float64 // arrivals per second
@@ -36,25 +36,25 @@ type station struct {
 	lastChange time.Duration
 }
 
-func newStation(sim *Sim, servers int, service Distribution, rate float64) *station {
-	st := &station{sim: sim, service: service, servers: servers, winStart: sim.Now(), lastChange: sim.Now()}
+func newSimStation(sim *Sim, servers int, service Distribution, rate float64) *simStation {
+	st := &simStation{sim: sim, service: service, servers: servers, winStart: sim.Now(), lastChange: sim.Now()}
 	st.setRate(rate)
 	return st
 }
 
-func (st *station) queued() int   { return len(st.queue) - st.qhead }
-func (st *station) inFlight() int { return st.busy + st.queued() }
+func (st *simStation) queued() int   { return len(st.queue) - st.qhead }
+func (st *simStation) inFlight() int { return st.busy + st.queued() }
 
 // setRate changes the arrival rate from now on. Arrivals are memoryless, so
 // dropping the pending arrival and drawing a fresh gap at the new rate keeps
 // the process Poisson.
-func (st *station) setRate(rate float64) {
+func (st *simStation) setRate(rate float64) {
 	st.rate = rate
 	st.gen++
 	st.scheduleArrival(st.gen)
 }
 
-func (st *station) scheduleArrival(gen uint64) {
+func (st *simStation) scheduleArrival(gen uint64) {
 	if st.rate <= 0 {
 		return
 	}
@@ -62,7 +62,7 @@ func (st *station) scheduleArrival(gen uint64) {
 	st.sim.After(gap, func() { st.arrive(gen) })
 }
 
-func (st *station) arrive(gen uint64) {
+func (st *simStation) arrive(gen uint64) {
 	if gen != st.gen {
 		return
 	}
@@ -71,7 +71,7 @@ func (st *station) arrive(gen uint64) {
 	st.scheduleArrival(gen)
 }
 
-func (st *station) admit(arrived time.Duration) {
+func (st *simStation) admit(arrived time.Duration) {
 	if st.limit > 0 && st.inFlight() >= st.limit {
 		st.rejected++
 		return
@@ -83,20 +83,20 @@ func (st *station) admit(arrived time.Duration) {
 	st.queue = append(st.queue, arrived)
 }
 
-func (st *station) markBusy(delta int) {
+func (st *simStation) markBusy(delta int) {
 	now := st.sim.Now()
 	st.busyArea += float64(st.busy) * float64(now-st.lastChange)
 	st.lastChange = now
 	st.busy += delta
 }
 
-func (st *station) start(arrived time.Duration) {
+func (st *simStation) start(arrived time.Duration) {
 	st.markBusy(+1)
 	st.waits = append(st.waits, st.sim.Now()-arrived)
 	st.sim.After(st.service(st.sim.Rand()), func() { st.complete(arrived) })
 }
 
-func (st *station) complete(arrived time.Duration) {
+func (st *simStation) complete(arrived time.Duration) {
 	st.markBusy(-1)
 	lat := st.sim.Now() - arrived
 	st.latencies = append(st.latencies, lat)
@@ -108,7 +108,7 @@ func (st *station) complete(arrived time.Duration) {
 }
 
 // fill starts queued requests while servers are free.
-func (st *station) fill() {
+func (st *simStation) fill() {
 	for st.busy < st.servers && st.queued() > 0 {
 		arrived := st.queue[st.qhead]
 		st.qhead++
@@ -120,13 +120,13 @@ func (st *station) fill() {
 	}
 }
 
-func (st *station) setServers(n int) {
+func (st *simStation) setServers(n int) {
 	st.servers = n
 	st.fill()
 }
 
-// windowStats is what one window of a station measured.
-type windowStats struct {
+// stationWindow is what one window of a station measured.
+type stationWindow struct {
 	span                                time.Duration
 	arrivals, rejected, completed, good int
 	latP50, latP90, latP99, latMean     time.Duration
@@ -137,18 +137,18 @@ type windowStats struct {
 
 // collect advances the simulation by window and returns the window's stats,
 // then resets the accumulators.
-func (st *station) collect(window time.Duration) windowStats {
+func (st *simStation) collect(window time.Duration) stationWindow {
 	st.sim.RunUntil(st.sim.Now() + window)
 	st.markBusy(0)
-	ws := windowStats{
+	ws := stationWindow{
 		span:      st.sim.Now() - st.winStart,
 		arrivals:  st.arrivals,
 		rejected:  st.rejected,
 		completed: st.completed,
 		good:      st.good,
 	}
-	ws.latP50, ws.latP90, ws.latP99, ws.latMean = summarize(st.latencies)
-	ws.waitP50, ws.waitP90, ws.waitP99, ws.waitMean = summarize(st.waits)
+	ws.latP50, ws.latP90, ws.latP99, ws.latMean = summarizeDurations(st.latencies)
+	ws.waitP50, ws.waitP90, ws.waitP99, ws.waitMean = summarizeDurations(st.waits)
 	if ws.span > 0 && st.servers > 0 {
 		ws.utilisation = st.busyArea / (float64(ws.span) * float64(st.servers))
 	}
@@ -162,9 +162,9 @@ func (st *station) collect(window time.Duration) windowStats {
 	return ws
 }
 
-// summarize sorts ds in place and returns its nearest-rank p50, p90, p99
+// summarizeDurations sorts ds in place and returns its nearest-rank p50, p90, p99
 // and its mean; all zero when ds is empty.
-func summarize(ds []time.Duration) (p50, p90, p99, mean time.Duration) {
+func summarizeDurations(ds []time.Duration) (p50, p90, p99, mean time.Duration) {
 	if len(ds) == 0 {
 		return 0, 0, 0, 0
 	}
@@ -173,10 +173,10 @@ func summarize(ds []time.Duration) (p50, p90, p99, mean time.Duration) {
 	for _, d := range ds {
 		sum += float64(d)
 	}
-	return rank(ds, 0.50), rank(ds, 0.90), rank(ds, 0.99), time.Duration(sum / float64(len(ds)))
+	return nearestRank(ds, 0.50), nearestRank(ds, 0.90), nearestRank(ds, 0.99), time.Duration(sum / float64(len(ds)))
 }
 
-func rank(sorted []time.Duration, p float64) time.Duration {
+func nearestRank(sorted []time.Duration, p float64) time.Duration {
 	i := int(math.Ceil(p*float64(len(sorted)))) - 1
 	return sorted[max(i, 0)]
 }
