@@ -16,12 +16,16 @@ import (
 //
 // is 1 while latency stays within tolerance of the long-term level and
 // falls below 1 as it rises above. The new limit is limit × g, plus the
-// queue-size headroom only when g is 1, smoothed with WithSmoothing.
+// queue-size headroom only while the sample is no slower than the
+// long-term level, smoothed with WithSmoothing: between the long-term
+// level and tolerance times it the limit holds still.
 //
-// The original lets the long-term average follow every sample, so under
-// sustained modest overload it creeps up to the elevated latency, the
-// gradient returns to 1, the headroom is added again, and the limit
-// grows without bound. Here the long-term average rises only on samples
+// The original adds the headroom whenever g is 1, that is whenever
+// latency is within tolerance, and lets the long-term average follow
+// every sample; under sustained modest overload latency sits inside the
+// tolerance, the average creeps up to it, and the limit grows without
+// bound. Here the headroom needs latency at or below the long-term
+// level, and the long-term average rises only on samples
 // sent while fewer than half the limit were in flight — when the load,
 // not the limit, sets the latency, so higher latency is the service's
 // own — and falls on any sample below it. While the limit is in use and
@@ -80,7 +84,7 @@ func (g *Gradient2) OnSample(rtt time.Duration, inflight int, dropped bool) {
 	g.updateLong(short, inflight)
 	grad := clampLimit(g.cfg.tolerance*g.long/short, 0.5, 1)
 	next := g.limit * grad
-	if grad >= 1 {
+	if short <= g.long {
 		next += g.cfg.queueSize
 	}
 	g.limit = clampLimit(g.smooth(next), lo, hi)
