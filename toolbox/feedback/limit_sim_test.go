@@ -143,10 +143,10 @@ func TestLimitersDoNotDriftUnderModestOverload(t *testing.T) {
 			t.Errorf("%s: goodput %.0f req/s under 1.2× load, want ≥ 90%% of capacity", name, lmMeanF(r.tput[minute:]))
 		}
 		if r.vegas != nil {
-			e, l := r.vegas[2*minute], r.vegas[len(r.vegas)-1]
-			t.Logf("Vegas no-load estimate %v after 2 min, %v after 11 min (service mean 10 ms)", e, l)
-			if l > e*11/10 || l > 12*time.Millisecond {
-				t.Errorf("Vegas no-load estimate drifted from %v to %v", e, l)
+			e, l, hi := r.vegas[2*minute], r.vegas[len(r.vegas)-1], slices.Max(r.vegas[2*minute:])
+			t.Logf("Vegas no-load estimate %v after 2 min, %v after 11 min, highest %v after minute 2 (service mean 10 ms)", e, l, hi)
+			if hi > e*11/10 || hi > 12*time.Millisecond {
+				t.Errorf("Vegas no-load estimate rose from %v to %v", e, hi)
 			}
 		}
 	}
