@@ -12,24 +12,34 @@
 //     the actuation. ControllerFunc adapts a plain function, so users
 //     plug in their own. A controller starts nothing and never sleeps;
 //     the loop that calls it owns the timing.
+//
 //   - PID (NewPID) is a proportional-integral-derivative controller
 //     with a sample time, output limits, anti-windup (conditional
 //     integration or back-calculation), the derivative taken on the
 //     measurement through a first-order filter, set-point weighting,
 //     bumpless changes of set point and gains, and bumpless transfer
 //     between manual and automatic mode.
+//
 //   - RateLimiter (NewRateLimiter) is a token bucket, over
 //     golang.org/x/time/rate, whose rate a controller sets at run time
 //     within bounds (SetRate), for publishers and callers that must
 //     hold a lag or a drop rate at a set point; it counts what it
 //     admits, makes wait and refuses.
 //
-// To come, on the same Controller shape: adaptive concurrency limiters
-// (AIMD, Vegas, Gradient2, an Envoy-style gradient) as server and call
-// interceptors; ready-made loops holding a service's p99 latency, a
-// cache's hit rate and a queue's wait at their targets; and a
-// deterministic simulator with a virtual clock to design and test loops
-// without real time. docs/feedback.md tracks what has landed.
+//   - Limiter is an adaptive concurrency limit: admit while in flight <
+//     Limit(), and report each completed request with OnSample. NewAIMD,
+//     NewVegas and NewGradient2 implement it, with Vegas' upward drift of
+//     its no-load RTT and Gradient2's growth under sustained overload
+//     fixed.
+//
+//   - Sim, QueueServer, CachePlant, WorkerPool and Trace are a
+//     deterministic simulator with a virtual clock, to design and test
+//     loops without real time, and to plot them (CSV, SVG).
+//
+// To come: an Envoy-style gradient limiter; the limiters as server and
+// call interceptors; ready-made loops holding a service's p99 latency, a
+// cache's hit rate and a queue's wait at their targets; `zmptool
+// feedback sim`. docs/feedback.md tracks what has landed.
 //
 // # Lifecycle
 //
