@@ -39,7 +39,9 @@ const (
 	kindAIMD limitKind = 1 << iota
 	kindVegas
 	kindGradient2
-	kindAll = kindAIMD | kindVegas | kindGradient2
+	kindEnvoy  // Envoy-style gradient on windowed p90: limit_envoy.go
+	kindTarget // latency target by admission control: limit_target.go
+	kindAll    = kindAIMD | kindVegas | kindGradient2 | kindEnvoy | kindTarget
 )
 
 func (k limitKind) String() string {
@@ -50,6 +52,10 @@ func (k limitKind) String() string {
 		return "Vegas"
 	case kindGradient2:
 		return "Gradient2"
+	case kindEnvoy:
+		return "gradient (Envoy)"
+	case kindTarget:
+		return "latency target"
 	}
 	return "limiter"
 }
@@ -65,6 +71,11 @@ type limitConfig struct {
 	tolerance, smoothing        float64       // Gradient2
 	queueSize                   float64       // Gradient2
 	longWindow                  int           // Gradient2
+	// clock reads the time for the limiters that work in windows of time
+	// (kindEnvoy, kindTarget); nil means the real monotonic clock.
+	clock  func() time.Duration
+	envoy  envoyConfig  // limit_envoy.go
+	target targetConfig // limit_target.go
 }
 
 func defaultLimitConfig() limitConfig {
@@ -73,7 +84,33 @@ func defaultLimitConfig() limitConfig {
 		backoff: 0.9, timeout: 5 * time.Second,
 		alpha: 3, beta: 6, probeEvery: 100,
 		tolerance: 1.5, smoothing: 0.2, queueSize: 4, longWindow: 600,
+		envoy: defaultEnvoyConfig(), target: defaultTargetConfig(),
 	}
+}
+
+// WithClock sets the clock of a limiter that measures in windows of
+// time: now returns the time elapsed since any fixed origin, and must
+// never go backwards. A simulation passes its Sim's Now so the limiter
+// runs on virtual time. Default: the real monotonic clock. The Envoy-style
+// gradient and the latency target only.
+func WithClock(now func() time.Duration) LimitOption {
+	return limitOpt("WithClock", kindEnvoy|kindTarget, func(c *limitConfig) error {
+		if now == nil {
+			return limitErr("nil clock")
+		}
+		c.clock = now
+		return nil
+	})
+}
+
+// monotonicClock returns c.clock, or the real monotonic clock measured
+// from the moment it is called.
+func (c *limitConfig) monotonicClock() func() time.Duration {
+	if c.clock != nil {
+		return c.clock
+	}
+	start := time.Now()
+	return func() time.Duration { return time.Since(start) }
 }
 
 // LimitOption configures a limiter built by NewAIMD, NewVegas or

@@ -23,6 +23,12 @@ type QueueConfig struct {
 	// Deadline is the latency within which a completion counts as goodput.
 	// 0 (the default) counts every completion.
 	Deadline time.Duration
+	// OnComplete, when set, is called inside the simulation as each
+	// request completes, with its latency (arrival to completion) and the
+	// requests in flight when it was admitted, itself included: what a
+	// per-request Limiter's OnSample takes. It may call SetLimit, so a
+	// limiter can act request by request rather than once per window.
+	OnComplete func(latency time.Duration, inflight int)
 }
 
 // QueueStats is what a QueueServer measured over one window.
@@ -71,6 +77,7 @@ func NewQueueServer(sim *Sim, cfg QueueConfig) (*QueueServer, error) {
 	st := newSimStation(sim, cfg.Servers, cfg.Service, cfg.Rate)
 	st.limit = cfg.Limit
 	st.deadline = cfg.Deadline
+	st.onComplete = cfg.OnComplete
 	return &QueueServer{st: st}, nil
 }
 

@@ -170,3 +170,51 @@ func TestSimConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueServerOnComplete checks the per-request hook: one call per
+// completion, with the latency the window's stats are made of and an
+// in-flight count within the admission limit, and that a limit set from
+// the hook takes effect at once.
+func TestQueueServerOnComplete(t *testing.T) {
+	sim := NewSim(3)
+	var calls, over int
+	var maxLat time.Duration
+	var q *QueueServer
+	q, err := NewQueueServer(sim, QueueConfig{
+		Servers: 10, Service: Exponential(10 * time.Millisecond), Rate: 3000, Limit: 30,
+		OnComplete: func(lat time.Duration, inflight int) {
+			calls++
+			maxLat = max(maxLat, lat)
+			if inflight < 1 || inflight > 30 {
+				over++
+			}
+			if calls == 500 {
+				q.SetLimit(12) // from inside the simulation
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	var last QueueStats
+	for range 20 {
+		last = q.Step(100 * time.Millisecond)
+		total += last.Completed
+		if last.InFlight > 30 {
+			t.Fatalf("in flight %d above the limit", last.InFlight)
+		}
+	}
+	if calls != total || calls == 0 {
+		t.Fatalf("hook called %d times for %d completions", calls, total)
+	}
+	if over != 0 {
+		t.Fatalf("%d completions reported an in-flight count outside [1, 30]", over)
+	}
+	if last.Limit != 12 || last.InFlight > 12 {
+		t.Fatalf("limit set from the hook: stats say limit %d, in flight %d", last.Limit, last.InFlight)
+	}
+	if maxLat <= 10*time.Millisecond {
+		t.Fatalf("largest latency %v: at 3× load some requests must queue", maxLat)
+	}
+}

@@ -20,8 +20,11 @@ type simStation struct {
 	busy     int
 	limit    int // 0: no cap
 	deadline time.Duration
+	// onComplete, when set, sees each completion: its latency and the
+	// requests in flight when it was admitted, itself included.
+	onComplete func(latency time.Duration, inflight int)
 
-	queue []time.Duration // arrival times of waiting requests, FIFO from qhead
+	queue []simRequest // waiting requests, FIFO from qhead
 	qhead int
 
 	// per-window accumulators, reset by collect
@@ -34,6 +37,12 @@ type simStation struct {
 	waits      []time.Duration
 	busyArea   float64 // server-nanoseconds busy in the window
 	lastChange time.Duration
+}
+
+// simRequest is one admitted request.
+type simRequest struct {
+	arrived  time.Duration
+	inflight int // in flight when admitted, itself included
 }
 
 func newSimStation(sim *Sim, servers int, service Distribution, rate float64) *simStation {
@@ -76,11 +85,12 @@ func (st *simStation) admit(arrived time.Duration) {
 		st.rejected++
 		return
 	}
+	r := simRequest{arrived: arrived, inflight: st.inFlight() + 1}
 	if st.busy < st.servers {
-		st.start(arrived)
+		st.start(r)
 		return
 	}
-	st.queue = append(st.queue, arrived)
+	st.queue = append(st.queue, r)
 }
 
 func (st *simStation) markBusy(delta int) {
@@ -90,29 +100,32 @@ func (st *simStation) markBusy(delta int) {
 	st.busy += delta
 }
 
-func (st *simStation) start(arrived time.Duration) {
+func (st *simStation) start(r simRequest) {
 	st.markBusy(+1)
-	st.waits = append(st.waits, st.sim.Now()-arrived)
-	st.sim.After(st.service(st.sim.Rand()), func() { st.complete(arrived) })
+	st.waits = append(st.waits, st.sim.Now()-r.arrived)
+	st.sim.After(st.service(st.sim.Rand()), func() { st.complete(r) })
 }
 
-func (st *simStation) complete(arrived time.Duration) {
+func (st *simStation) complete(r simRequest) {
 	st.markBusy(-1)
-	lat := st.sim.Now() - arrived
+	lat := st.sim.Now() - r.arrived
 	st.latencies = append(st.latencies, lat)
 	st.completed++
 	if st.deadline == 0 || lat <= st.deadline {
 		st.good++
 	}
 	st.fill()
+	if st.onComplete != nil {
+		st.onComplete(lat, r.inflight)
+	}
 }
 
 // fill starts queued requests while servers are free.
 func (st *simStation) fill() {
 	for st.busy < st.servers && st.queued() > 0 {
-		arrived := st.queue[st.qhead]
+		r := st.queue[st.qhead]
 		st.qhead++
-		st.start(arrived)
+		st.start(r)
 	}
 	if st.qhead > 1024 && st.qhead*2 > len(st.queue) {
 		st.queue = append(st.queue[:0], st.queue[st.qhead:]...)
@@ -153,7 +166,7 @@ func (st *simStation) collect(window time.Duration) stationWindow {
 		ws.utilisation = st.busyArea / (float64(ws.span) * float64(st.servers))
 	}
 	if st.queued() > 0 {
-		ws.oldestWait = st.sim.Now() - st.queue[st.qhead]
+		ws.oldestWait = st.sim.Now() - st.queue[st.qhead].arrived
 	}
 	st.winStart = st.sim.Now()
 	st.arrivals, st.rejected, st.completed, st.good = 0, 0, 0, 0
