@@ -4,7 +4,7 @@ PKGS    ?= ./...
 # Fuzz targets and packages whose seed corpora `make fuzz` explores briefly.
 FUZZTIME ?= 10s
 
-.PHONY: test vet race large fuzz-seeds fuzz bench selftest fmt consensus-long
+.PHONY: test vet race large fuzz-seeds fuzz bench selftest fmt consensus-long feedback-plots
 
 ## test: vet, every test with the race detector (fuzz seed corpora included), then the memory-bound tests at full size
 test: vet race large
@@ -27,6 +27,10 @@ LIN_SEEDS    ?= 30
 LIN_DURATION ?= 10s
 consensus-long:
 	ZMP_LIN_SEEDS=$(LIN_SEEDS) ZMP_LIN_DURATION=$(LIN_DURATION) $(GO) test -race -count=1 -timeout 120m -run '^TestLinearizable(5|OverZmp|OverZmp5)?$$' -v ./toolbox/consensus/
+
+## feedback-plots: redraw docs/feedback-*.svg with `zmptool feedback sim` (TestFeedbackDocsPlots checks them)
+feedback-plots:
+	ZMP_UPDATE_PLOTS=1 $(GO) test -count=1 -run '^TestFeedbackDocsPlots$$' ./cmd/zmptool/
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:

@@ -60,7 +60,7 @@ func newApp(l *core.Launcher, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // run maps errors to exit codes
 		OnUsageError:   onUsage,
-		Commands:       append(append([]*cli.Command{selftestCommand(l), registryCommand(), keygenCommand(), proxyCommand(), cacheCommand(), kvCommand(), agentCommand(l)}, inspectCommands(l)...), agentCommands()...),
+		Commands:       append(append([]*cli.Command{selftestCommand(l), registryCommand(), keygenCommand(), proxyCommand(), cacheCommand(), kvCommand(), feedbackCommand(), agentCommand(l)}, inspectCommands(l)...), agentCommands()...),
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() > 0 {
 				return usageError{fmt.Errorf("unknown command %q", c.Args().First())}

@@ -3,9 +3,6 @@ package feedback
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -53,69 +50,18 @@ func TestSimLognormalMean(t *testing.T) {
 	}
 }
 
-// skLoadStep runs the load-step scenario of issue 13 on two identical
-// backends (1,000 req/s: 10 servers, 10 ms exponential service), one with a
-// fixed admission limit of 20 and one without, and records both.
-func skLoadStep(t *testing.T, seed uint64) *Trace {
-	t.Helper()
-	tr, err := NewTrace("p99 without limit (ms)", "offered (req/s)", "goodput (req/s)", "rejected (req/s)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const target = 100.0 // ms
-	limited, base := NewSim(seed), NewSim(seed+1)
-	cfg := QueueConfig{Servers: 10, Service: Exponential(10 * time.Millisecond), Rate: 500}
-	qb, err := NewQueueServer(base, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Limit = 20
-	ql, err := NewQueueServer(limited, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const window = 100 * time.Millisecond
-	for i := range 300 {
-		rate := 500.0
-		if i >= 50 && i < 100 {
-			rate = 3000
-		}
-		if i == 50 || i == 100 {
-			ql.SetArrivalRate(rate)
-			qb.SetArrivalRate(rate)
-		}
-		sl, sb := ql.Step(window), qb.Step(window)
-		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-		err := tr.Add(limited.Now(), target, ms(sl.P99), float64(sl.Limit),
-			ms(sb.P99), rate, sl.Goodput, float64(sl.Rejected)/window.Seconds())
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return tr
-}
-
-// skPlotOptions lays the load-step trace out for docs/feedback-queue.svg.
-func skPlotOptions() PlotOptions {
-	return PlotOptions{
-		Title: "Load 0.5x → 3x → 0.5x of a 1,000 req/s backend: fixed admission limit 20 vs none (seed 1)",
-		Panels: []Panel{
-			{Title: "p99 latency with limit 20 (ms)", Series: []string{SeriesSetpoint, SeriesMeasurement}},
-			{Title: "p99 latency without limit (ms)", Series: []string{SeriesSetpoint, "p99 without limit (ms)"}},
-			{Title: "admission limit (in flight)", Series: []string{SeriesActuation}},
-			{Title: "with limit 20 (req/s)", Series: []string{"offered (req/s)", "goodput (req/s)", "rejected (req/s)"}},
-		},
-	}
-}
-
+// skRender draws the fixed-limit load-step scenario with seed.
 func skRender(t *testing.T, seed uint64) (csv, svg []byte) {
 	t.Helper()
-	tr := skLoadStep(t, seed)
-	var c, s bytes.Buffer
-	if err := tr.WriteCSV(&c); err != nil {
+	rep, err := SimulateFixedLimit(FixedLimitSim{Seed: seed})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.WriteSVG(&s, skPlotOptions()); err != nil {
+	var c, s bytes.Buffer
+	if err := rep.WriteCSV(&c); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteSVG(&s); err != nil {
 		t.Fatal(err)
 	}
 	return c.Bytes(), s.Bytes()
@@ -137,7 +83,11 @@ func TestSimDeterministic(t *testing.T) {
 }
 
 func TestSimLoadStepScenario(t *testing.T) {
-	tr := skLoadStep(t, 1)
+	rep, err := SimulateFixedLimit(FixedLimitSim{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rep.Trace
 	p99, _ := tr.Series(SeriesMeasurement)
 	base, _ := tr.Series("p99 without limit (ms)")
 	good, _ := tr.Series("goodput (req/s)")
@@ -159,31 +109,6 @@ func TestSimLoadStepScenario(t *testing.T) {
 	}
 	if base[99] < 3000 {
 		t.Errorf("unlimited p99 at the end of the overload %.0f ms, want > 3 s", base[99])
-	}
-}
-
-// TestSimDocsPlot checks docs/feedback-queue.svg against the scenario.
-// Regenerate it with:
-//
-//	ZMP_UPDATE_PLOTS=1 go test -run TestSimDocsPlot ./toolbox/feedback/
-func TestSimDocsPlot(t *testing.T) {
-	_, svg := skRender(t, 1)
-	path := filepath.Join("..", "..", "docs", "feedback-queue.svg")
-	if os.Getenv("ZMP_UPDATE_PLOTS") == "1" {
-		if err := os.WriteFile(path, svg, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if runtime.GOARCH != "amd64" {
-		t.Skip("docs/feedback-queue.svg was made on amd64; other architectures may fuse multiply-adds and round differently")
-	}
-	have, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(have, svg) {
-		t.Fatalf("%s differs from what the scenario draws now; regenerate with ZMP_UPDATE_PLOTS=1", path)
 	}
 }
 
