@@ -1,6 +1,320 @@
 package feedback
 
-// envoyConfig holds the settings of the Envoy-style gradient limiter.
-type envoyConfig struct{}
+import (
+	"math"
+	"sync"
+	"time"
+)
 
-func defaultEnvoyConfig() envoyConfig { return envoyConfig{} }
+// envoyConfig holds the settings of the Envoy-style gradient limiter.
+type envoyConfig struct {
+	window      time.Duration // WithWindow
+	percentile  float64       // WithPercentile, in (0, 1)
+	buffer      float64       // WithBuffer, a fraction of minRTT
+	minSamples  int           // WithMinSamples, per window
+	rttSamples  int           // WithMinRTTSamples
+	rttInterval time.Duration // WithMinRTTInterval
+}
+
+func defaultEnvoyConfig() envoyConfig {
+	return envoyConfig{
+		window:      100 * time.Millisecond,
+		percentile:  0.9,
+		buffer:      0.25,
+		minSamples:  10,
+		rttSamples:  250,
+		rttInterval: time.Minute,
+	}
+}
+
+// WithWindow sets the length of the Envoy-style gradient's sampling
+// window: the limit moves once per window, from the round trips that
+// completed in it; > 0. Default: 100 ms. EnvoyGradient only.
+func WithWindow(d time.Duration) LimitOption {
+	return limitOpt("WithWindow", kindEnvoy, func(c *limitConfig) error {
+		if d <= 0 {
+			return limitErr("window %v: want > 0", d)
+		}
+		c.envoy.window = d
+		return nil
+	})
+}
+
+// WithPercentile sets the percentile, as a fraction in (0, 1), that
+// sums a window's round trips up (the sample RTT) and the no-load
+// samples up (the min RTT). Default: 0.9 (p90). EnvoyGradient only.
+func WithPercentile(p float64) LimitOption {
+	return limitOpt("WithPercentile", kindEnvoy, func(c *limitConfig) error {
+		if !(p > 0 && p < 1) {
+			return limitErr("percentile %v: want 0 < p < 1", p)
+		}
+		c.envoy.percentile = p
+		return nil
+	})
+}
+
+// WithBuffer sets how much slower than the min RTT a window may be,
+// as a fraction of the min RTT, before the gradient falls below one;
+// ≥ 0. Default: 0.25 (Envoy's 25 %). EnvoyGradient only.
+func WithBuffer(ratio float64) LimitOption {
+	return limitOpt("WithBuffer", kindEnvoy, func(c *limitConfig) error {
+		if !(ratio >= 0) || math.IsInf(ratio, 0) {
+			return limitErr("buffer %v: want finite ≥ 0", ratio)
+		}
+		c.envoy.buffer = ratio
+		return nil
+	})
+}
+
+// WithMinSamples sets the least number of round trips a window needs
+// to move the limit; a window with fewer leaves it as it is; ≥ 1.
+// Default: 10. EnvoyGradient only.
+func WithMinSamples(n int) LimitOption {
+	return limitOpt("WithMinSamples", kindEnvoy, func(c *limitConfig) error {
+		if n < 1 {
+			return limitErr("min samples %d: want ≥ 1", n)
+		}
+		c.envoy.minSamples = n
+		return nil
+	})
+}
+
+// WithMinRTTSamples sets how many round trips the min RTT is measured
+// from: the latest n samples taken within the re-measurement interval
+// (WithMinRTTInterval), and it is not re-measured from fewer; ≥ 10.
+// Default: 250. EnvoyGradient only.
+func WithMinRTTSamples(n int) LimitOption {
+	return limitOpt("WithMinRTTSamples", kindEnvoy, func(c *limitConfig) error {
+		if n < 10 {
+			return limitErr("min RTT samples %d: want ≥ 10", n)
+		}
+		c.envoy.rttSamples = n
+		return nil
+	})
+}
+
+// WithMinRTTInterval sets the re-measurement interval: the longest a
+// round trip counts toward the min RTT, so a min RTT measured from
+// fresh samples is never older than d; > 0. Default: 1 minute (Envoy's
+// default interval). EnvoyGradient only.
+func WithMinRTTInterval(d time.Duration) LimitOption {
+	return limitOpt("WithMinRTTInterval", kindEnvoy, func(c *limitConfig) error {
+		if d <= 0 {
+			return limitErr("min RTT interval %v: want > 0", d)
+		}
+		c.envoy.rttInterval = d
+		return nil
+	})
+}
+
+// EnvoyGradient is a concurrency limit after the gradient controller
+// of Envoy's adaptive concurrency filter. Round trips are gathered in
+// windows of time (WithWindow). When a window ends, a percentile of
+// its round trips (WithPercentile) is the sample RTT, and
+//
+//	gradient  = clamp((minRTT + buffer) / sampleRTT, 0.5, 2)
+//	limit     = gradient × limit + √(gradient × limit)
+//
+// where buffer is a fraction of the min RTT (WithBuffer) and the
+// square root is headroom that lets the limit grow while latency is
+// within the buffer. A window with fewer than WithMinSamples round
+// trips leaves the limit alone. The min RTT is the same percentile
+// taken over round trips that found no queue: the no-load latency.
+//
+// Envoy keeps the min RTT fresh by dropping the limit to a handful of
+// requests every interval until it has measured again, which sheds the
+// load above that handful while it measures, on every host at the same
+// moments unless jittered. This limiter never lowers the limit to
+// measure. It measures from the traffic it already has: a round trip
+// is a no-load sample when it was sent while at most half the limit
+// was in flight, in a window that did not run at the limit (fewer than
+// a quarter of its requests sent with nine tenths of the limit or more
+// in flight). The min RTT is the percentile of the latest
+// WithMinRTTSamples no-load samples, and is re-measured at the end of
+// every window that leaves that many within the last WithMinRTTInterval;
+// it thus follows a service that becomes slower or faster within a few
+// windows of enough light traffic, and is never older than the
+// interval when such traffic exists. With no fresh no-load samples (a
+// sustained overload, where the requests in flight always fill the
+// limit) the last min RTT is kept, except that the same percentile of
+// the latest round trips of any kind lowers it when it is lower: a
+// min RTT learnt under a limit in use would take queueing for the
+// service's own latency and let the limit ratchet up.
+//
+// Two rules keep the limit from shedding what the service could serve.
+// The limit grows only after a window that used at least half of it.
+// And a window that did not run at the limit may lower it only down to
+// the most requests it had in flight plus the same √ headroom: latency
+// that rises while the limit is not what holds requests back comes
+// from the service, and is the min RTT's to follow, not the limit's.
+//
+// Build it with NewEnvoyGradient. It is safe for concurrent use (a
+// mutex guards its state), starts no goroutines, never sleeps and
+// needs no Close; it reads its clock (WithClock) in Limit and OnSample.
+type EnvoyGradient struct {
+	mu    sync.Mutex
+	cfg   limitConfig
+	now   func() time.Duration
+	limit float64
+	win   envoyWindow
+	// recent holds the limit in force in each of the last windows; a
+	// sample is a no-load one only against the least of them.
+	recent [envoyRecentWindows]float64
+	nwin   int             // windows closed, to index recent
+	light envoyRing // no-load samples
+	all   envoyRing // every sample, to lower a stale min RTT
+	stats EnvoyStats
+	buf   []time.Duration // scratch for percentiles
+}
+
+// EnvoyStats is what an EnvoyGradient measured at the end of its last
+// window that had enough samples.
+type EnvoyStats struct {
+	Limit     int           // the limit now
+	MinRTT    time.Duration // the no-load latency estimate (0: none yet)
+	SampleRTT time.Duration // the last window's percentile round trip
+	Gradient  float64       // the last gradient, before the growth and floor rules
+	// MinRTTAt is the clock reading when the min RTT was last measured
+	// or lowered.
+	MinRTTAt time.Duration
+	Windows  int  // windows that had enough samples
+	Measured int  // windows at whose end the min RTT was re-measured from no-load samples
+	Busy     bool // whether the last window ran at the limit
+}
+
+// NewEnvoyGradient builds an Envoy-style gradient limiter. Options:
+// WithLimitBounds, WithInitialLimit, WithClock (default the real
+// monotonic clock), WithWindow (100 ms), WithPercentile (0.9),
+// WithBuffer (0.25), WithMinSamples (10), WithMinRTTSamples (250),
+// WithMinRTTInterval (1 minute). Until the first min RTT is measured
+// the limit stays at its initial value.
+func NewEnvoyGradient(opts ...LimitOption) (*EnvoyGradient, error) {
+	cfg, err := buildLimitConfig(kindEnvoy, opts)
+	if err != nil {
+		return nil, err
+	}
+	e := &EnvoyGradient{cfg: cfg, now: cfg.monotonicClock(), limit: float64(cfg.initial)}
+	e.light = newEnvoyRing(cfg.envoy.rttSamples)
+	e.all = newEnvoyRing(cfg.envoy.rttSamples)
+	e.win.start = e.now()
+	return e, nil
+}
+
+// Limit returns the current limit, first closing the window if its
+// time is up.
+func (e *EnvoyGradient) Limit() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.roll(e.now())
+	return int(e.limit)
+}
+
+// Stats returns what the limiter measured at its last window.
+func (e *EnvoyGradient) Stats() EnvoyStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	s.Limit = int(e.limit)
+	return s
+}
+
+// OnSample records one completed request in the current window,
+// closing the previous window first if its time is up. A dropped
+// request, or one with a non-positive rtt, is not a round trip and is
+// ignored: the gradient reads latency only, as Envoy's does.
+func (e *EnvoyGradient) OnSample(rtt time.Duration, inflight int, dropped bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	e.roll(now)
+	if dropped || rtt <= 0 {
+		return
+	}
+	e.win.add(rtt, inflight, int(e.limit), int(e.lowLimit()))
+}
+
+// lowLimit returns the least limit in force over the last
+// envoyRecentWindows windows, the current one included.
+func (e *EnvoyGradient) lowLimit() float64 {
+	low := e.limit
+	for _, l := range e.recent[:min(e.nwin, envoyRecentWindows)] {
+		low = math.Min(low, l)
+	}
+	return low
+}
+
+// roll closes the current window if now is past its end and starts the
+// window now falls in.
+func (e *EnvoyGradient) roll(now time.Duration) {
+	w := e.cfg.envoy.window
+	if now < e.win.start+w {
+		return
+	}
+	e.recent[e.nwin%envoyRecentWindows] = e.limit
+	e.nwin++
+	e.close(e.win.start + w)
+	e.win.reset(e.win.start + (now-e.win.start)/w*w)
+}
+
+// close ends the window at time end: the window's samples feed the min
+// RTT, then the limit moves.
+func (e *EnvoyGradient) close(end time.Duration) {
+	n := len(e.win.rtts)
+	if n < e.cfg.envoy.minSamples {
+		return
+	}
+	busy := 4*e.win.near >= n
+	if !busy {
+		e.light.push(e.win.light, end)
+	}
+	e.all.push(e.win.rtts, end)
+	e.remeasure(end)
+	sample := e.percentile(e.win.rtts)
+	e.stats.SampleRTT, e.stats.Busy = sample, busy
+	e.stats.Windows++
+	if e.stats.MinRTT > 0 {
+		e.update(sample, busy)
+	}
+}
+
+// remeasure sets the min RTT from the no-load samples when enough of
+// them are fresh, and lowers it to the percentile of all recent
+// samples when that is lower.
+func (e *EnvoyGradient) remeasure(now time.Duration) {
+	since := now - e.cfg.envoy.rttInterval
+	if fresh := e.light.fresh(since, e.buf[:0]); len(fresh) == e.light.cap() {
+		e.stats.MinRTT, e.stats.MinRTTAt = e.percentile(fresh), now
+		e.stats.Measured++
+		e.buf = fresh
+	}
+	if fresh := e.all.fresh(since, e.buf[:0]); len(fresh) == e.all.cap() {
+		if p := e.percentile(fresh); e.stats.MinRTT == 0 || p < e.stats.MinRTT {
+			e.stats.MinRTT, e.stats.MinRTTAt = p, now
+		}
+		e.buf = fresh
+	}
+}
+
+// update moves the limit by the gradient of sample against the min RTT.
+func (e *EnvoyGradient) update(sample time.Duration, busy bool) {
+	minRTT := float64(e.stats.MinRTT)
+	g := clampLimit(minRTT*(1+e.cfg.envoy.buffer)/float64(sample), 0.5, 2)
+	e.stats.Gradient = g
+	next := g * e.limit
+	next += math.Sqrt(next)
+	peak := float64(e.win.maxInflight)
+	switch {
+	case next > e.limit && 2*peak < math.Floor(e.limit):
+		next = e.limit // the limit was not in use: no evidence it may grow
+	case next < e.limit && !busy:
+		next = math.Max(next, math.Min(e.limit, peak+math.Sqrt(peak)))
+	}
+	e.limit = clampLimit(next, float64(e.cfg.minLimit), float64(e.cfg.maxLimit))
+}
+
+// percentile returns the configured percentile of ds (nearest rank),
+// sorting ds in place.
+func (e *EnvoyGradient) percentile(ds []time.Duration) time.Duration {
+	sortDurations(ds)
+	return nearestRank(ds, e.cfg.envoy.percentile)
+}
