@@ -160,11 +160,11 @@ type EnvoyGradient struct {
 	// recent holds the limit in force in each of the last windows; a
 	// sample is a no-load one only against the least of them.
 	recent [envoyRecentWindows]float64
-	nwin   int             // windows closed, to index recent
-	light envoyRing // no-load samples
-	all   envoyRing // every sample, to lower a stale min RTT
-	stats EnvoyStats
-	buf   []time.Duration // scratch for percentiles
+	nwin   int       // windows closed, to index recent
+	light  envoyRing // no-load samples
+	all    envoyRing // every sample, to lower a stale min RTT
+	stats  EnvoyStats
+	buf    []time.Duration // scratch for percentiles
 }
 
 // EnvoyStats is what an EnvoyGradient measured at the end of its last
