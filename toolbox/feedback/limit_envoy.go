@@ -79,14 +79,14 @@ func WithMinSamples(n int) LimitOption {
 	})
 }
 
-// WithMinRTTSamples sets how many round trips the min RTT is measured
-// from: the latest n samples taken within the re-measurement interval
-// (WithMinRTTInterval), and it is not re-measured from fewer; ≥ 10.
-// Default: 250. EnvoyGradient only.
+// WithMinRTTSamples sets the least number of no-load round trips,
+// taken within the re-measurement interval (WithMinRTTInterval), the
+// min RTT is measured from; it is measured from the latest 2,048 at
+// most; 10 ≤ n ≤ 2048. Default: 250. EnvoyGradient only.
 func WithMinRTTSamples(n int) LimitOption {
 	return limitOpt("WithMinRTTSamples", kindEnvoy, func(c *limitConfig) error {
-		if n < 10 {
-			return limitErr("min RTT samples %d: want ≥ 10", n)
+		if n < 10 || n > envoyMaxRTTSamples {
+			return limitErr("min RTT samples %d: want 10 ≤ n ≤ %d", n, envoyMaxRTTSamples)
 		}
 		c.envoy.rttSamples = n
 		return nil
@@ -122,31 +122,38 @@ func WithMinRTTInterval(d time.Duration) LimitOption {
 // taken over round trips that found no queue: the no-load latency.
 //
 // Envoy keeps the min RTT fresh by dropping the limit to a handful of
-// requests every interval until it has measured again, which sheds the
-// load above that handful while it measures, on every host at the same
-// moments unless jittered. This limiter never lowers the limit to
-// measure. It measures from the traffic it already has: a round trip
-// is a no-load sample when it was sent while at most half the limit
-// was in flight, in a window that did not run at the limit (fewer than
-// a quarter of its requests sent with nine tenths of the limit or more
-// in flight). The min RTT is the percentile of the latest
-// WithMinRTTSamples no-load samples, and is re-measured at the end of
-// every window that leaves that many within the last WithMinRTTInterval;
-// it thus follows a service that becomes slower or faster within a few
-// windows of enough light traffic, and is never older than the
-// interval when such traffic exists. With no fresh no-load samples (a
-// sustained overload, where the requests in flight always fill the
-// limit) the last min RTT is kept, except that the same percentile of
-// the latest round trips of any kind lowers it when it is lower: a
-// min RTT learnt under a limit in use would take queueing for the
-// service's own latency and let the limit ratchet up.
+// requests (3 by default) once an interval until it has measured again,
+// which sheds everything above that handful while it measures. This
+// limiter never lowers the limit to measure; it measures from the
+// traffic it already has. A round trip is a no-load sample when it was
+// sent with no more in flight than both half the least limit of the
+// last ten windows and the lowest quarter of its own window's in-flight
+// counts: the requests that found the service least busy, while the
+// limit was nowhere near holding them back. The min RTT is the
+// percentile of the no-load samples taken within the last
+// WithMinRTTInterval (the latest 2,048 at most), re-measured at the end
+// of every window once there are WithMinRTTSamples of them: a sample
+// counts for one interval at most, so the min RTT follows a service
+// that became slower or faster within one interval of light traffic.
+// Under sustained overload the requests in flight always fill the
+// limit, there are no no-load samples, and the last min RTT is kept —
+// a min RTT learnt from requests queued behind a limit in use would
+// take the queueing for the service's own latency and let the limit
+// ratchet up — except that the percentile of all round trips of the
+// interval lowers it when it is lower (the service became faster).
+// Nothing is shed to measure, so nothing needs jitter to keep hosts
+// from shedding at the same moment.
 //
-// Two rules keep the limit from shedding what the service could serve.
-// The limit grows only after a window that used at least half of it.
-// And a window that did not run at the limit may lower it only down to
-// the most requests it had in flight plus the same √ headroom: latency
-// that rises while the limit is not what holds requests back comes
-// from the service, and is the min RTT's to follow, not the limit's.
+// Three rules keep the limit from shedding what the service could
+// serve while the min RTT catches up with a slower service. The limit
+// grows only after a window that used at least half of it. A window in
+// which fewer than a quarter of the requests were sent with nine
+// tenths of the limit or more in flight (the limit was not what held
+// them back) lowers it only down to its peak in flight plus the same √
+// headroom. And in such a window, when its own no-load samples (at
+// least WithMinSamples of them) are slower than the min RTT, the
+// gradient reads their percentile in its place: the service, not a
+// queue, became slower.
 //
 // Build it with NewEnvoyGradient. It is safe for concurrent use (a
 // mutex guards its state), starts no goroutines, never sleeps and
@@ -165,6 +172,8 @@ type EnvoyGradient struct {
 	all    envoyRing // every sample, to lower a stale min RTT
 	stats  EnvoyStats
 	buf    []time.Duration // scratch for percentiles
+	lbuf   []time.Duration // the closing window's no-load samples
+	ibuf   []int           // scratch for the in-flight quartile
 }
 
 // EnvoyStats is what an EnvoyGradient measured at the end of its last
@@ -194,9 +203,9 @@ func NewEnvoyGradient(opts ...LimitOption) (*EnvoyGradient, error) {
 		return nil, err
 	}
 	e := &EnvoyGradient{cfg: cfg, now: cfg.monotonicClock(), limit: float64(cfg.initial)}
-	e.light = newEnvoyRing(cfg.envoy.rttSamples)
-	e.all = newEnvoyRing(cfg.envoy.rttSamples)
-	e.win.start = e.now()
+	e.light = newEnvoyRing(envoyMaxRTTSamples)
+	e.all = newEnvoyRing(envoyMaxRTTSamples)
+	e.win.reset(e.now(), cfg.initial)
 	return e, nil
 }
 
@@ -230,7 +239,7 @@ func (e *EnvoyGradient) OnSample(rtt time.Duration, inflight int, dropped bool) 
 	if dropped || rtt <= 0 {
 		return
 	}
-	e.win.add(rtt, inflight, int(e.limit), int(e.lowLimit()))
+	e.win.add(rtt, inflight, int(e.limit))
 }
 
 // lowLimit returns the least limit in force over the last
@@ -253,7 +262,7 @@ func (e *EnvoyGradient) roll(now time.Duration) {
 	e.recent[e.nwin%envoyRecentWindows] = e.limit
 	e.nwin++
 	e.close(e.win.start + w)
-	e.win.reset(e.win.start + (now-e.win.start)/w*w)
+	e.win.reset(e.win.start+(now-e.win.start)/w*w, int(e.lowLimit()))
 }
 
 // close ends the window at time end: the window's samples feed the min
@@ -264,41 +273,45 @@ func (e *EnvoyGradient) close(end time.Duration) {
 		return
 	}
 	busy := 4*e.win.near >= n
-	if !busy {
-		e.light.push(e.win.light, end)
-	}
+	e.lbuf, e.ibuf = e.win.light(e.lbuf[:0], e.ibuf)
+	e.light.push(e.lbuf, end)
 	e.all.push(e.win.rtts, end)
 	e.remeasure(end)
+	minRTT := e.stats.MinRTT
+	if !busy && len(e.lbuf) >= e.cfg.envoy.minSamples {
+		// The window's own no-load round trips show the service's
+		// latency now: when they are slower than the min RTT, the
+		// service slowed, and the gradient reads them.
+		minRTT = max(minRTT, e.percentile(e.lbuf))
+	}
 	sample := e.percentile(e.win.rtts)
 	e.stats.SampleRTT, e.stats.Busy = sample, busy
 	e.stats.Windows++
-	if e.stats.MinRTT > 0 {
-		e.update(sample, busy)
+	if minRTT > 0 {
+		e.update(minRTT, sample, busy)
 	}
 }
 
-// remeasure sets the min RTT from the no-load samples when enough of
-// them are fresh, and lowers it to the percentile of all recent
-// samples when that is lower.
+// remeasure sets the min RTT from the fresh no-load samples when there
+// are enough of them. When there are not, it lowers the min RTT to the
+// percentile of all fresh samples if that is lower.
 func (e *EnvoyGradient) remeasure(now time.Duration) {
-	since := now - e.cfg.envoy.rttInterval
-	if fresh := e.light.fresh(since, e.buf[:0]); len(fresh) == e.light.cap() {
-		e.stats.MinRTT, e.stats.MinRTTAt = e.percentile(fresh), now
+	since, need := now-e.cfg.envoy.rttInterval, e.cfg.envoy.rttSamples
+	if e.buf = e.light.fresh(since, e.buf[:0]); len(e.buf) >= need {
+		e.stats.MinRTT, e.stats.MinRTTAt = e.percentile(e.buf), now
 		e.stats.Measured++
-		e.buf = fresh
+		return
 	}
-	if fresh := e.all.fresh(since, e.buf[:0]); len(fresh) == e.all.cap() {
-		if p := e.percentile(fresh); e.stats.MinRTT == 0 || p < e.stats.MinRTT {
+	if e.buf = e.all.fresh(since, e.buf[:0]); len(e.buf) >= need {
+		if p := e.percentile(e.buf); e.stats.MinRTT == 0 || p < e.stats.MinRTT {
 			e.stats.MinRTT, e.stats.MinRTTAt = p, now
 		}
-		e.buf = fresh
 	}
 }
 
-// update moves the limit by the gradient of sample against the min RTT.
-func (e *EnvoyGradient) update(sample time.Duration, busy bool) {
-	minRTT := float64(e.stats.MinRTT)
-	g := clampLimit(minRTT*(1+e.cfg.envoy.buffer)/float64(sample), 0.5, 2)
+// update moves the limit by the gradient of sample against minRTT.
+func (e *EnvoyGradient) update(minRTT, sample time.Duration, busy bool) {
+	g := clampLimit(float64(minRTT)*(1+e.cfg.envoy.buffer)/float64(sample), 0.5, 2)
 	e.stats.Gradient = g
 	next := g * e.limit
 	next += math.Sqrt(next)
