@@ -326,8 +326,8 @@ func (e *EnvoyGradient) update(minRTT, sample time.Duration, busy bool) {
 }
 
 // percentile returns the configured percentile of ds (nearest rank),
-// sorting ds in place.
+// reordering ds in place.
 func (e *EnvoyGradient) percentile(ds []time.Duration) time.Duration {
-	sortDurations(ds)
-	return nearestRank(ds, e.cfg.envoy.percentile)
+	k := int(math.Ceil(e.cfg.envoy.percentile*float64(len(ds)))) - 1
+	return nthDuration(ds, max(k, 0))
 }

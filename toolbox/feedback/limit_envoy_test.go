@@ -2,6 +2,8 @@ package feedback
 
 import (
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,5 +217,22 @@ func TestEnvoySafeForConcurrentUse(t *testing.T) {
 	}
 	if e.Stats().Windows == 0 {
 		t.Error("no window closed")
+	}
+}
+
+func TestEnvoyNthDurationMatchesSort(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := 1; n < 300; n += 7 {
+		ds := make([]time.Duration, n)
+		for i := range ds {
+			ds[i] = time.Duration(r.IntN(50)) // many ties
+		}
+		sorted := slices.Clone(ds)
+		slices.Sort(sorted)
+		for _, k := range []int{0, n / 4, n / 2, n * 9 / 10, n - 1} {
+			if got := nthDuration(slices.Clone(ds), k); got != sorted[k] {
+				t.Fatalf("n %d k %d: got %v, want %v", n, k, got, sorted[k])
+			}
+		}
 	}
 }
