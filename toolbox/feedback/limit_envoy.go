@@ -155,6 +155,16 @@ func WithMinRTTInterval(d time.Duration) LimitOption {
 // gradient reads their percentile in its place: the service, not a
 // queue, became slower.
 //
+// Limits of the approach: what it cannot see, it does not measure. A
+// limiter started straight into overload never sees a request find the
+// service idle; its first min RTT is then the percentile of all round
+// trips, queueing included, and the limit settles somewhat higher than
+// it would (in simulation at twice the capacity: a min RTT of 30 ms
+// against a no-load p90 of 23 ms, a limit of 32 rather than about 25)
+// until lighter traffic re-measures it. And a service whose capacity
+// halves at once under a load it can still just carry is cut, and
+// sheds a little, during the seconds the min RTT takes to follow.
+//
 // Build it with NewEnvoyGradient. It is safe for concurrent use (a
 // mutex guards its state), starts no goroutines, never sleeps and
 // needs no Close; it reads its clock (WithClock) in Limit and OnSample.
