@@ -224,8 +224,9 @@ func (c *CallLimiter) acquire(ctx context.Context, g *callGate) (int, error) {
 	}
 	if len(g.waiters) >= c.maxWaiters {
 		g.limited++
+		n := g.inflight
 		c.mu.Unlock()
-		return 0, fmt.Errorf("%w (%d in flight, limit %d)", ErrLimited, g.inflight, limit)
+		return 0, fmt.Errorf("%w (%d in flight, limit %d)", ErrLimited, n, limit)
 	}
 	ch := make(chan struct{}, 1)
 	g.waiters = append(g.waiters, ch)
