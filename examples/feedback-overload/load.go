@@ -26,6 +26,7 @@ type result struct {
 	sent, ok, shed, timedOut, other, skipped int
 	latencies                                []time.Duration // of the calls served, sorted
 	measure                                  time.Duration
+	limits                                   limitSeries // the limiter's, during the run
 }
 
 func (r *result) goodput() float64 { return float64(r.ok) / r.measure.Seconds() }

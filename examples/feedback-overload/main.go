@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,8 @@ type options struct {
 	limiters []string
 	load     float64
 	plan     loadPlan
+	handlers int // the service's handler pool (core.WithConcurrency)
+	queue    int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -57,6 +60,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.plan.measure, "duration", 5*time.Second, "how long each run is measured")
 	fs.DurationVar(&o.plan.warmup, "warmup", time.Second, "load before measuring, for the limiter to settle")
 	fs.DurationVar(&o.plan.deadline, "deadline", time.Second, "each call's deadline")
+	fs.IntVar(&o.handlers, "handlers", 256, "the service's handler pool (core.WithConcurrency)")
+	fs.IntVar(&o.queue, "queue", 1024, "requests waiting for a handler (core.WithConcurrency)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -73,8 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, err
 		}
 	}
-	if !(o.load > 0) || o.plan.measure <= 0 || o.plan.warmup < 0 || o.plan.deadline <= 0 {
-		return o, fmt.Errorf("want -load > 0, -duration > 0, -warmup ≥ 0 and -deadline > 0")
+	if !(o.load > 0) || o.plan.measure <= 0 || o.plan.warmup < 0 || o.plan.deadline <= 0 || o.handlers < 1 || o.queue < 0 {
+		return o, fmt.Errorf("want -load > 0, -duration > 0, -warmup ≥ 0, -deadline > 0, -handlers ≥ 1 and -queue ≥ 0")
 	}
 	o.plan.rate = o.load * capacity(o.svc)
 	return o, nil
@@ -116,54 +121,99 @@ func measureAll(ctx context.Context, l *core.Launcher, o options, w io.Writer) e
 		return err
 	}
 	defer client.Close()
-	fmt.Fprintf(w, "capacity %.0f req/s (%d workers × %v); offered %.0f req/s (%.1f×) for %v after %v warm-up; deadline %v; p99 target %v\n",
-		capacity(o.svc), o.svc.workers, o.svc.work, o.plan.rate, o.load, o.plan.measure, o.plan.warmup, o.plan.deadline, o.svc.target)
-	fmt.Fprintf(w, "%-10s %9s %9s %9s %9s %7s %7s %7s %7s %6s %s\n",
+	fmt.Fprintf(w, "capacity %.0f req/s (%d workers × %v; pool %d handlers, queue %d); offered %.0f req/s (%.1f×) for %v after %v warm-up; deadline %v; p99 target %v\n",
+		capacity(o.svc), o.svc.workers, o.svc.work, o.handlers, o.queue, o.plan.rate, o.load, o.plan.measure, o.plan.warmup, o.plan.deadline, o.svc.target)
+	fmt.Fprintf(w, "%-10s %7s %9s %9s %9s %6s %7s %6s %7s %11s %s\n",
 		"limiter", "sent", "goodput/s", "p50", "p99", "shed", "timeout", "other", "skipped", "limit", "p99≤target")
 	for _, name := range o.limiters {
 		a := o.svc
 		a.limiter = name
-		res, lim, err := measureOne(ctx, l, client, a, o.plan)
+		res, err := measureOne(ctx, l, client, a, o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		limit := "-"
-		if lim != nil {
-			limit = fmt.Sprint(lim.Limit)
-		}
-		fmt.Fprintf(w, "%-10s %9d %9.0f %9v %9v %7d %7d %7d %7d %6s %v\n",
+		fmt.Fprintf(w, "%-10s %7d %9.0f %9v %9v %6d %7d %6d %7d %11s %v\n",
 			name, res.sent, res.goodput(), res.quantile(0.5).Round(100*time.Microsecond),
 			res.quantile(0.99).Round(100*time.Microsecond), res.shed, res.timedOut, res.other,
-			res.skipped, limit, res.ok > 0 && res.quantile(0.99) <= a.target)
+			res.skipped, res.limits.String(), res.ok > 0 && res.quantile(0.99) <= a.target)
 	}
 	return nil
 }
 
 // measureOne starts the service with a's limiter in a child process,
-// drives it, and returns what it measured and the limiter's final
-// stats (nil without a limiter).
-func measureOne(ctx context.Context, l *core.Launcher, client *core.Peer, a svcArgs, plan loadPlan) (*result, *feedback.ServerLimiterStats, error) {
+// drives it, and returns what it measured, with the limits the
+// service's limiter had during the measuring window.
+func measureOne(ctx context.Context, l *core.Launcher, client *core.Peer, a svcArgs, o options) (*result, error) {
 	name := fmt.Sprintf("overload-%d-%s", os.Getpid(), a.limiter)
 	n, err := l.NewNode("svc", name, core.WithKindArgs(a.strings()...),
-		core.WithConcurrency(256, 1024), core.WithConnectionShare(256, 1024))
+		core.WithConcurrency(o.handlers, o.queue), core.WithConnectionShare(o.handlers, o.queue))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer n.Close()
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := n.Start(startCtx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := waitServing(startCtx, client, name); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	res := drive(ctx, client, name, plan)
-	if a.limiter == "none" {
-		return res, nil, ctx.Err()
+	var limits limitSeries
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	polled := make(chan error, 1)
+	go func() {
+		if a.limiter == "none" {
+			polled <- nil
+			return
+		}
+		time.Sleep(o.plan.warmup)
+		polled <- limits.poll(pollCtx, client, name)
+	}()
+	res := drive(ctx, client, name, o.plan)
+	stopPoll()
+	if err := <-polled; err != nil {
+		return nil, err
 	}
-	st, err := limiterStats(startCtx, client, name)
-	return res, st, err
+	res.limits = limits
+	return res, ctx.Err()
+}
+
+// limitSeries is the limits a service's limiter had, read every
+// 100 ms from its zmp.stats.
+type limitSeries []int
+
+// poll reads the limit until ctx ends.
+func (s *limitSeries) poll(ctx context.Context, client *core.Peer, node string) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		st, err := limiterStats(ctx, client, node)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		*s = append(*s, st.Limit)
+	}
+}
+
+// String gives the mean and the range of the limits, "-" for none.
+func (s limitSeries) String() string {
+	if len(s) == 0 {
+		return "-"
+	}
+	sum := 0
+	for _, v := range s {
+		sum += v
+	}
+	return fmt.Sprintf("%d[%d-%d]", (sum+len(s)/2)/len(s), slices.Min(s), slices.Max(s))
 }
 
 // waitServing calls the service until it answers: the client has
