@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +26,8 @@ var ErrLimited = errors.New("feedback: call concurrency limit reached")
 // (core.ErrOverloaded) or that timed out is a dropped sample, so the
 // limit backs off when the service sheds or slows; calls that never
 // reached a provider (core.ErrNoProvider, core.ErrNotSent, a lost
-// connection) or that the caller cancelled are no samples.
+// connection) or that the caller cancelled are no samples. Calls to
+// zmp's introspection services ("zmp." names) pass unlimited.
 //
 // A CallLimiter is safe for concurrent use, starts no goroutines and
 // needs no Close. It calls the factory without its lock held, and
@@ -129,6 +131,9 @@ func (c *CallLimiter) Interceptor() core.CallInterceptor {
 }
 
 func (c *CallLimiter) intercept(ctx context.Context, call *core.CallInfo, next core.Invoker) ([]byte, error) {
+	if strings.HasPrefix(call.Service, "zmp.") {
+		return next(ctx, call)
+	}
 	g, err := c.gate(call.Service)
 	if err != nil {
 		return nil, err

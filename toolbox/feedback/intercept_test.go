@@ -2,7 +2,9 @@ package feedback
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -227,5 +229,60 @@ func TestInterceptServerFloodWellBehavedServed(t *testing.T) {
 	coretest.WaitFor(t, 10*time.Second, "in flight back to 0", func() bool { return sl.Stats().InFlight == 0 })
 	if st := sl.Stats(); st.Admitted != uint64(ok+20) || st.Shed < uint64(shed) {
 		t.Fatalf("stats %+v after %d+20 served, %d shed", st, ok, shed)
+	}
+}
+
+// Both limiters' counters appear in the peer's zmp.stats, as another
+// process reads them, until removed.
+func TestInterceptStatsInZmpStats(t *testing.T) {
+	e := newIenv(t)
+	sl, err := NewServerLimiter(fixedLimit(t, 3), WithPartitions(Partition{"interactive", 0.5}, Partition{"batch", 0.5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := e.peer("srv", core.WithServerInterceptors(sl.Interceptor()))
+	removeSrv, err := sl.AddStatsTo(srv, "feedback.limiter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sl.AddStatsTo(srv, "feedback.limiter"); !errors.Is(err, core.ErrStatsTaken) {
+		t.Fatalf("second AddStatsTo under the same name: %v", err)
+	}
+	e.serve(srv, "work", sleepHandler(0))
+	cl := newCallLimiter(t, fixedFactory(t, 5))
+	cli := e.peer("cli", core.WithCallInterceptors(cl.Interceptor()))
+	if _, err := cl.AddStatsTo(cli, "feedback.calls"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := timeout(t, 30*time.Second)
+	for _, class := range []string{"interactive", "batch", "other"} {
+		if err := call(ctx, cli, "work", class); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ss struct {
+		Extra struct {
+			Limiter ServerLimiterStats `json:"feedback.limiter"`
+		} `json:"extra"`
+	}
+	body, err := cli.Call(ctx, core.IntrospectStats, nil, core.OnNode(srv.Name()))
+	if err == nil {
+		err = json.Unmarshal(body, &ss)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ss.Extra.Limiter
+	if got.Limit != 3 || got.Admitted != 3 || len(got.Partitions) != 2 ||
+		got.Partitions[0].Admitted != 1 || got.Partitions[1].Admitted != 2 || got.Partitions[0].Guaranteed != 1 {
+		t.Fatalf("zmp.stats of the server limiter: %+v", got)
+	}
+	if calls := cli.Stats().Extra["feedback.calls"]; !strings.Contains(string(calls), `"service":"work"`) ||
+		!strings.Contains(string(calls), `"admitted":3`) || strings.Contains(string(calls), "zmp.") {
+		t.Fatalf("zmp.stats of the call limiter: %s", calls)
+	}
+	removeSrv()
+	if _, ok := srv.Stats().Extra["feedback.limiter"]; ok {
+		t.Fatal("stats still there after remove")
 	}
 }
