@@ -178,7 +178,7 @@ func (s *ServerLimiter) intercept(ctx context.Context, req *core.Request, next c
 	rtt := time.Since(start)
 	returned = true
 	s.release(i, false)
-	if sample, dropped := classifyOutcome(ctx, err); sample {
+	if sample, dropped := classifyOutcome(ctx, err, start, req.Deadline); sample {
 		if dropped {
 			s.countDropped()
 		}
@@ -231,18 +231,24 @@ func (s *ServerLimiter) countDropped() {
 	s.mu.Unlock()
 }
 
-// classifyOutcome says whether a request that ended with err is a
-// sample for the limiter, and whether a dropped one: the service
-// behind was overloaded or the request ran out of time. A request
-// whose caller left (its context cancelled) is no sample: its time
-// says nothing of the service.
-func classifyOutcome(ctx context.Context, err error) (sample, dropped bool) {
+// classifyOutcome says whether a request admitted at start that
+// ended with err is a sample for the limiter, and whether a dropped
+// one: the service behind was overloaded or the request ran out of
+// time. A request whose caller left early (its context cancelled) is
+// no sample: its time says nothing of the service. But a caller whose
+// deadline passes cancels its call a little before the provider's copy
+// of the deadline does, so a request cancelled in the last tenth of the
+// time it had from admission to its deadline counts as timed out.
+func classifyOutcome(ctx context.Context, err error, start, deadline time.Time) (sample, dropped bool) {
 	switch {
 	case err == nil:
 		return true, false
 	case errors.Is(err, core.ErrOverloaded), errors.Is(err, core.ErrTimeout),
 		errors.Is(err, context.DeadlineExceeded), ctx.Err() == context.DeadlineExceeded:
 		return true, true
+	case ctx.Err() != nil && !deadline.IsZero():
+		late := !time.Now().Before(start.Add(deadline.Sub(start) * 9 / 10))
+		return late, late
 	case ctx.Err() != nil, errors.Is(err, context.Canceled):
 		return false, false
 	}
