@@ -65,9 +65,14 @@ type callCtx struct {
 var _ context.Context = (*callCtx)(nil)
 
 func newCallCtx(parent *scope, timeoutMS uint32) *callCtx {
+	return newCallCtxAt(parent, timeoutMS, time.Now())
+}
+
+// newCallCtxAt is newCallCtx for a request that arrived at now.
+func newCallCtxAt(parent *scope, timeoutMS uint32, now time.Time) *callCtx {
 	c := &callCtx{parent: parent}
 	if timeoutMS > 0 {
-		c.deadline = time.Now().Add(time.Duration(timeoutMS) * time.Millisecond)
+		c.deadline = now.Add(time.Duration(timeoutMS) * time.Millisecond)
 	}
 	return c
 }

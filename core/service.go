@@ -22,6 +22,12 @@ type Request struct {
 	Body []byte
 	// Deadline is when the caller stops waiting; zero if it gave none.
 	Deadline time.Time
+	// Received is when the node read the request, before it waited for
+	// a handler in the service's queue: time.Since(Received) is the time
+	// the caller has been waiting on this node, which a server-side
+	// concurrency limiter or latency loop measures (the handler's start
+	// would leave the queue's wait out).
+	Received time.Time
 	// From is the caller's network address.
 	From string
 	// User is who the caller's node authenticated as, on a secured
@@ -79,6 +85,7 @@ type job struct {
 	msg  rpcMessage
 	svc  *service
 	ctx  *callCtx // the handler's, from the request's arrival
+	recv time.Time
 }
 
 // server runs a peer's handlers. Requests wait in their connection's
@@ -352,7 +359,8 @@ func (s *server) onMessage(l *sock.Link, frames [][]byte) {
 // Its context starts, and CANCEL can reach it, when it arrives, not
 // when a worker picks it up.
 func (s *server) admit(l *sock.Link, cs *connState, svc *service, m rpcMessage) {
-	ctx := newCallCtx(s.life, m.timeout)
+	recv := time.Now()
+	ctx := newCallCtxAt(s.life, m.timeout, recv)
 	if !cs.track(m.id, ctx) {
 		return // the connection closed meanwhile
 	}
@@ -366,7 +374,7 @@ func (s *server) admit(l *sock.Link, cs *connState, svc *service, m rpcMessage) 
 		}
 	}
 	s.active.Add(1)
-	if !pl.submit(cq, job{link: l, conn: cs, pool: pl, cq: cq, msg: m, svc: svc, ctx: ctx}) {
+	if !pl.submit(cq, job{link: l, conn: cs, pool: pl, cq: cq, msg: m, svc: svc, ctx: ctx, recv: recv}) {
 		s.active.Add(-1)
 		cs.untrack(m.id, ctx)
 		s.overloaded.Add(1)
@@ -399,7 +407,7 @@ func (s *server) run(j job) {
 	st.calls.Add(1)
 	st.bytesIn.Add(uint64(len(j.msg.body)))
 	auth := j.link.Conn().PeerAuth()
-	req := &Request{Service: j.svc.name, Body: j.msg.body, From: j.link.Conn().RemoteAddrString(), User: auth.UserID, ClientKey: Key(auth.ClientKey), conn: j.link}
+	req := &Request{Service: j.svc.name, Body: j.msg.body, From: j.link.Conn().RemoteAddrString(), User: auth.UserID, ClientKey: Key(auth.ClientKey), Received: j.recv, conn: j.link}
 	req.Deadline, _ = ctx.Deadline()
 	var (
 		body []byte

@@ -27,20 +27,17 @@ func interceptErr(format string, args ...any) error {
 // The interceptor runs in one of the peer's handlers, after the
 // request has waited for a free one in the peer's bounded queue
 // (core.WithConcurrency, or the service's own pool,
-// core.Peer.SetServiceLimits): that wait is invisible to the limiter,
-// and nothing is shed while requests wait there. So give the peer
-// more handlers than the limit will reach, so that requests reach the
-// limiter at once: with a pool of 16 handlers and a queue of 64 in
-// front of a service of 400 req/s, a Vegas limit never bound and the
-// queue alone set the p99 (about 220 ms at 2.5× overload, in
-// examples/feedback-overload); with 256 handlers the limiter held it
-// near 55 ms.
+// core.Peer.SetServiceLimits). Each admitted request's time is
+// measured from when the node read it (core.Request.Received), so the
+// limiter sees that wait too and lowers the limit when requests queue;
+// but it cannot shed a request before a handler picks it up. So give
+// the peer more handlers than the limit will reach, so that requests
+// reach the limiter at once and the excess is shed rather than queued.
 //
-// Each admitted request's time in the handler is
-// given to the limiter's OnSample, as dropped when the handler
-// answered overloaded or ran out of time (a ServerLimiter in front of
-// another limiter, or a handler that waits on a saturated resource
-// with the caller's deadline).
+// Each admitted request's time is given to the limiter's OnSample, as
+// dropped when the handler answered overloaded or ran out of time (a
+// ServerLimiter in front of another limiter, or a handler that waits
+// on a saturated resource with the caller's deadline).
 //
 // Requests may be classified into partitions with guaranteed shares
 // of the limit (WithPartitions), so that, say, batch traffic is shed
@@ -173,7 +170,10 @@ func (s *ServerLimiter) intercept(ctx context.Context, req *core.Request, next c
 			s.release(i, true)
 		}
 	}()
-	start := time.Now()
+	start := req.Received
+	if start.IsZero() { // a Request made by hand, not by a node
+		start = time.Now()
+	}
 	body, err = next.ServeRPC(ctx, req)
 	rtt := time.Since(start)
 	returned = true
