@@ -13,7 +13,7 @@ import (
 // its reply.
 func TestRequestReceivedIncludesQueueWait(t *testing.T) {
 	eachTransport(t, func(t *testing.T, e *tenv) {
-		srv := e.peer("srv", WithConcurrency(1, 8))
+		srv := e.peer("srv", WithConcurrency(1, 32))
 		var mu sync.Mutex
 		var waits []time.Duration
 		var received []time.Time
