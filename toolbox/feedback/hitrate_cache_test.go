@@ -26,7 +26,7 @@ func newSkZipfKeys(seed uint64, keys uint64) *skZipfKeys {
 }
 
 func (z *skZipfKeys) setKeys(keys uint64) { z.zipf = rand.NewZipf(z.r, 1.1, 1, keys-1) }
-func (z *skZipfKeys) next() string      { return "k" + strconv.FormatUint(z.zipf.Uint64(), 10) }
+func (z *skZipfKeys) next() string        { return "k" + strconv.FormatUint(z.zipf.Uint64(), 10) }
 
 // skReadThrough looks key up in c, filling it on a miss, as an
 // application reading through its cache does.
