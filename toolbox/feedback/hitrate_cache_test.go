@@ -12,25 +12,25 @@ import (
 	"github.com/gozmp/zmp/toolbox/cache"
 )
 
-// skZipfKeys draws keys "k<n>" over a working set of keys with Zipf
+// hrZipfKeys draws keys "k<n>" over a working set of keys with Zipf
 // skew 1.1, from a seeded generator.
-type skZipfKeys struct {
+type hrZipfKeys struct {
 	r    *rand.Rand
 	zipf *rand.Zipf
 }
 
-func newSkZipfKeys(seed uint64, keys uint64) *skZipfKeys {
-	z := &skZipfKeys{r: rand.New(rand.NewPCG(seed, 0))}
+func newHrZipfKeys(seed uint64, keys uint64) *hrZipfKeys {
+	z := &hrZipfKeys{r: rand.New(rand.NewPCG(seed, 0))}
 	z.setKeys(keys)
 	return z
 }
 
-func (z *skZipfKeys) setKeys(keys uint64) { z.zipf = rand.NewZipf(z.r, 1.1, 1, keys-1) }
-func (z *skZipfKeys) next() string        { return "k" + strconv.FormatUint(z.zipf.Uint64(), 10) }
+func (z *hrZipfKeys) setKeys(keys uint64) { z.zipf = rand.NewZipf(z.r, 1.1, 1, keys-1) }
+func (z *hrZipfKeys) next() string        { return "k" + strconv.FormatUint(z.zipf.Uint64(), 10) }
 
-// skReadThrough looks key up in c, filling it on a miss, as an
+// hrReadThrough looks key up in c, filling it on a miss, as an
 // application reading through its cache does.
-func skReadThrough(t *testing.T, c *cache.Cache[int], key string) {
+func hrReadThrough(t *testing.T, c *cache.Cache[int], key string) {
 	if _, ok := c.Get(key); !ok {
 		if err := c.Set(key, 1, 0); err != nil {
 			t.Fatal(err)
@@ -38,7 +38,7 @@ func skReadThrough(t *testing.T, c *cache.Cache[int], key string) {
 	}
 }
 
-func skNewCache(t *testing.T, entries int) *cache.Cache[int] {
+func hrNewCache(t *testing.T, entries int) *cache.Cache[int] {
 	t.Helper()
 	c, err := cache.New[int](cache.WithMaxEntries(entries))
 	if err != nil {
@@ -52,22 +52,22 @@ func skNewCache(t *testing.T, entries int) *cache.Cache[int] {
 // stepped every 10,000 lookups: it grows from 256 entries to hold 80 %,
 // and grows again when the working set doubles.
 func TestHitRateRealCacheConverges(t *testing.T) {
-	c := skNewCache(t, 256)
+	c := hrNewCache(t, 256)
 	l, err := NewHitRateLoop(0.8, ResizableCache(c))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := newSkZipfKeys(11, 10_000)
+	keys := newHrZipfKeys(11, 10_000)
 	run := func(windows int) (mean float64, size int) {
 		var rates []float64
 		for range windows {
 			for range 10_000 {
-				skReadThrough(t, c, keys.next())
+				hrReadThrough(t, c, keys.next())
 			}
 			l.Step(time.Second)
 			rates = append(rates, l.Last().HitRate)
 		}
-		return skMean(rates[windows-10:]), c.Stats().MaxEntries
+		return hrMean(rates[windows-10:]), c.Stats().MaxEntries
 	}
 	h1, s1 := run(30)
 	keys.setKeys(20_000)
@@ -89,7 +89,7 @@ func TestHitRateRealCacheConverges(t *testing.T) {
 // the check is looser: once it has had time, a long burst of reads at
 // the size it chose hits within 3 points of the target.
 func TestHitRateRealCacheWithRunner(t *testing.T) {
-	c := skNewCache(t, 256)
+	c := hrNewCache(t, 256)
 	l, err := NewHitRateLoop(0.8, ResizableCache(c))
 	if err != nil {
 		t.Fatal(err)
@@ -98,11 +98,11 @@ func TestHitRateRealCacheWithRunner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := newSkZipfKeys(12, 10_000)
+	keys := newHrZipfKeys(12, 10_000)
 	deadline := time.Now().Add(30 * time.Second)
 	for l.Stats().Windows-l.Stats().Idle < 60 && time.Now().Before(deadline) {
 		for range 1000 {
-			skReadThrough(t, c, keys.next())
+			hrReadThrough(t, c, keys.next())
 		}
 	}
 	if err := r.Close(); err != nil {
@@ -114,7 +114,7 @@ func TestHitRateRealCacheWithRunner(t *testing.T) {
 	}
 	before := c.Stats()
 	for range 100_000 {
-		skReadThrough(t, c, keys.next())
+		hrReadThrough(t, c, keys.next())
 	}
 	after := c.Stats()
 	hits, misses := after.Hits-before.Hits, after.Misses-before.Misses

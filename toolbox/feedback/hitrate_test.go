@@ -7,20 +7,20 @@ import (
 	"time"
 )
 
-// skFakeCache is a Resizable whose counters the test sets: each window
+// hrFakeCache is a Resizable whose counters the test sets: each window
 // it is given lookups at a hit rate, and it records every Resize.
-type skFakeCache struct {
+type hrFakeCache struct {
 	hits, misses uint64
 	entries, cap int
 	resizes      []int
 	err          error
 }
 
-func (f *skFakeCache) HitStats() HitCounts {
+func (f *hrFakeCache) HitStats() HitCounts {
 	return HitCounts{Hits: f.hits, Misses: f.misses, Entries: f.entries, Capacity: f.cap}
 }
 
-func (f *skFakeCache) Resize(n int) error {
+func (f *hrFakeCache) Resize(n int) error {
 	if f.err != nil {
 		return f.err
 	}
@@ -31,14 +31,14 @@ func (f *skFakeCache) Resize(n int) error {
 }
 
 // window adds n lookups at hit rate h, with the cache full.
-func (f *skFakeCache) window(n int, h float64) {
+func (f *hrFakeCache) window(n int, h float64) {
 	hits := uint64(math.Round(float64(n) * h))
 	f.hits += hits
 	f.misses += uint64(n) - hits
 	f.entries = f.cap
 }
 
-func skHitLoop(t *testing.T, f *skFakeCache, opts ...HitRateOption) *HitRateLoop {
+func hrHitLoop(t *testing.T, f *hrFakeCache, opts ...HitRateOption) *HitRateLoop {
 	t.Helper()
 	l, err := NewHitRateLoop(0.8, f, opts...)
 	if err != nil {
@@ -48,7 +48,7 @@ func skHitLoop(t *testing.T, f *skFakeCache, opts ...HitRateOption) *HitRateLoop
 }
 
 func TestHitRateOptionValidation(t *testing.T) {
-	f := &skFakeCache{cap: 100}
+	f := &hrFakeCache{cap: 100}
 	bad := []struct {
 		target float64
 		c      Resizable
@@ -80,7 +80,7 @@ func TestHitRateOptionValidation(t *testing.T) {
 			t.Errorf("case %d: err %v, want ErrHitRateConfig", i, err)
 		}
 	}
-	l := skHitLoop(t, f)
+	l := hrHitLoop(t, f)
 	if err := l.SetTarget(1.2); !errors.Is(err, ErrHitRateConfig) {
 		t.Errorf("SetTarget(1.2): err %v", err)
 	}
@@ -90,20 +90,20 @@ func TestHitRateOptionValidation(t *testing.T) {
 }
 
 func TestHitRateInitialResizeIntoBounds(t *testing.T) {
-	f := &skFakeCache{cap: 5}
-	l := skHitLoop(t, f, WithSizeBounds(50, 500))
+	f := &hrFakeCache{cap: 5}
+	l := hrHitLoop(t, f, WithSizeBounds(50, 500))
 	if f.cap != 50 || l.Stats().Size != 50 {
 		t.Fatalf("cache at %d, loop says %d: want it brought up to the lower bound 50", f.cap, l.Stats().Size)
 	}
-	f = &skFakeCache{cap: 5, err: errors.New("no")}
+	f = &hrFakeCache{cap: 5, err: errors.New("no")}
 	if _, err := NewHitRateLoop(0.8, f, WithSizeBounds(50, 500)); !errors.Is(err, ErrHitRateConfig) {
 		t.Fatalf("failed initial resize: err %v", err)
 	}
 }
 
 func TestHitRateGrowsAndShrinksTowardsTarget(t *testing.T) {
-	f := &skFakeCache{cap: 1000}
-	l := skHitLoop(t, f)
+	f := &hrFakeCache{cap: 1000}
+	l := hrHitLoop(t, f)
 	f.window(10_000, 0.70)
 	l.Step(time.Second)
 	w := l.Last()
@@ -133,8 +133,8 @@ func TestHitRateGrowsAndShrinksTowardsTarget(t *testing.T) {
 }
 
 func TestHitRateIgnoresNoiseAndCorrectsSteadyOffset(t *testing.T) {
-	f := &skFakeCache{cap: 1000}
-	l := skHitLoop(t, f)
+	f := &hrFakeCache{cap: 1000}
+	l := hrHitLoop(t, f)
 	// 1,000 lookups a window: a standard error of 1.3 points, so one
 	// window 1.2 points short is noise.
 	for range 3 {
@@ -153,8 +153,8 @@ func TestHitRateIgnoresNoiseAndCorrectsSteadyOffset(t *testing.T) {
 		t.Fatalf("resizes %v after a steady 1.2-point shortfall", f.resizes)
 	}
 	// An offset within the deadband is never corrected.
-	f2 := &skFakeCache{cap: 1000}
-	l2 := skHitLoop(t, f2, WithHitRateDeadband(0.02))
+	f2 := &hrFakeCache{cap: 1000}
+	l2 := hrHitLoop(t, f2, WithHitRateDeadband(0.02))
 	for range 50 {
 		f2.window(100_000, 0.785)
 		l2.Step(time.Second)
@@ -165,8 +165,8 @@ func TestHitRateIgnoresNoiseAndCorrectsSteadyOffset(t *testing.T) {
 }
 
 func TestHitRateIdleWindowsCarryOver(t *testing.T) {
-	f := &skFakeCache{cap: 1000}
-	l := skHitLoop(t, f, WithMinLookups(500))
+	f := &hrFakeCache{cap: 1000}
+	l := hrHitLoop(t, f, WithMinLookups(500))
 	f.window(300, 0.5)
 	l.Step(time.Second)
 	if w := l.Last(); w.Action != HitRateIdle || w.Lookups != 300 || len(f.resizes) != 0 {
@@ -188,8 +188,8 @@ func TestHitRateIdleWindowsCarryOver(t *testing.T) {
 }
 
 func TestHitRateDoesNotGrowCacheThatIsNotFull(t *testing.T) {
-	f := &skFakeCache{cap: 1000}
-	l := skHitLoop(t, f)
+	f := &hrFakeCache{cap: 1000}
+	l := hrHitLoop(t, f)
 	for range 5 {
 		f.window(10_000, 0.5)
 		f.entries = 600 // expiry keeps it at 60 %
@@ -209,8 +209,8 @@ func TestHitRateDoesNotGrowCacheThatIsNotFull(t *testing.T) {
 		t.Fatalf("resizes %v at 99 %%", f.resizes)
 	}
 	// A cache that does not know its entries (-1) is taken as full.
-	g := &skFakeCache{cap: 1000}
-	lg := skHitLoop(t, g)
+	g := &hrFakeCache{cap: 1000}
+	lg := hrHitLoop(t, g)
 	g.window(10_000, 0.5)
 	g.entries = -1
 	lg.Step(time.Second)
@@ -220,8 +220,8 @@ func TestHitRateDoesNotGrowCacheThatIsNotFull(t *testing.T) {
 }
 
 func TestHitRateBoundsAndSmallCaches(t *testing.T) {
-	f := &skFakeCache{cap: 500}
-	l := skHitLoop(t, f, WithSizeBounds(100, 600))
+	f := &hrFakeCache{cap: 500}
+	l := hrHitLoop(t, f, WithSizeBounds(100, 600))
 	f.window(10_000, 0.5)
 	l.Step(time.Second)
 	if f.cap != 600 {
@@ -236,8 +236,8 @@ func TestHitRateBoundsAndSmallCaches(t *testing.T) {
 		t.Fatalf("stats %+v", l.Stats())
 	}
 	// A tiny cache still moves: by at least one entry.
-	s := &skFakeCache{cap: 2}
-	ls := skHitLoop(t, s, WithSizeBounds(1, 100))
+	s := &hrFakeCache{cap: 2}
+	ls := hrHitLoop(t, s, WithSizeBounds(1, 100))
 	s.window(10_000, 0.78)
 	ls.Step(time.Second)
 	if s.cap != 3 {
@@ -246,8 +246,8 @@ func TestHitRateBoundsAndSmallCaches(t *testing.T) {
 }
 
 func TestHitRateResizeErrorAndCounterReset(t *testing.T) {
-	f := &skFakeCache{cap: 1000}
-	l := skHitLoop(t, f)
+	f := &hrFakeCache{cap: 1000}
+	l := hrHitLoop(t, f)
 	f.err = errors.New("refused")
 	f.window(10_000, 0.5)
 	l.Step(time.Second)
@@ -267,8 +267,8 @@ func TestHitRateResizeErrorAndCounterReset(t *testing.T) {
 }
 
 func TestHitRateSmoothing(t *testing.T) {
-	f := &skFakeCache{cap: 1000}
-	l := skHitLoop(t, f, WithHitRateSmoothing(0.25))
+	f := &hrFakeCache{cap: 1000}
+	l := hrHitLoop(t, f, WithHitRateSmoothing(0.25))
 	f.window(10_000, 0.8)
 	l.Step(time.Second)
 	f.window(10_000, 0.6)
@@ -279,7 +279,7 @@ func TestHitRateSmoothing(t *testing.T) {
 }
 
 func TestHitRateController(t *testing.T) {
-	f := &skFakeCache{cap: 1000}
+	f := &hrFakeCache{cap: 1000}
 	var got []float64
 	var dts []time.Duration
 	ctl := ControllerFunc(func(m float64, dt time.Duration) float64 {
@@ -287,7 +287,7 @@ func TestHitRateController(t *testing.T) {
 		dts = append(dts, dt)
 		return 1234.4
 	})
-	l := skHitLoop(t, f, WithHitRateController(ctl), WithSizeBounds(10, 1200), WithMinLookups(100))
+	l := hrHitLoop(t, f, WithHitRateController(ctl), WithSizeBounds(10, 1200), WithMinLookups(100))
 	f.window(50, 0.9)
 	l.Step(time.Second) // idle: the controller is not asked
 	f.window(1000, 0.9)
@@ -299,8 +299,8 @@ func TestHitRateController(t *testing.T) {
 		t.Fatalf("cache %d: want the controller's 1234 bounded to 1200", f.cap)
 	}
 	// A controller saying NaN keeps the size.
-	nan := &skFakeCache{cap: 300}
-	ln := skHitLoop(t, nan, WithHitRateController(ControllerFunc(func(float64, time.Duration) float64 { return math.NaN() })))
+	nan := &hrFakeCache{cap: 300}
+	ln := hrHitLoop(t, nan, WithHitRateController(ControllerFunc(func(float64, time.Duration) float64 { return math.NaN() })))
 	nan.window(1000, 0.1)
 	ln.Step(time.Second)
 	if len(nan.resizes) != 0 {

@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// skHitPhases splits the default scenario's windows at its working-set
+// hrHitPhases splits the default scenario's windows at its working-set
 // changes: [0, 60), [60, 120), [120, 180).
-func skHitPhases(t *testing.T, r *SimReport) (hit, size, base []float64, phases [][2]int) {
+func hrHitPhases(t *testing.T, r *SimReport) (hit, size, base []float64, phases [][2]int) {
 	t.Helper()
 	hit, _ = r.Trace.Series(SeriesMeasurement)
 	size, _ = r.Trace.Series(SeriesActuation)
@@ -29,10 +29,10 @@ func skHitPhases(t *testing.T, r *SimReport) (hit, size, base []float64, phases 
 	return hit, size, base, phases
 }
 
-// skReversals counts changes of direction of size over (lo, hi),
+// hrReversals counts changes of direction of size over (lo, hi),
 // given the direction of the last change before lo; it returns the
 // count and the direction of the last change.
-func skReversals(size []float64, lo, hi, dir int) (int, int) {
+func hrReversals(size []float64, lo, hi, dir int) (int, int) {
 	n := 0
 	for i := max(lo, 1); i < hi; i++ {
 		d := 0
@@ -52,7 +52,7 @@ func skReversals(size []float64, lo, hi, dir int) (int, int) {
 	return n, dir
 }
 
-func skMean(v []float64) float64 {
+func hrMean(v []float64) float64 {
 	s := 0.0
 	for _, x := range v {
 		s += x
@@ -74,7 +74,7 @@ func TestSimHitRateHoldsTargetThroughWorkingSetSteps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hit, size, base, phases := skHitPhases(t, r)
+		hit, size, base, phases := hrHitPhases(t, r)
 		const target, tol, settle = 80.0, 2.0, 30
 		dir := 0
 		for p, ph := range phases {
@@ -87,11 +87,11 @@ func TestSimHitRateHoldsTargetThroughWorkingSetSteps(t *testing.T) {
 				t.Errorf("seed %d phase %d: a window %.2f points off target after %d windows", seed, p, worst, settle)
 			}
 			var rev int
-			rev, dir = skReversals(size, lo, hi, dir)
+			rev, dir = hrReversals(size, lo, hi, dir)
 			if p > 0 && rev > 1 {
 				t.Errorf("seed %d phase %d: size reversed %d times: %v", seed, p, rev, size[lo:hi])
 			}
-			loop, fixed := skMean(hit[lo+settle:hi]), skMean(base[lo+settle:hi])
+			loop, fixed := hrMean(hit[lo+settle:hi]), hrMean(base[lo+settle:hi])
 			t.Logf("seed %d phase %d: loop %.2f %% at size %.0f (worst %.2f points, %d reversals), fixed size %.2f %%",
 				seed, p, loop, size[hi-1], worst, rev, fixed)
 			if math.Abs(loop-target) > 1 {
@@ -99,7 +99,7 @@ func TestSimHitRateHoldsTargetThroughWorkingSetSteps(t *testing.T) {
 			}
 		}
 		grown, shrunk := size[phases[1][1]-1], size[phases[2][1]-1]
-		if fixed := skMean(base[phases[1][0]+settle : phases[1][1]]); fixed > target-tol {
+		if fixed := hrMean(base[phases[1][0]+settle : phases[1][1]]); fixed > target-tol {
 			t.Errorf("seed %d: fixed size held %.2f %% when the working set doubled: the scenario does not need a loop", seed, fixed)
 		}
 		if shrunk > 0.75*grown {
