@@ -53,10 +53,17 @@ type WorkingSetStep struct {
 
 // Series of SimulateHitRate's trace besides the standard three (set
 // point and measurement in percent, actuation the loop's cache size in
-// entries).
+// entries): the fixed-size cache's hit rate in percent, the working set
+// in keys, the deviations from the target of the loop's and the fixed
+// size's hit rates in points, and the edges of the tolerance band in
+// points, drawn with the deviations so the band can be seen.
 const (
-	SeriesBaselineHitRate = "baseline_hitrate"
-	SeriesWorkingSet      = "working_set"
+	SeriesBaselineHitRate   = "baseline_hitrate"
+	SeriesWorkingSet        = "working_set"
+	SeriesDeviation         = "deviation"
+	SeriesBaselineDeviation = "baseline_deviation"
+	SeriesToleranceHigh     = "tolerance_high"
+	SeriesToleranceLow      = "tolerance_low"
 )
 
 func (c *HitRateSim) defaults() error {
@@ -207,14 +214,17 @@ func hitLastOfPhase(phases []int, p int) int {
 }
 
 func hitRateReport(cfg HitRateSim, loop, base *hitRun) (*SimReport, error) {
-	tr, err := NewTrace(SeriesBaselineHitRate, SeriesWorkingSet)
+	tr, err := NewTrace(SeriesBaselineHitRate, SeriesWorkingSet,
+		SeriesDeviation, SeriesBaselineDeviation, SeriesToleranceHigh, SeriesToleranceLow)
 	if err != nil {
 		return nil, err
 	}
 	for i := range loop.hitRate {
 		at := time.Duration(i+1) * cfg.Window
 		if err := tr.Add(at, 100*cfg.Target, 100*loop.hitRate[i], float64(loop.size[i]),
-			100*base.hitRate[i], float64(loop.keys[i])); err != nil {
+			100*base.hitRate[i], float64(loop.keys[i]),
+			100*(loop.hitRate[i]-cfg.Target), 100*(base.hitRate[i]-cfg.Target),
+			100*cfg.Tolerance, -100*cfg.Tolerance); err != nil {
 			return nil, err
 		}
 	}
@@ -226,6 +236,8 @@ func hitRateReport(cfg HitRateSim, loop, base *hitRun) (*SimReport, error) {
 			Title: fmt.Sprintf("cache hit rate held at %.0f %% by resizing (fixed size %d for comparison)", 100*cfg.Target, cfg.BaselineSize),
 			Panels: []Panel{
 				{Title: "hit rate (%)", Series: []string{SeriesSetpoint, SeriesMeasurement, SeriesBaselineHitRate}},
+				{Title: "hit rate − target (points), with the tolerance band", Series: []string{
+					SeriesDeviation, SeriesBaselineDeviation, SeriesToleranceHigh, SeriesToleranceLow}},
 				{Title: "cache size (entries)", Series: []string{SeriesActuation}},
 				{Title: "working set (keys)", Series: []string{SeriesWorkingSet}},
 			},
