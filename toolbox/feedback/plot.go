@@ -15,6 +15,11 @@ import (
 type Panel struct {
 	Title  string
 	Series []string
+	// FitY fits the y axis to the values drawn; by default it starts at
+	// zero (or below, for negative values), which flattens a series
+	// that moves within a narrow band far from zero, such as a hit rate
+	// held near 0.8.
+	FitY bool
 }
 
 // PlotOptions lays out the SVG drawn by Trace.WriteSVG.
@@ -127,7 +132,9 @@ func (t *Trace) drawPanel(bw *bufio.Writer, p Panel, box plotBox, xlo, xhi float
 	if ylo > yhi { // nothing finite to draw
 		ylo, yhi = 0, 1
 	}
-	ylo = math.Min(ylo, 0)
+	if !p.FitY {
+		ylo = math.Min(ylo, 0)
+	}
 	xt := niceAxis(xlo, xhi, 8)
 	yt := niceAxis(ylo, yhi, 5)
 	sx := func(v float64) float64 { return box.x0 + (v-xt.lo)/(xt.hi-xt.lo)*(box.x1-box.x0) }

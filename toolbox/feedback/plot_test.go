@@ -149,3 +149,32 @@ func TestPlotNiceTicks(t *testing.T) {
 		}
 	}
 }
+
+// TestPlotFitY checks that a panel with FitY draws its y axis around
+// the values rather than from zero, and that one without it starts at 0.
+func TestPlotFitY(t *testing.T) {
+	tr, err := NewTrace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := tr.Add(time.Duration(i)*time.Second, 0.8, 0.78+0.002*float64(i), 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	draw := func(fit bool) string {
+		var b bytes.Buffer
+		err := tr.WriteSVG(&b, PlotOptions{Panels: []Panel{{Title: "hit rate", Series: []string{SeriesSetpoint, SeriesMeasurement}, FitY: fit}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	yLabel := func(svg, label string) bool { return strings.Contains(svg, `text-anchor="end">`+label+`</text>`) }
+	if fitted := draw(true); yLabel(fitted, "0") || !yLabel(fitted, "0.80") {
+		t.Fatalf("FitY: the axis should hold 0.80 and not 0")
+	}
+	if full := draw(false); !yLabel(full, "0") {
+		t.Fatalf("without FitY the axis should start at 0")
+	}
+}
