@@ -42,18 +42,17 @@ import (
 //
 // with the measurement clamped to within a factor of 10 of the target.
 // The derivative is left out: a percentile is too noisy for it to
-// help. The controller is this package's PID (NewPID), with
-// conditional anti-windup at the limit bounds and bumpless changes of
-// gains and set point.
+// help. The controller is this package's PID (NewPID), with bumpless
+// changes of gains and set point; whenever the limit bounds or the
+// headroom below hold the limit back, its integral is rebased on the
+// limit applied, so it does not wind up.
 //
 // Under light load the measured latency is below the target whatever
 // the limit, and an integral controller would raise the limit until it
 // meant nothing; a burst would then find no limit at all. So while
 // latency is under the target the limit grows to at most the headroom
 // (WithTargetHeadroom, default 2) times the most requests seen in
-// flight in the window, and never falls for that reason; the
-// controller's integral is reset to match (bumpless), so it does not
-// wind up.
+// flight in the window, and never falls for that reason.
 //
 // Build it with NewLatencyTarget. It is safe for concurrent use, starts
 // no goroutines and needs no Close. It works only when samples arrive:
@@ -138,7 +137,6 @@ func NewLatencyTarget(target time.Duration, opts ...LimitOption) (*LatencyTarget
 	pid, err := NewPID(
 		WithGains(kp, ki, 0),
 		WithSetpoint(math.Log(target.Seconds())),
-		WithOutputLimits(math.Log(float64(cfg.minLimit)/initial), math.Log(float64(cfg.maxLimit)/initial)+1e-9),
 	)
 	if err != nil {
 		return nil, limitErr("controller: %v", err)
@@ -156,11 +154,12 @@ func targetGains(window, target, lookBack time.Duration) (kp, ki float64) {
 	return window.Seconds() / (4 * tau), 1 / (2 * tau)
 }
 
-// Limit returns the current limit.
+// Limit returns the current limit, the controller's (real-valued) limit
+// rounded to the nearest whole request.
 func (l *LatencyTarget) Limit() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return int(l.limit)
+	return int(math.Round(l.limit))
 }
 
 // OnSample records one completed request and, when the window is due,
@@ -224,21 +223,27 @@ func (l *LatencyTarget) measure(now time.Duration) (float64, TargetWindow) {
 }
 
 // actuate updates the gains for the measurement's look-back, runs the
-// controller and returns the new limit, held within the headroom over
-// the window's peak in flight while it grows.
+// controller and returns the new limit, held within the bounds and,
+// while it grows, within the headroom over the window's peak in flight.
+// When either holds it back, the controller's integral is rebased on
+// the limit applied (a bumpless pass through manual mode), so it never
+// winds up beyond it.
 func (l *LatencyTarget) actuate(y float64, w TargetWindow) int {
 	tc := l.cfg.target
 	kp, ki := targetGains(tc.window, l.target, min(w.LookBack, tc.span()))
 	_ = l.pid.SetGains(kp, ki, 0) // finite and positive: cannot fail
 	prev := l.limit
-	next := l.bound(l.initial * math.Exp(l.pid.Update(y, min(w.Span, tc.span()))))
+	raw := l.initial * math.Exp(l.pid.Update(y, min(w.Span, tc.span())))
+	next := l.bound(raw)
 	if headroom := tc.headroom * float64(w.PeakInFlight); next > prev && next > headroom {
 		next = l.bound(max(prev, headroom))
+	}
+	if next != raw { // held back: rebase the integral on the limit applied
 		_ = l.pid.SetManual(math.Log(next / l.initial)) // finite: cannot fail
 		l.pid.SetAuto()
 	}
 	l.limit = next
-	return int(next)
+	return int(math.Round(next))
 }
 
 // pool gathers the samples of the newest closed windows until there
