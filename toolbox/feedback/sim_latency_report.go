@@ -202,13 +202,14 @@ func latencyTrace(rep *SimReport, cfg LatencySim, runs []*latencyRun, scenario s
 		}
 	}
 	rep.Trace = tr
+	// Series are coloured by their place in a panel: each limiter keeps
+	// its colour across panels with the set point drawn last.
 	rep.Plot = PlotOptions{
-		Title: fmt.Sprintf("p99 target %v, %s (%s); measurement and actuation: %s",
-			cfg.Target, scenario, phaseSummary(cfg), first.name),
+		Title: fmt.Sprintf("p99 target %v, %s: %s", cfg.Target, scenario, phaseSummary(cfg)),
 		Panels: []Panel{
-			{Title: "p99 latency with a limit (ms)", Series: append([]string{SeriesSetpoint}, p99s...)},
+			{Title: "p99 latency with a limit (ms)", Series: append(p99s, SeriesSetpoint)},
 			{Title: "concurrency limit (requests)", Series: limits},
-			{Title: "p99 latency with no limit (ms)", Series: []string{SeriesSetpoint, unlimitedName + " p99"}},
+			{Title: "p99 latency with no limit (ms)", Series: []string{unlimitedName + " p99", SeriesSetpoint}},
 			{Title: "offered load (req/s)", Series: []string{"load"}},
 		},
 	}
@@ -236,7 +237,7 @@ func rowLoads(cfg LatencySim) []float64 {
 func phaseSummary(cfg LatencySim) string {
 	var parts []string
 	for _, p := range cfg.Phases {
-		parts = append(parts, fmt.Sprintf("%g× for %v", p.Load, p.Duration))
+		parts = append(parts, fmt.Sprintf("%g× %v", p.Load, p.Duration))
 	}
 	return strings.Join(parts, " → ")
 }
