@@ -36,8 +36,10 @@ type LatencySim struct {
 	// Duration, when Phases is empty, scales the default phases to this
 	// total length (a shorter run for a quick look); 0 keeps them.
 	Duration time.Duration
-	// Window is the simulation's measuring step: the loop reads the
-	// backend's counters and p99 once per window. 0 means 100 ms.
+	// Window is the simulation's measuring step: the backend's counters,
+	// the limit and the p99 over the last second are read once per
+	// window (the limiters themselves act on every completion). 0 means
+	// 100 ms.
 	Window time.Duration
 	// Row is the time one row of the trace spans, a whole number of
 	// windows; 0 means one window for SimulateLatency and 1 s for
