@@ -108,60 +108,77 @@ type phaseRunner struct {
 	scratch  []time.Duration
 }
 
+// phaseAcc gathers one phase window by window.
+type phaseAcc struct {
+	out      latencyPhase
+	wins     [][]time.Duration // each window's completions
+	within   []bool            // the sliding p99 within tolerance at each window's end
+	pooled   []time.Duration   // completions after the allowance
+	limitSum float64
+	after    int // windows after the allowance
+	outAfter int // of which with the sliding p99 out of tolerance
+}
+
+// count adds a window's counters.
+func (a *phaseAcc) count(s QueueStats) {
+	a.out.arrivals += s.Arrivals
+	a.out.rejected += s.Rejected
+	a.out.done += s.Completed
+	a.out.good += int(math.Round(s.Goodput * s.Window.Seconds()))
+}
+
 // phase runs one load phase and sums it up.
 func (pr *phaseRunner) phase(ph LoadPhase) latencyPhase {
 	cfg := pr.cfg
-	out := latencyPhase{load: ph.Load, duration: ph.Duration}
 	windows := int(ph.Duration / cfg.Window)
 	slideLen := max(int(latencySliding/cfg.Window), 1)
-	wins := make([][]time.Duration, 0, windows)
-	within := make([]bool, 0, windows) // the sliding p99 at each window's end
-	var pooled []time.Duration
-	limitSum, after, outAfter := 0.0, 0, 0
+	a := &phaseAcc{out: latencyPhase{load: ph.Load, duration: ph.Duration}, wins: make([][]time.Duration, 0, windows)}
 	for w := range windows {
 		*pr.lats = (*pr.lats)[:0]
 		s := pr.q.Step(cfg.Window)
 		lats := slices.Clone(*pr.lats)
-		wins = append(wins, lats)
-		out.arrivals += s.Arrivals
-		out.rejected += s.Rejected
-		out.done += s.Completed
-		out.good += int(math.Round(s.Goodput * s.Window.Seconds()))
-
+		a.count(s)
+		a.wins = append(a.wins, lats)
 		var p99 time.Duration
 		bad := false
 		if pr.sliding {
-			p99, bad = pr.slidingP99(wins[max(0, len(wins)-slideLen):], s.InFlight)
-			within = append(within, !bad)
+			p99, bad = pr.slidingP99(a.wins[max(0, len(a.wins)-slideLen):], s.InFlight)
+			a.within = append(a.within, !bad)
 		}
 		if time.Duration(w)*cfg.Window >= pr.allowance {
-			pooled = append(pooled, lats...)
-			after++
-			out.worst = max(out.worst, p99)
+			a.pooled = append(a.pooled, lats...)
+			a.after++
+			a.out.worst = max(a.out.worst, p99)
 			if bad {
-				outAfter++
+				a.outAfter++
 			}
 		}
 		limit := math.NaN()
 		if pr.lim != nil {
 			limit = float64(pr.lim.Limit())
-			limitSum += limit
+			a.limitSum += limit
 		}
 		pr.run.winLimit = append(pr.run.winLimit, limit)
 		pr.addToRow(lats, limit)
 	}
+	return pr.finish(a, windows)
+}
+
+// finish sums up a phase of windows windows.
+func (pr *phaseRunner) finish(a *phaseAcc, windows int) latencyPhase {
+	out := a.out
 	if pr.sliding {
-		out.settle = pr.settle(wins, within)
+		out.settle = pr.settle(a.wins, a.within)
 	}
-	if after > 0 {
-		out.out = float64(outAfter) / float64(after)
+	if a.after > 0 {
+		out.out = float64(a.outAfter) / float64(a.after)
 	}
 	out.meanLimit = math.NaN()
 	if pr.lim != nil {
-		out.meanLimit = limitSum / float64(windows)
+		out.meanLimit = a.limitSum / float64(windows)
 	}
-	if len(pooled) > 0 {
-		out.p99 = p99Of(pooled)
+	if len(a.pooled) > 0 {
+		out.p99 = p99Of(a.pooled)
 	}
 	return out
 }
