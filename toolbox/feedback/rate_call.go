@@ -119,7 +119,10 @@ func WithCallRateHeadroom(f float64) CallRateOption {
 // NewCallRate returns a CallRate that takes its tokens from bucket and
 // sets its rate, within the bucket's bounds; the bucket's rate when
 // NewCallRate is called, which must be positive and finite for the
-// default controller, is where the loop starts. The bucket should serve
+// default controller, is where the loop starts; the default controller
+// never sets it below the bucket's lower bound nor below a thousandth of
+// that starting rate, so that some calls still go out to show that the
+// service recovered. The bucket should serve
 // this CallRate alone. It fails with ErrInvalidRateLoopOption when an
 // option is unusable or does not apply.
 func NewCallRate(bucket *RateLimiter, opts ...CallRateOption) (*CallRate, error) {

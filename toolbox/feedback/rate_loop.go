@@ -36,6 +36,11 @@ const rateProbe = 0.25
 // whose doubling boosts the upward probe.
 const rateBoostWindows = 16
 
+// rateFloorShare is the lowest rate the default controller sets, as a
+// share of the rate it started from, when the bucket's own lower bound
+// is below it.
+const rateFloorShare = 1e-3
+
 // rateLossCap bounds a measured loss share below 1 so that its pressure
 // stays finite: a window losing everything cuts the rate as one losing
 // 99 % would.
@@ -129,7 +134,10 @@ func newRateLoop(bucket *RateLimiter, cfg rateLoopConfig) (*rateLoop, error) {
 	if !(l.ref > 0) || math.IsInf(l.ref, 1) {
 		return nil, fmt.Errorf("%w: the bucket's rate %v must be positive and finite", ErrInvalidRateLoopOption, l.ref)
 	}
-	lo, hi := math.Log(bucket.min/l.ref), math.Log(bucket.max/l.ref)
+	// At a rate of 0 nothing would be sent to show that the receiver
+	// recovered: the default controller stays above a floor.
+	floor := math.Max(bucket.min, l.ref*rateFloorShare)
+	lo, hi := math.Log(floor/l.ref), math.Log(bucket.max/l.ref)
 	if lo >= hi { // a bucket with a single allowed rate: nothing to control
 		hi = lo + 1e-9
 	}

@@ -220,3 +220,25 @@ func TestRateSubscriptionLoss(t *testing.T) {
 		t.Errorf("second call with nothing new: %v, want NaN", v)
 	}
 }
+
+// A bucket that may go down to 0 still gets a positive floor from the
+// default controller: at 0 nothing would be sent to show a recovery.
+func TestRateLoopFloor(t *testing.T) {
+	b, err := NewRateLimiter(100, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := newRateLoop(b, defaultRateLoopConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 200 {
+		l.update(1, 100, 100*time.Millisecond)
+	}
+	// Conditional integration stops the integral a step short of the
+	// limit, so the rate settles just above the floor.
+	floor := 100 * rateFloorShare
+	if r := b.Rate(); r < floor*(1-1e-9) || r > 1.1*floor {
+		t.Errorf("rate %v after losing everything, want the floor %v", r, floor)
+	}
+}

@@ -78,7 +78,8 @@ type pacerConfig struct {
 
 // WithPacerRate sets the bucket's initial rate and the bounds the loop
 // keeps it within, in messages per second: 0 < min ≤ initial ≤ max,
-// max may be +Inf. Default: 1000 within [1, +Inf].
+// max may be +Inf. The default controller also keeps the rate above a
+// thousandth of the initial rate. Default: 1000 within [1, +Inf].
 func WithPacerRate(initial, min, max float64) PacerOption {
 	return func(c *pacerConfig) error {
 		if !(min > 0) || math.IsInf(min, 1) || !(initial >= min) || !(max >= initial) || math.IsInf(initial, 1) {

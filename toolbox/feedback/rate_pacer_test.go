@@ -224,7 +224,22 @@ func TestRatePublishPacerStalledSubscriber(t *testing.T) {
 	t.Logf("stalled: %+v, topic %+v", pacer.Stats(), pub.Stats().Topics["ticks"])
 	net.Heal("")
 	sub.Close()
-	time.Sleep(500 * time.Millisecond)
+	// With no subscriber left nothing is measured: the rate holds.
+	held, windows := 0, pacer.Stats().Windows
+	prev := pacer.Stats().Rate
+	coretest.WaitFor(t, 20*time.Second, "the rate to hold without subscribers", func() bool {
+		s := pacer.Stats()
+		if s.Windows == windows {
+			return false
+		}
+		windows = s.Windows
+		if s.Rate == prev && math.IsNaN(s.Signal) {
+			held++
+		} else {
+			held, prev = 0, s.Rate
+		}
+		return held >= 5
+	})
 	cancel()
 	wait()
 	// Each Publish waited at most its 200 ms context, plus scheduling.
