@@ -150,10 +150,10 @@ func TestRatePublishPacerFollowsSlowSubscriber(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	wait = publishLoop(ctx, func(ctx context.Context) error { return pacer.Publish(ctx, []byte(payload)) })
-	defer wait()
+	defer func() { cancel(); wait() }() // stop the senders first, even on t.Fatal
 
 	time.Sleep(3 * time.Second)
-	slowLoss, slowTaken, slowRate := observe(sub, reader, pacer, 3*time.Second)
+	slowLoss, slowTaken, slowRate := observe(sub, reader, pacer, 2500*time.Millisecond)
 	t.Logf("paced, slow subscriber: loss %.3f, subscriber took %.0f/s, mean rate %.0f/s", slowLoss, slowTaken, slowRate)
 	if slowLoss > 0.2 || slowLoss > bareLoss/3 {
 		t.Errorf("paced loss %.3f (unpaced %.3f), want near the set point %.2f", slowLoss, bareLoss, DefaultLossSetpoint)
@@ -212,7 +212,7 @@ func TestRatePublishPacerStalledSubscriber(t *testing.T) {
 		}
 		return err
 	})
-	defer wait()
+	defer func() { cancel(); wait() }() // stop the senders first, even on t.Fatal
 
 	net.Stall("")
 	sawDrops := false
@@ -276,5 +276,59 @@ func TestRatePublishPacerWaitsEndWithContext(t *testing.T) {
 	s := pacer.Stats()
 	if s.Published != 1 || s.Refused != 3 {
 		t.Errorf("stats %+v, want 1 published, 3 refused", s)
+	}
+}
+
+// Paced on the subscriber's lag, its queue's length, instead of its
+// loss: the publisher holds the queue near 20 of its 1,000 places, so
+// nothing is lost, and sends about what the subscriber takes.
+func TestRatePublishPacerHoldsLag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time test")
+	}
+	const lagSetpoint = 20.0
+	pub, sub := pubsubPair(t, 1000)
+	reader := startSlowReader(sub, 2*time.Millisecond)
+	defer reader.stop()
+	lag := func() float64 { return float64(sub.Stats().Queued) }
+	pacer, err := NewPublishPacer(pub, "ticks", WithPacerRate(1000, 10, 20000), WithLagSignal(lag, lagSetpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := NewRunner(pacer, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer run.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wait := publishLoop(ctx, func(ctx context.Context) error { return pacer.Publish(ctx, []byte("tick")) })
+	defer func() { cancel(); wait() }() // stop the senders first, even on t.Fatal
+
+	time.Sleep(2500 * time.Millisecond)
+	var lagSum, lagMax float64
+	var n int
+	s0, c0 := sub.Stats(), reader.consumed.Load()
+	rateSum := 0.0
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); n++ {
+		l := lag()
+		lagSum += l
+		lagMax = math.Max(lagMax, l)
+		rateSum += pacer.Stats().Rate
+		time.Sleep(50 * time.Millisecond)
+	}
+	s1, c1 := sub.Stats(), reader.consumed.Load()
+	taken := float64(c1-c0) / 2.5
+	meanLag, meanRate := lagSum/float64(n), rateSum/float64(n)
+	t.Logf("lag-paced: mean queue %.1f (set point %v, max %v), dropped %d, subscriber took %.0f/s, mean rate %.0f/s",
+		meanLag, lagSetpoint, lagMax, s1.Dropped-s0.Dropped, taken, meanRate)
+	if meanLag > 5*lagSetpoint {
+		t.Errorf("mean queue %.1f, set point %v", meanLag, lagSetpoint)
+	}
+	if s1.Dropped != s0.Dropped {
+		t.Errorf("%d messages dropped while holding the lag", s1.Dropped-s0.Dropped)
+	}
+	if meanRate < 0.5*taken || meanRate > 2*taken {
+		t.Errorf("mean rate %.0f/s, the subscriber takes %.0f/s", meanRate, taken)
 	}
 }
