@@ -148,7 +148,16 @@ func TestRatePacerOptionsValidated(t *testing.T) {
 	if _, err := NewPublishPacer(peer, ""); !errors.Is(err, ErrInvalidRateLoopOption) {
 		t.Errorf("no topic: %v", err)
 	}
-	p, err := NewPublishPacer(peer, "t")
+	// The last signal given wins, with its own set point.
+	p, err := NewPublishPacer(peer, "t", WithLagSignal(f, 50), WithDropSignal(f))
+	if err != nil || p.Stats().Setpoint != DefaultLossSetpoint || p.loop.cfg.level {
+		t.Errorf("lag then drop signal: %v, set point %v", err, p.Stats().Setpoint)
+	}
+	p, err = NewPublishPacer(peer, "t", WithDropSignal(f), WithLagSignal(f, 50))
+	if err != nil || p.Stats().Setpoint != 50 || !p.loop.cfg.level {
+		t.Errorf("drop then lag signal: %v, set point %v", err, p.Stats().Setpoint)
+	}
+	p, err = NewPublishPacer(peer, "t")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,7 @@ type pacerConfig struct {
 	burst           int
 	signal          func() float64
 	lagSet, dropSet bool
+	lagSetpoint     float64
 }
 
 // WithPacerRate sets the bucket's initial rate and the bounds the loop
@@ -138,8 +139,7 @@ func WithLagSignal(f func() float64, setpoint float64) PacerOption {
 		if f == nil || !(setpoint > 0) || math.IsInf(setpoint, 1) {
 			return fmt.Errorf("%w: lag signal needs a function and a positive set point, got %v", ErrInvalidRateLoopOption, setpoint)
 		}
-		c.signal, c.lagSet, c.dropSet = f, true, false
-		c.loop.level, c.loop.setpoint = true, setpoint
+		c.signal, c.lagSet, c.dropSet, c.lagSetpoint = f, true, false, setpoint
 		return nil
 	}
 }
@@ -187,8 +187,11 @@ func NewPublishPacer(peer *core.Peer, topic string, opts ...PacerOption) (*Publi
 			return nil, err
 		}
 	}
-	if c.lagSet && c.loop.setpointSet {
-		return nil, fmt.Errorf("%w: WithPacerSetpoint given with WithLagSignal", ErrInvalidRateLoopOption)
+	if c.lagSet {
+		if c.loop.setpointSet {
+			return nil, fmt.Errorf("%w: WithPacerSetpoint given with WithLagSignal", ErrInvalidRateLoopOption)
+		}
+		c.loop.level, c.loop.setpoint = true, c.lagSetpoint
 	}
 	bucket, err := NewRateLimiter(c.rate, c.burst, WithRateBounds(c.min, c.max))
 	if err != nil {
