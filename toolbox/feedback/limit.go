@@ -41,7 +41,11 @@ const (
 	kindGradient2
 	kindEnvoy  // Envoy-style gradient on windowed p90: limit_envoy.go
 	kindTarget // latency target by admission control: limit_target.go
-	kindAll    = kindAIMD | kindVegas | kindGradient2 | kindEnvoy | kindTarget
+	// kindWindowed is NewWindowed, which wraps a limiter rather than being
+	// one: the options of all limiters (bounds, initial limit) do not
+	// apply to it.
+	kindWindowed
+	kindAll = kindAIMD | kindVegas | kindGradient2 | kindEnvoy | kindTarget
 )
 
 func (k limitKind) String() string {
@@ -56,6 +60,8 @@ func (k limitKind) String() string {
 		return "gradient (Envoy)"
 	case kindTarget:
 		return "latency target"
+	case kindWindowed:
+		return "Windowed"
 	}
 	return "limiter"
 }
@@ -73,9 +79,10 @@ type limitConfig struct {
 	longWindow                  int           // Gradient2
 	// clock reads the time for the limiters that work in windows of time
 	// (kindEnvoy, kindTarget); nil means the real monotonic clock.
-	clock  func() time.Duration
-	envoy  envoyConfig  // limit_envoy.go
-	target targetConfig // limit_target.go
+	clock    func() time.Duration
+	envoy    envoyConfig    // limit_envoy.go
+	target   targetConfig   // limit_target.go
+	windowed windowedConfig // limit_windowed.go
 }
 
 func defaultLimitConfig() limitConfig {
@@ -84,7 +91,7 @@ func defaultLimitConfig() limitConfig {
 		backoff: 0.9, timeout: 5 * time.Second,
 		alpha: 3, beta: 6, probeEvery: 100,
 		tolerance: 1.5, smoothing: 0.2, queueSize: 4, longWindow: 600,
-		envoy: defaultEnvoyConfig(), target: defaultTargetConfig(),
+		envoy: defaultEnvoyConfig(), target: defaultTargetConfig(), windowed: defaultWindowedConfig(),
 	}
 }
 
@@ -94,7 +101,7 @@ func defaultLimitConfig() limitConfig {
 // runs on virtual time. Default: the real monotonic clock. The Envoy-style
 // gradient and the latency target only.
 func WithClock(now func() time.Duration) LimitOption {
-	return limitOpt("WithClock", kindEnvoy|kindTarget, func(c *limitConfig) error {
+	return limitOpt("WithClock", kindEnvoy|kindTarget|kindWindowed, func(c *limitConfig) error {
 		if now == nil {
 			return limitErr("nil clock")
 		}

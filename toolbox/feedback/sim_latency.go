@@ -86,35 +86,65 @@ const (
 )
 
 // LatencyLimiters returns the package's limiters, for a comparison
-// against the latency target, by name (case-insensitive): "LatencyTarget"
-// (NewLatencyTarget(target)), "AIMD" (NewAIMD with its timeout at the
-// target, so a request slower than the target is a drop), "Vegas" and
-// "Gradient2" (their defaults). No names means all four, in that order.
-// An unknown name fails with ErrSimConfig.
+// against the latency target, by name (case-insensitive):
+//   - "LatencyTarget": NewLatencyTarget(target);
+//   - "Envoy": NewEnvoyGradient, which windows its samples itself;
+//   - "AIMD", "Vegas", "Gradient2": NewAIMD (its timeout at the target,
+//     so a window slower than the target is a drop), NewVegas and
+//     NewGradient2 with their defaults, each fed through NewWindowed, as
+//     they are meant to be used on per-request samples;
+//   - "AIMD-raw", "Vegas-raw", "Gradient2-raw": the same fed every
+//     request's sample alone, for comparison.
+//
+// No names means the first five, in that order. An unknown name fails
+// with ErrSimConfig.
 func LatencyLimiters(target time.Duration, names ...string) ([]NamedLimiter, error) {
 	if target <= 0 {
 		target = 100 * time.Millisecond
 	}
+	windowed := func(name string, mk func() (Limiter, error)) NamedLimiter {
+		return NamedLimiter{name, func(clock func() time.Duration) (Limiter, error) {
+			l, err := mk()
+			if err != nil {
+				return nil, err
+			}
+			return NewWindowed(l, WithClock(clock))
+		}}
+	}
+	raw := func(name string, mk func() (Limiter, error)) NamedLimiter {
+		return NamedLimiter{name, func(func() time.Duration) (Limiter, error) { return mk() }}
+	}
+	aimd := func() (Limiter, error) { return NewAIMD(WithTimeout(target)) }
+	vegas := func() (Limiter, error) { return NewVegas() }
+	gradient2 := func() (Limiter, error) { return NewGradient2() }
 	all := []NamedLimiter{
 		{"LatencyTarget", func(clock func() time.Duration) (Limiter, error) {
 			return NewLatencyTarget(target, WithClock(clock))
 		}},
-		{"AIMD", func(func() time.Duration) (Limiter, error) { return NewAIMD(WithTimeout(target)) }},
-		{"Vegas", func(func() time.Duration) (Limiter, error) { return NewVegas() }},
-		{"Gradient2", func(func() time.Duration) (Limiter, error) { return NewGradient2() }},
+		{"Envoy", func(clock func() time.Duration) (Limiter, error) { return NewEnvoyGradient(WithClock(clock)) }},
+		windowed("AIMD", aimd), windowed("Vegas", vegas), windowed("Gradient2", gradient2),
+		raw("AIMD-raw", aimd), raw("Vegas-raw", vegas), raw("Gradient2-raw", gradient2),
 	}
 	if len(names) == 0 {
-		return all, nil
+		return all[:5], nil
 	}
 	var out []NamedLimiter
 	for _, n := range names {
 		i := indexFold(all, n)
 		if i < 0 {
-			return nil, fmt.Errorf("%w: unknown limiter %q (want LatencyTarget, AIMD, Vegas or Gradient2)", ErrSimConfig, n)
+			return nil, fmt.Errorf("%w: unknown limiter %q (want one of %s)", ErrSimConfig, n, limiterNames(all))
 		}
 		out = append(out, all[i])
 	}
 	return out, nil
+}
+
+func limiterNames(ls []NamedLimiter) string {
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		names[i] = l.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 func indexFold(ls []NamedLimiter, name string) int {
