@@ -28,17 +28,22 @@ func NewSimPool(p *WorkerPool, record bool) (*SimPool, error) {
 // MeasureWait advances the simulation by dt and returns the window's
 // queue wait. The mean service time is the workers' busy time over the
 // jobs completed.
-func (s *SimPool) MeasureWait(dt time.Duration) (WaitWindow, error) {
+func (s *SimPool) MeasureWait(dt, late time.Duration) (WaitWindow, error) {
 	st := s.p.st
 	st.sim.RunUntil(st.sim.Now() + dt)
 	if s.rec {
 		s.waits = append(s.waits, st.waits...)
 	}
-	taken := len(st.waits)
+	taken, over := len(st.waits), 0
+	for _, w := range st.waits {
+		if w > late {
+			over++
+		}
+	}
 	ps := s.p.Step(0) // the window since the previous Step
 	s.last = ps
 	w := WaitWindow{
-		Window: ps.Window, Arrivals: ps.Arrivals, Dispatched: taken,
+		Window: ps.Window, Arrivals: ps.Arrivals, Dispatched: taken, Late: float64(over),
 		WaitP99: ps.WaitP99, Queued: ps.Queued, OldestWait: ps.OldestWait,
 	}
 	if ps.Completed > 0 {

@@ -189,7 +189,7 @@ func (run *workersRun) window(c WorkersSim, st *workersStep, sp *SimPool, loop *
 		w = ls.Wait
 	} else {
 		var err error
-		if w, err = sp.MeasureWait(c.Window); err != nil {
+		if w, err = sp.MeasureWait(c.Window, c.Target); err != nil {
 			return err
 		}
 	}

@@ -63,11 +63,12 @@ func TestSimWorkersDefaultMeetsGoals(t *testing.T) {
 	}
 }
 
-// TestSimWorkersSeeds checks the goals that hold on every seed tried:
-// no step has more than one reversal, the overloaded step holds the
-// target within 10 %, and the loop never runs more than 15 % over the
-// needed workers. (Across seeds the p99 wait of the 0.5× step is at the
-// 7/8-worker boundary: see the report for the figures.)
+// TestSimWorkersSeeds checks on other seeds the goals that held on
+// every seed tried (1 to 8): no step has more than one reversal, the
+// p99 wait stays within 10 % of the target, and the loop runs at most
+// 15 % over the needed workers. (At 0.5× load the need sits at the
+// 7/8-worker boundary, where one seed of eight ran 12.6 % over: see the
+// report for the figures.)
 func TestSimWorkersSeeds(t *testing.T) {
 	for _, seed := range []uint64{3, 5} {
 		rep, err := SimulateWorkers(WorkersSim{Seed: seed})
@@ -81,9 +82,9 @@ func TestSimWorkersSeeds(t *testing.T) {
 			if v := workersMetric(t, rep, k, "worker_overshoot_pct"); v > 15 {
 				t.Errorf("seed %d step %d: %.1f %% more workers than needed", seed, k, v)
 			}
-		}
-		if v := workersMetric(t, rep, 2, "wait_overshoot_pct"); v > 10 {
-			t.Errorf("seed %d overloaded step: p99 wait %.1f %% over the target", seed, v)
+			if v := workersMetric(t, rep, k, "wait_overshoot_pct"); v > 10 {
+				t.Errorf("seed %d step %d: p99 wait %.1f %% over the target", seed, k, v)
+			}
 		}
 	}
 }
@@ -91,9 +92,11 @@ func TestSimWorkersSeeds(t *testing.T) {
 // TestSimWorkersLognormal gives the loop a service-time distribution
 // its M/M/c model does not fit (lognormal, sigma 1: longer waits than
 // the model predicts): the feedback term adds workers, and the p99 wait
-// stays within 1.6× the target while the fixed workers' explodes.
+// stays within 1.6× the target (the goal's 1.1× is not met here: see
+// the report) with at most two reversals a step, while the fixed
+// workers' p99 explodes.
 func TestSimWorkersLognormal(t *testing.T) {
-	rep, err := SimulateWorkers(WorkersSim{Seed: 4, ServiceSigma: 1})
+	rep, err := SimulateWorkers(WorkersSim{Seed: 1, ServiceSigma: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,11 @@ type WaitWindow struct {
 	// the 99th percentile of their waits (0 when none was taken).
 	Dispatched int
 	WaitP99    time.Duration
+	// Late counts the requests taken in the window that had waited
+	// longer than the late threshold the loop passed to MeasureWait (its
+	// target); it may be an estimate (interpolated within a histogram
+	// bucket). Late/Dispatched ≤ 1 % is a p99 within the target.
+	Late float64
 	// Queued is the number of requests waiting at the end of the window
 	// and OldestWait how long the oldest of them has waited: a backlog
 	// no worker has reached yet shows here before it shows in WaitP99.
@@ -31,11 +36,12 @@ type WaitWindow struct {
 }
 
 // WaitSource measures queue wait for a WorkerLoop. MeasureWait returns
-// what happened since the previous call, dt ago; a simulated source
-// advances its virtual clock by dt, a real one reads its counters.
-// A WorkerLoop calls it from Step only, never concurrently.
+// what happened since the previous call, dt ago, counting as Late the
+// requests that waited longer than late; a simulated source advances
+// its virtual clock by dt, a real one reads its counters. A WorkerLoop
+// calls it from Step only, never concurrently.
 type WaitSource interface {
-	MeasureWait(dt time.Duration) (WaitWindow, error)
+	MeasureWait(dt, late time.Duration) (WaitWindow, error)
 }
 
 // Scaler is the knob of a WorkerLoop: a set of worker nodes it can
@@ -62,13 +68,18 @@ type WorkerLoopStats struct {
 	// p99 wait of an M/M/c queue at ArrivalRate and MeanService within
 	// the target (offered load ArrivalRate × MeanService, Little's
 	// law). Backlog is the extra workers that serve the requests
-	// already waiting within the drain time (WithDrainTime), when the
-	// oldest has waited past the target. Correction is the feedback
-	// term: workers added because the measured p99 stayed above the
-	// target although the loop ran the workers it wanted (a
-	// service-time distribution the model does not fit), given back
-	// while the p99 stays under half the target.
+	// already waiting within the drain time (WithDrainTime), when there
+	// is a backlog (see WithDrainTime). Correction is the feedback
+	// term: workers added because more than 1.5 % of requests kept
+	// waiting past the target although the loop ran the workers it
+	// wanted (a service-time distribution the model does not fit),
+	// given back while fewer than 0.3 % do, forgotten at a load step.
 	Needed, Backlog, Correction int
+	// LateFraction is the smoothed fraction of requests that waited
+	// past the target (Late over Dispatched, recent windows weighing
+	// more), restarted at each change of the number of workers; at most
+	// 0.01 is a p99 within the target.
+	LateFraction float64
 	// Desired is Needed+Backlog+Correction within the bounds, and
 	// Workers what the loop asked the Scaler for.
 	Desired, Workers int
@@ -87,12 +98,14 @@ type WorkerLoopStats struct {
 //	Needed (M/M/c model) + Backlog + Correction
 //
 // workers (see WorkerLoopStats). It scales up at once when even the
-// low end of its arrival-rate estimate's noise band wants more workers
-// than run (a load step or a backlog gets workers in one window), and
-// scales down only after even the high end has wanted fewer for the
-// whole scale-down delay, to the most it wanted during the delay: the
-// measurement noise of a steady load moves no worker, so the count
-// does not flap.
+// low end of its arrival-rate estimate's noise band (3 standard
+// deviations) wants more workers than run, so a load step or a backlog
+// gets its workers in one window, and otherwise once it has wanted
+// more for the scale-down delay. It scales down only after the high
+// end of the band (1.5 standard deviations) has wanted fewer for the
+// whole scale-down delay, to the most it wanted during the delay. So
+// the measurement noise of a steady load moves few workers, and the
+// count does not flap.
 //
 // A WorkerLoop is a Stepper: drive it with NewRunner on real time or
 // call Step from a simulation. Step must not be called concurrently;
@@ -106,16 +119,16 @@ type WorkerLoop struct {
 	// Controller state, owned by Step.
 	rate      float64       // smoothed arrival rate, per second
 	svc       float64       // smoothed mean service time, seconds; 0: unknown
-	p99       float64       // smoothed window p99 wait, seconds
+	late      float64       // discounted sum of late requests
+	taken     float64       // discounted sum of dispatched requests
 	corr      int           // feedback correction, workers
-	corrAge   time.Duration // time since the correction last grew
-	hot       time.Duration // time the p99 has stayed above the band, settled
-	cold      time.Duration // time the p99 has stayed under half the target
+	corrAge   time.Duration // time since the correction last changed
+	hot       time.Duration // time the late fraction has stayed high, settled
+	cold      time.Duration // time it has stayed low
 	downFor   time.Duration // time the loop has wanted fewer workers
 	downMax   int           // most the loop wanted during downFor
 	upFor     time.Duration // time the loop has wanted more workers
 	stable    time.Duration // time since the number of workers last changed
-	resetP99  bool          // restart the smoothed p99 at the next window
 	estimated bool          // rate holds an estimate
 
 	mu    sync.Mutex
@@ -163,7 +176,7 @@ func (l *WorkerLoop) Stats() WorkerLoopStats {
 func (l *WorkerLoop) Step(dt time.Duration) {
 	st := l.Stats()
 	st.Steps++
-	w, err := l.src.MeasureWait(dt)
+	w, err := l.src.MeasureWait(dt, l.target)
 	if err != nil {
 		st.Err = err
 		l.setStats(st)
@@ -197,6 +210,7 @@ func (l *WorkerLoop) decide(st *WorkerLoopStats, dt time.Duration, cur int) {
 	st.Needed = l.needed(l.rate)
 	l.feedback(w, dt, cur >= st.Needed+l.corr && st.Backlog == 0)
 	st.Correction = l.corr
+	st.LateFraction = l.lateFraction()
 	clamp := func(n int) int { return min(max(n, l.cfg.min), l.cfg.max) }
 	extra := st.Backlog + st.Correction
 	st.Desired = clamp(st.Needed + extra)
@@ -208,11 +222,12 @@ func (l *WorkerLoop) decide(st *WorkerLoopStats, dt time.Duration, cur int) {
 	}
 	st.Workers = l.hysteresis(st, dt, clamp(cur), lo, hi)
 	if st.Workers != cur {
-		l.stable, l.resetP99 = 0, true
+		l.stable, l.late, l.taken = 0, 0, 0
 	}
 }
 
-// estimate updates the smoothed arrival rate, service time and p99 from
+// estimate updates the smoothed arrival rate, service time and late
+// fraction from
 // w and returns the relative standard deviation of the rate estimate
 // for Poisson arrivals.
 func (l *WorkerLoop) estimate(w WaitWindow, dt time.Duration) float64 {
@@ -223,8 +238,8 @@ func (l *WorkerLoop) estimate(w WaitWindow, dt time.Duration) float64 {
 	if ms := w.MeanService.Seconds(); ms > 0 {
 		l.svc = smooth(l.svc, ms, l.svc == 0)
 	}
-	l.p99 = smooth(l.p99, w.WaitP99.Seconds(), l.resetP99)
-	l.resetP99 = false
+	l.late = (1-lateSmoothing)*l.late + w.Late
+	l.taken = (1-lateSmoothing)*l.taken + float64(w.Dispatched)
 	l.stable += dt
 	n, expect := float64(w.Arrivals), l.rate*sec
 	// A count more than jumpBand standard deviations from the estimate
@@ -232,6 +247,9 @@ func (l *WorkerLoop) estimate(w WaitWindow, dt time.Duration) float64 {
 	jump := !l.estimated || math.Abs(n-expect) > jumpBand*math.Sqrt(math.Max(expect, 1))
 	l.rate = smooth(l.rate, n/sec, jump)
 	l.estimated = true
+	if jump { // the correction was learnt at another load
+		l.corr, l.hot, l.cold = 0, 0, 0
+	}
 	if l.rate*sec < 1 {
 		return 0
 	}
@@ -275,29 +293,40 @@ func (l *WorkerLoop) backlog(w WaitWindow, cur int) int {
 	return int(math.Ceil(work / l.cfg.drain.Seconds()))
 }
 
-// feedback updates the correction from the smoothed p99 (restarted at
-// every change of the number of workers): one worker more when it has
-// stayed above the band for the scale-down delay while the loop ran
-// what it wanted (settled), the workers unchanged for twice the delay,
-// at most once per delay; one less after it has
-// stayed under half the target for the delay.
+// lateFraction returns the smoothed late fraction, 0 before enough
+// requests were seen to tell.
+func (l *WorkerLoop) lateFraction() float64 {
+	if l.taken < minLateSample {
+		return 0
+	}
+	return l.late / l.taken
+}
+
+// feedback updates the correction from the smoothed late fraction
+// (restarted at every change of the number of workers): one worker
+// more when it has stayed above lateHigh for the scale-down delay while
+// the loop ran what it wanted (settled), the workers unchanged for
+// twice the delay, at most once per delay; one less after it has stayed
+// under lateLow for four times the delay.
 func (l *WorkerLoop) feedback(w WaitWindow, dt time.Duration, settled bool) {
 	l.corrAge += dt
-	target := l.target.Seconds()
+	f := l.lateFraction()
 	switch {
-	case l.p99 > target*(1+feedbackBand):
+	case l.taken < minLateSample:
+		l.hot, l.cold = 0, 0
+	case f > lateHigh:
 		l.cold = 0
-		if settled && w.Dispatched > 0 {
+		if settled {
 			l.hot += dt
 		}
 		if l.hot >= l.cfg.downDelay && l.corrAge >= l.cfg.downDelay && l.stable >= 2*l.cfg.downDelay {
 			l.corr = min(l.corr+1, l.cfg.max)
 			l.corrAge, l.hot = 0, 0
 		}
-	case l.p99 < target/2 && w.OldestWait < l.target/2:
+	case f < lateLow && w.OldestWait < l.target/2:
 		l.hot = 0
 		l.cold += dt
-		if l.cold >= l.cfg.downDelay && l.corr > 0 {
+		if l.cold >= 4*l.cfg.downDelay && l.corr > 0 {
 			l.corr--
 			l.cold = 0
 		}
@@ -342,11 +371,14 @@ func (l *WorkerLoop) hysteresis(st *WorkerLoopStats, dt time.Duration, cur, lo, 
 
 const (
 	waitQuantile  = 0.99
-	rateSmoothing = 0.2 // weight of a new window in the smoothed estimates
-	feedbackBand  = 0.1 // the smoothed p99 may exceed the target by this much before feedback adds a worker
-	upBand        = 3.0 // standard deviations of the rate estimate a scale-up must clear
-	downBand      = 1.5 // and a scale-down
-	jumpBand      = 5.0 // standard deviations of a window's arrival count from the estimate that make a load step
+	rateSmoothing = 0.2   // weight of a new window in the smoothed estimates
+	lateSmoothing = 0.1   // discount per window of the late and dispatched counts
+	minLateSample = 200   // dispatched requests (discounted) before the late fraction counts
+	lateHigh      = 0.015 // late fraction above which feedback adds a worker
+	lateLow       = 0.003 // and below which it gives one back
+	upBand        = 3.0   // standard deviations of the rate estimate a scale-up must clear
+	downBand      = 1.5   // and a scale-down
+	jumpBand      = 5.0   // standard deviations of a window's arrival count from the estimate that make a load step
 )
 
 // mmcWorkers returns the fewest servers c ≤ limit for which an M/M/c

@@ -87,7 +87,7 @@ func ExampleWorkerSet() {
 	}
 	fmt.Println("workers:", set.Workers())
 	src, _ := feedback.NewQueueWaitSource(q)
-	w, _ := src.MeasureWait(time.Second)
+	w, _ := src.MeasureWait(time.Second, 20*time.Millisecond)
 	fmt.Println("queued:", w.Queued)
 	// Output:
 	// workers: 3

@@ -37,8 +37,9 @@ func WithWorkerBounds(min, max int) WorkerLoopOption {
 }
 
 // WithScaleDownDelay sets how long the loop must want fewer workers
-// before it removes any, and how long the wait must stay under half
-// the target before the feedback term gives a worker back (≥ 0).
+// before it removes any (and more, when the rate estimate's noise band
+// does not rule out that it needs no more), and the time scale of its
+// feedback term (≥ 0).
 // Longer is steadier and costs more worker time after a load drop.
 // Default 5 s; repeating replaces.
 func WithScaleDownDelay(d time.Duration) WorkerLoopOption {
@@ -52,8 +53,10 @@ func WithScaleDownDelay(d time.Duration) WorkerLoopOption {
 }
 
 // WithDrainTime sets the time within which extra workers should serve
-// a backlog whose oldest request has waited past the target (> 0):
-// shorter adds more workers at once. Default 1 s; repeating replaces.
+// a backlog (> 0): queued requests whose oldest has waited more than
+// twice the target and that the running workers would take longer than
+// the target to serve. Shorter adds more workers at once. Default 1 s;
+// repeating replaces.
 func WithDrainTime(d time.Duration) WorkerLoopOption {
 	return func(c *workerLoopConfig) error {
 		if d <= 0 {

@@ -37,13 +37,13 @@ func NewQueueWaitSource(q QueueWaitReader) (*QueueWaitSource, error) {
 // MeasureWait returns the queue's waits since the previous call, dt
 // ago: the p99 from the queue's histogram (within its 9 % buckets), the
 // mean service time from dispatch to reply.
-func (s *QueueWaitSource) MeasureWait(dt time.Duration) (WaitWindow, error) {
+func (s *QueueWaitSource) MeasureWait(dt, late time.Duration) (WaitWindow, error) {
 	cur := s.q.WaitStats()
 	d := cur.Since(s.prev)
 	s.prev = cur
 	return WaitWindow{
 		Window: dt, Arrivals: int(d.Arrived), Dispatched: int(d.Dispatched),
-		WaitP99: d.Quantile(waitQuantile), Queued: d.Queued, OldestWait: d.OldestWait,
+		WaitP99: d.Quantile(waitQuantile), Late: d.Over(late), Queued: d.Queued, OldestWait: d.OldestWait,
 		MeanService: d.MeanService(),
 	}, nil
 }

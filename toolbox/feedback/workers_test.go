@@ -13,7 +13,7 @@ type fakeWaits struct {
 	err error
 }
 
-func (f *fakeWaits) MeasureWait(dt time.Duration) (WaitWindow, error) {
+func (f *fakeWaits) MeasureWait(dt, _ time.Duration) (WaitWindow, error) {
 	w := f.w
 	w.Window = dt
 	return w, f.err
@@ -139,8 +139,9 @@ func TestWorkersLoopStepsUpAtOnceDownAfterDelay(t *testing.T) {
 }
 
 // TestWorkersLoopBacklogAndFeedback: a backlog adds workers beyond the
-// model; a wait that stays above the target with the model's workers
-// running makes the feedback term add one.
+// model; 5 % of requests waiting past the target with the model's
+// workers running make the feedback term add one, and a load step
+// resets it.
 func TestWorkersLoopBacklogAndFeedback(t *testing.T) {
 	const dt, svc = 500 * time.Millisecond, 10 * time.Millisecond
 	w := steady(500, dt, svc)
@@ -157,14 +158,20 @@ func TestWorkersLoopBacklogAndFeedback(t *testing.T) {
 		t.Fatalf("backlog: %+v, %d workers; want 10 more than %d", st, sc.n, base)
 	}
 	src.w = w
-	src.w.WaitP99 = 40 * time.Millisecond // the model fits badly
+	src.w.WaitP99 = 40 * time.Millisecond     // the model fits badly:
+	src.w.Late = 0.05 * float64(w.Dispatched) // 5 % wait past the target
 	var corr int
 	for range 20 {
 		loop.Step(dt)
 		corr = max(corr, loop.Stats().Correction)
 	}
 	if corr == 0 {
-		t.Fatalf("p99 twice the target for 10 s: no correction (%+v)", loop.Stats())
+		t.Fatalf("5 %% late for 10 s: no correction (%+v)", loop.Stats())
+	}
+	src.w = steady(1500, dt, svc)
+	loop.Step(dt)
+	if st := loop.Stats(); st.Correction != 0 {
+		t.Fatalf("after a load step: correction %d", st.Correction)
 	}
 }
 

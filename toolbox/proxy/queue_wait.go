@@ -119,6 +119,29 @@ func (s WaitStats) Quantile(q float64) time.Duration {
 	return 0 // not reached
 }
 
+// Over returns an estimate of how many of the waits counted in s were
+// longer than d: exact at bucket bounds, interpolated on a log scale
+// within the bucket holding d (in the last bucket all of it counts, in
+// the first none).
+// Over(target)/Dispatched is the fraction of requests that waited past
+// a target: at most 0.01 when the p99 is within it.
+func (s WaitStats) Over(d time.Duration) float64 {
+	i := waitBucket(d)
+	var n float64
+	for _, c := range s.Counts[i+1:] {
+		n += float64(c)
+	}
+	switch i {
+	case 0: // d under 1 µs: the waits of bucket 0 are taken as not longer
+		return n
+	case WaitBucketCount - 1:
+		return n + float64(s.Counts[i])
+	}
+	lo, hi := float64(WaitBucketBound(i-1)), float64(WaitBucketBound(i))
+	frac := math.Log(hi/float64(d)) / math.Log(hi/lo) // share of the bucket above d
+	return n + float64(s.Counts[i])*frac
+}
+
 // MeanWait returns WaitSum/Dispatched, or 0 when nothing was dispatched.
 func (s WaitStats) MeanWait() time.Duration {
 	if s.Dispatched == 0 {

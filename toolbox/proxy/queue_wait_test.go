@@ -46,6 +46,12 @@ func TestQueueWaitQuantile(t *testing.T) {
 			t.Errorf("q%v: %v, exact %v (ratio %.3f), want within a bucket's width", q, got, exact, ratio)
 		}
 	}
+	for _, d := range []time.Duration{500 * time.Microsecond, 3 * time.Millisecond, 50 * time.Millisecond, 400 * time.Millisecond, 2 * time.Second} {
+		exact := len(waits) - sort.Search(len(waits), func(i int) bool { return waits[i] > d })
+		if got := rec.st.Over(d); math.Abs(got-float64(exact)) > 0.1*float64(len(waits))/30+1 {
+			t.Errorf("over %v: %.1f, exact %d", d, got, exact)
+		}
+	}
 	if got := (WaitStats{}).Quantile(0.99); got != 0 {
 		t.Fatalf("quantile of nothing: %v", got)
 	}
