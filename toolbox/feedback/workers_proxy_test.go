@@ -165,3 +165,76 @@ func TestWorkersRealQueue(t *testing.T) {
 		t.Fatalf("SetWorkers after Close: %v", err)
 	}
 }
+
+// TestWorkersSetStopStuckWorker stops a worker whose handler never
+// returns: the stop gives up after the stop timeout and closes it, and
+// the queue sends its request to the next worker, so it is not lost.
+func TestWorkersSetStopStuckWorker(t *testing.T) {
+	q, err := proxy.NewQueue("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	stuck := make(chan struct{}, 1)
+	var first atomic.Bool
+	handler := proxy.HandlerFunc(func(ctx context.Context, body [][]byte) ([][]byte, error) {
+		if first.CompareAndSwap(false, true) {
+			stuck <- struct{}{}
+			<-ctx.Done() // stuck until its worker closes
+			return nil, ctx.Err()
+		}
+		return body, nil
+	})
+	set, err := NewWorkerSet(q.BackendEndpoint(), handler, WithStopTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	ctx := context.Background()
+	if err := set.SetWorkers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, func() bool { return q.Stats().Workers == 1 }) {
+		t.Fatal("worker not registered")
+	}
+	c, err := proxy.NewQueueClient(q.FrontendEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reply := make(chan error, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		_, err := c.Request(rctx, []byte("x"))
+		reply <- err
+	}()
+	<-stuck
+	start := time.Now()
+	if err := set.SetWorkers(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Fatalf("stop returned after %v, before the stop timeout, with a request in progress", took)
+	}
+	if err := set.SetWorkers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-reply; err != nil {
+		t.Fatalf("request after its worker was stopped: %v", err)
+	}
+	if st := q.Stats(); st.Retried != 1 || st.Failed != 0 {
+		t.Fatalf("queue stats %+v, want the request retried once", st)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := set.SetWorkers(cctx, 3); err != nil { // starting needs no ctx
+		t.Fatal(err)
+	}
+	if err := set.SetWorkers(cctx, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stop with an ended ctx: %v", err)
+	}
+	if set.Workers() != 1 {
+		t.Fatalf("%d workers, want 1", set.Workers())
+	}
+}
