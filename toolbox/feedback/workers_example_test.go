@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gozmp/zmp/core"
 	"github.com/gozmp/zmp/toolbox/feedback"
 	"github.com/gozmp/zmp/toolbox/proxy"
 )
@@ -94,4 +95,76 @@ func ExampleWorkerSet() {
 	// reply: hello <nil>
 	// workers: 1
 	// queued: 0
+}
+
+// The autoscaling scenario of issue 13, shortened: load of 0.5×, 1.5×
+// and 0.8× the capacity of 10 workers, 20 s each, the loop holding the
+// queue-wait p99 at 20 ms; beside it the same load on the 10 workers
+// fixed.
+func ExampleSimulateWorkers() {
+	rep, err := feedback.SimulateWorkers(feedback.WorkersSim{Seed: 1, StepLength: 20 * time.Second, Settle: 8 * time.Second})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for k := 1; k <= 3; k++ {
+		get := func(name string) float64 {
+			v, _ := rep.Metric(fmt.Sprintf("step%d_%s", k, name))
+			return v
+		}
+		fmt.Printf("load %.1f×: p99 %4.1f ms, %4.1f workers (needed %2.0f), %.0f reversals; fixed 10 workers: p99 %7.1f ms\n",
+			get("load"), get("wait_p99_ms"), get("workers_mean"), get("needed_workers"), get("reversals"), get("fixed_wait_p99_ms"))
+	}
+	// Output:
+	// load 0.5×: p99 18.1 ms,  7.0 workers (needed  7), 0 reversals; fixed 10 workers: p99     3.1 ms
+	// load 1.5×: p99 13.0 ms, 17.6 workers (needed 18), 1 reversals; fixed 10 workers: p99  6563.5 ms
+	// load 0.8×: p99 11.0 ms, 11.0 workers (needed 10), 0 reversals; fixed 10 workers: p99 10112.8 ms
+}
+
+// A NodeSet scales worker nodes made by a core.Launcher; here they run
+// in this process (core.WithInProcess) to keep the example short, as
+// child processes they need the program to call RunChild first thing.
+func ExampleNodeSet() {
+	q, err := proxy.NewQueue("tcp://127.0.0.1:0", "tcp://127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer q.Close()
+	l, err := core.NewLauncher()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	echo := proxy.HandlerFunc(func(_ context.Context, body [][]byte) ([][]byte, error) { return body, nil })
+	err = l.RegisterArgs("echo-worker", func(args []string) (core.Behavior, error) {
+		return feedback.WorkerBehavior(args[0], echo), nil
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if code, isChild := l.RunChild(); isChild {
+		fmt.Println("exit", code) // a real program calls os.Exit(code)
+		return
+	}
+	set, err := feedback.NewNodeSet(l, "echo-worker", core.WithKindArgs(q.BackendEndpoint()),
+		core.WithInProcess(true), core.WithRegistry(core.NewMemRegistry()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer set.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, n := range []int{2, 1} {
+		if err := set.SetWorkers(ctx, n); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println("nodes:", set.Workers())
+	}
+	// Output:
+	// nodes: 2
+	// nodes: 1
 }

@@ -87,8 +87,11 @@ func WithStopTimeout(d time.Duration) WorkerSetOption {
 // proxy.Worker (its own connection to the Queue's backend, its own
 // goroutines) serving requests with the same Handler. SetWorkers starts
 // workers at once (they register with the queue as they connect) and
-// stops the most recently started first, each after its request in
-// progress has been answered. Its methods are safe for concurrent use.
+// stops the most recently started first, each once its request in
+// progress has been answered; a request the queue hands a worker in
+// the moment it closes is sent to another worker (the queue retries
+// it, up to proxy.WithMaxRetries). Its methods are safe for concurrent
+// use.
 type WorkerSet struct {
 	endpoint string
 	h        proxy.Handler
@@ -178,14 +181,20 @@ func (s *WorkerSet) setWorkers(ctx context.Context, n int) error {
 	return s.stop(ctx, stopping)
 }
 
-// start starts one worker whose handler counts the requests it takes.
+// start starts one worker of the set.
 func (s *WorkerSet) start() (*setWorker, error) {
+	return startSetWorker(s.endpoint, s.h, s.cfg.proxyOpts)
+}
+
+// startSetWorker starts a proxy worker whose handler counts the
+// requests it takes.
+func startSetWorker(endpoint string, h proxy.Handler, opts []proxy.Option) (*setWorker, error) {
 	sw := &setWorker{}
-	h := proxy.HandlerFunc(func(ctx context.Context, body [][]byte) ([][]byte, error) {
+	counted := proxy.HandlerFunc(func(ctx context.Context, body [][]byte) ([][]byte, error) {
 		sw.started.Add(1)
-		return s.h.Serve(ctx, body)
+		return h.Serve(ctx, body)
 	})
-	w, err := proxy.NewWorker(s.endpoint, h, s.cfg.proxyOpts...)
+	w, err := proxy.NewWorker(endpoint, counted, opts...)
 	if err != nil {
 		return nil, err
 	}
