@@ -32,6 +32,8 @@ type request struct {
 	attempts int
 	worker   *worker
 	elem     *list.Element // in service.pending while queued
+
+	queuedAt, sentAt time.Time // for WaitStats
 }
 
 func (r *request) idFrame() []byte { return binary.BigEndian.AppendUint64(nil, r.id) }
@@ -85,6 +87,7 @@ type pool struct {
 	queued   int
 	paused   bool
 	draining bool
+	waits    waitRecorder
 
 	retried, failed, refused, lost atomic.Uint64
 }
@@ -145,6 +148,7 @@ func (p *pool) submit(l *sock.Link, serviceName string, env, body [][]byte) {
 	r.service = s
 	c.queued[r] = struct{}{}
 	r.elem = s.pending.PushBack(r)
+	p.waits.queued(r, true)
 	p.queued++
 	p.dispatchLocked(s)
 }
@@ -169,6 +173,7 @@ func (p *pool) dispatchLocked(s *service) {
 		r := s.pending.Remove(s.pending.Front()).(*request)
 		r.elem = nil
 		p.queued--
+		p.waits.dispatched(r)
 		r.attempts++
 		r.worker, w.cur = w, r
 		p.inflight[r.id] = r
@@ -245,6 +250,7 @@ func (p *pool) reply(l *sock.Link, id uint64, body [][]byte) bool {
 	}
 	w.lastSeen = time.Now()
 	r := w.cur
+	p.waits.replied(r)
 	w.cur, r.worker = nil, nil
 	delete(p.inflight, id)
 	if r.client != nil {
@@ -276,6 +282,7 @@ func (p *pool) retryLocked(r *request) {
 	}
 	p.retried.Add(1)
 	r.elem = r.service.pending.PushFront(r)
+	p.waits.queued(r, false)
 	p.queued++
 	p.dispatchLocked(r.service)
 }
