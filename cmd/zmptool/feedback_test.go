@@ -22,6 +22,9 @@ func TestFeedbackUsage(t *testing.T) {
 		{"negative duration", []string{"feedback", "sim", "--loop", "fixed", "--duration", "-1s"}, exitUsage, "", "--duration"},
 		{"extra argument", []string{"feedback", "sim", "--loop", "fixed", "x"}, exitUsage, "", "takes no arguments"},
 		{"loops", []string{"feedback", "loops"}, exitOK, "fixed", ""},
+		{"loops lists every loop", []string{"feedback", "loops"}, exitOK, "workers", ""},
+		{"latency with chosen limiters", []string{"feedback", "sim", "--loop", "latency", "--limiters", "LatencyTarget,envoy", "--duration", "8s"}, exitOK, "Envoy overload goodput", ""},
+		{"latency with an unknown limiter", []string{"feedback", "sim", "--loop", "latency", "--limiters", "TCP"}, exitUsage, "", `unknown limiter "TCP"`},
 		{"unwritable output", []string{"feedback", "sim", "--loop", "fixed", "--out", "/nonexistent/dir/x.svg"}, exitFailure, "", "nonexistent"},
 	})
 }

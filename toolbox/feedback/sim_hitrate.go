@@ -235,7 +235,7 @@ func hitRateReport(cfg HitRateSim, loop, base *hitRun) (*SimReport, error) {
 		Plot: PlotOptions{
 			Title: fmt.Sprintf("cache hit rate held at %.0f %% by resizing (fixed size %d for comparison)", 100*cfg.Target, cfg.BaselineSize),
 			Panels: []Panel{
-				{Title: "hit rate (%)", Series: []string{SeriesSetpoint, SeriesMeasurement, SeriesBaselineHitRate}},
+				{Title: "hit rate (%)", Series: []string{SeriesSetpoint, SeriesMeasurement, SeriesBaselineHitRate}, FitY: true},
 				{Title: "hit rate − target (points), with the tolerance band", Series: []string{
 					SeriesDeviation, SeriesBaselineDeviation, SeriesToleranceHigh, SeriesToleranceLow}},
 				{Title: "cache size (entries)", Series: []string{SeriesActuation}},
