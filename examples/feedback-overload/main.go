@@ -51,7 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var limiters string
 	fs := flag.NewFlagSet("feedback-overload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&limiters, "limiter", "aimd,gradient2,vegas",
+	fs.StringVar(&limiters, "limiter", "target,envoy,aimd-w,vegas-w,gradient2-w",
 		"limiters to measure after the run without one, comma-separated: "+strings.Join(limiterNames(), ", "))
 	fs.DurationVar(&o.svc.target, "target", 100*time.Millisecond, "p99 latency target (AIMD's timeout)")
 	fs.IntVar(&o.svc.workers, "workers", 4, "requests the service works on at once")
@@ -123,7 +123,7 @@ func measureAll(ctx context.Context, l *core.Launcher, o options, w io.Writer) e
 	defer client.Close()
 	fmt.Fprintf(w, "capacity %.0f req/s (%d workers × %v; pool %d handlers, queue %d); offered %.0f req/s (%.1f×) for %v after %v warm-up; deadline %v; p99 target %v\n",
 		capacity(o.svc), o.svc.workers, o.svc.work, o.handlers, o.queue, o.plan.rate, o.load, o.plan.measure, o.plan.warmup, o.plan.deadline, o.svc.target)
-	fmt.Fprintf(w, "%-10s %7s %9s %9s %9s %6s %7s %6s %7s %11s %s\n",
+	fmt.Fprintf(w, "%-12s %7s %9s %9s %9s %6s %7s %6s %7s %11s %s\n",
 		"limiter", "sent", "goodput/s", "p50", "p99", "shed", "timeout", "other", "skipped", "limit", "p99≤target")
 	for _, name := range o.limiters {
 		a := o.svc
@@ -132,7 +132,7 @@ func measureAll(ctx context.Context, l *core.Launcher, o options, w io.Writer) e
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		fmt.Fprintf(w, "%-10s %7d %9.0f %9v %9v %6d %7d %6d %7d %11s %v\n",
+		fmt.Fprintf(w, "%-12s %7d %9.0f %9v %9v %6d %7d %6d %7d %11s %v\n",
 			name, res.sent, res.goodput(), res.quantile(0.5).Round(100*time.Microsecond),
 			res.quantile(0.99).Round(100*time.Microsecond), res.shed, res.timedOut, res.other,
 			res.skipped, res.limits.String(), res.ok > 0 && res.quantile(0.99) <= a.target)

@@ -24,7 +24,7 @@ func TestInterceptOverloadExample(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-limiter", "aimd,vegas,gradient2", "-duration", "1s", "-warmup", "300ms", "-load", "2")
+	cmd := exec.Command(bin, "-limiter", "target,envoy,vegas-w,gradient2", "-duration", "1s", "-warmup", "300ms", "-load", "2")
 	cmd.Env = append(os.Environ(), "ZMP_RUNTIME_DIR="+t.TempDir())
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -38,7 +38,7 @@ func TestInterceptOverloadExample(t *testing.T) {
 			rows[f[0]] = f
 		}
 	}
-	for _, name := range []string{"none", "aimd", "vegas", "gradient2"} {
+	for _, name := range []string{"none", "target", "envoy", "vegas-w", "gradient2"} {
 		f, ok := rows[name]
 		if !ok {
 			t.Fatalf("no row for %s in\n%s", name, stdout.String())

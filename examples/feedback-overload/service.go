@@ -43,7 +43,35 @@ func limiterFactories() map[string]limiterFactory {
 		"gradient2": func(time.Duration, int) (feedback.Limiter, error) {
 			return feedback.NewGradient2()
 		},
+		// The latency loop: p99 held by admission control at nine
+		// tenths of the target, a margin for the p99's noise, so that it
+		// stays under the target rather than around it.
+		"target": func(target time.Duration, _ int) (feedback.Limiter, error) {
+			return feedback.NewLatencyTarget(target * 9 / 10)
+		},
+		"envoy": func(time.Duration, int) (feedback.Limiter, error) {
+			return feedback.NewEnvoyGradient()
+		},
+		// The same limiters fed one aggregated sample per window of
+		// requests (feedback.NewWindowed), as on the simulator.
+		"aimd-w": func(target time.Duration, workers int) (feedback.Limiter, error) {
+			return windowed(feedback.NewAIMD(feedback.WithTimeout(target), feedback.WithInitialLimit(2*workers)))
+		},
+		"vegas-w": func(time.Duration, int) (feedback.Limiter, error) {
+			return windowed(feedback.NewVegas())
+		},
+		"gradient2-w": func(time.Duration, int) (feedback.Limiter, error) {
+			return windowed(feedback.NewGradient2())
+		},
 	}
+}
+
+// windowed wraps a new limiter in feedback.NewWindowed.
+func windowed[L feedback.Limiter](l L, err error) (feedback.Limiter, error) {
+	if err != nil {
+		return nil, err
+	}
+	return feedback.NewWindowed(l)
 }
 
 // limiterNames lists the known limiters, sorted, "none" first.
