@@ -18,8 +18,9 @@ import (
 // service behind the limit. Requests the limiter itself refused are
 // not samples.
 //
-// The limiters in this package (NewAIMD, NewVegas, NewGradient2) are
-// safe for concurrent use: a mutex guards their state, so many
+// The limiters in this package (NewAIMD, NewVegas, NewGradient2,
+// NewEnvoyGradient, NewLatencyTarget, and NewWindowed around any of
+// them) are safe for concurrent use: a mutex guards their state, so many
 // goroutines may call OnSample and Limit at once. They start no
 // goroutines, never sleep and need no Close.
 type Limiter interface {
@@ -27,9 +28,11 @@ type Limiter interface {
 	OnSample(rtt time.Duration, inflight int, dropped bool)
 }
 
-// ErrInvalidLimitOption is returned, wrapped with the detail, by
-// NewAIMD, NewVegas and NewGradient2 for an unusable option value or
-// an option that does not apply to that limiter.
+// ErrInvalidLimitOption is returned, wrapped with the detail, by the
+// limiters' constructors (NewAIMD, NewVegas, NewGradient2,
+// NewEnvoyGradient, NewLatencyTarget, NewWindowed) and by
+// LatencyTarget.SetTarget, for an unusable option value or an option
+// that does not apply to that limiter.
 var ErrInvalidLimitOption = errors.New("feedback: invalid limiter option")
 
 // limitKind names a limiter, so options can say which ones they apply to.
@@ -98,8 +101,8 @@ func defaultLimitConfig() limitConfig {
 // WithClock sets the clock of a limiter that measures in windows of
 // time: now returns the time elapsed since any fixed origin, and must
 // never go backwards. A simulation passes its Sim's Now so the limiter
-// runs on virtual time. Default: the real monotonic clock. The Envoy-style
-// gradient and the latency target only.
+// runs on virtual time. Default: the real monotonic clock.
+// NewEnvoyGradient, NewLatencyTarget and NewWindowed only.
 func WithClock(now func() time.Duration) LimitOption {
 	return limitOpt("WithClock", kindEnvoy|kindTarget|kindWindowed, func(c *limitConfig) error {
 		if now == nil {
@@ -120,8 +123,9 @@ func (c *limitConfig) monotonicClock() func() time.Duration {
 	return func() time.Duration { return time.Since(start) }
 }
 
-// LimitOption configures a limiter built by NewAIMD, NewVegas or
-// NewGradient2. Each option validates its arguments and says which
+// LimitOption configures a limiter built by NewAIMD, NewVegas,
+// NewGradient2, NewEnvoyGradient, NewLatencyTarget or NewWindowed. Each
+// option validates its arguments and says which
 // limiters it applies to; a constructor given an unusable value, or an
 // option meant for another limiter, fails with ErrInvalidLimitOption.
 type LimitOption struct {
