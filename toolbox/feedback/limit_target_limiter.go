@@ -2,7 +2,6 @@ package feedback
 
 import (
 	"math"
-	"slices"
 	"sync"
 	"time"
 )
@@ -290,52 +289,9 @@ func (l *LatencyTarget) percentile(rtts []time.Duration, dropped int) (time.Dura
 	if rank > len(rtts) {
 		return 0, true
 	}
-	return selectNth(rtts, rank-1), false
+	return nthDuration(rtts, rank-1), false
 }
 
-// selectNth reorders xs so that xs[k] is the value a sort would put
-// there, and returns it (Hoare's selection, median-of-three pivots):
-// linear time on average where a sort is n·log n.
-func selectNth(xs []time.Duration, k int) time.Duration {
-	lo, hi := 0, len(xs)-1
-	for hi-lo > 16 {
-		mid := lo + (hi-lo)/2
-		if xs[mid] < xs[lo] {
-			xs[mid], xs[lo] = xs[lo], xs[mid]
-		}
-		if xs[hi] < xs[lo] {
-			xs[hi], xs[lo] = xs[lo], xs[hi]
-		}
-		if xs[hi] < xs[mid] {
-			xs[hi], xs[mid] = xs[mid], xs[hi]
-		}
-		pivot := xs[mid]
-		i, j := lo, hi
-		for i <= j {
-			for xs[i] < pivot {
-				i++
-			}
-			for xs[j] > pivot {
-				j--
-			}
-			if i <= j {
-				xs[i], xs[j] = xs[j], xs[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case k <= j:
-			hi = j
-		case k >= i:
-			lo = i
-		default:
-			return xs[k]
-		}
-	}
-	slices.Sort(xs[lo : hi+1])
-	return xs[k]
-}
 
 func (l *LatencyTarget) bound(x float64) float64 {
 	return clampLimit(x, float64(l.cfg.minLimit), float64(l.cfg.maxLimit))

@@ -396,8 +396,8 @@ func TestTargetSelectNthMatchesSort(t *testing.T) {
 			}
 			sorted := slices.Sorted(slices.Values(xs))
 			for _, k := range []int{0, n / 2, n * 99 / 100, n - 1} {
-				if got := selectNth(slices.Clone(xs), k); got != sorted[k] {
-					t.Errorf("n %d spread %d: selectNth(%d) = %v, sort gives %v", n, spread, k, got, sorted[k])
+				if got := nthDuration(slices.Clone(xs), k); got != sorted[k] {
+					t.Errorf("n %d spread %d: nthDuration(%d) = %v, sort gives %v", n, spread, k, got, sorted[k])
 				}
 			}
 		}

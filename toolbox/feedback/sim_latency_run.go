@@ -243,7 +243,7 @@ func (pr *phaseRunner) addToRow(lats []time.Duration, limit float64) {
 // p99Of returns the nearest-rank p99 of xs, not empty, as nearestRank
 // does on sorted values; it reorders xs.
 func p99Of(xs []time.Duration) time.Duration {
-	return selectNth(xs, max(int(math.Ceil(0.99*float64(len(xs))))-1, 0))
+	return nthDuration(xs, max(int(math.Ceil(0.99*float64(len(xs))))-1, 0))
 }
 
 func durMillis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
