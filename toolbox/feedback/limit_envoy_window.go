@@ -103,4 +103,3 @@ func (r *envoyRing) fresh(since time.Duration, dst []time.Duration) []time.Durat
 	}
 	return dst
 }
-

@@ -292,7 +292,6 @@ func (l *LatencyTarget) percentile(rtts []time.Duration, dropped int) (time.Dura
 	return nthDuration(rtts, rank-1), false
 }
 
-
 func (l *LatencyTarget) bound(x float64) float64 {
 	return clampLimit(x, float64(l.cfg.minLimit), float64(l.cfg.maxLimit))
 }
