@@ -262,7 +262,11 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 //     of the worker count during the whole step;
 //   - stepK_peak_window_p99_ms: the highest p99 of one window during
 //     the whole step, the transient included;
-//   - stepK_fixed_wait_p99_ms: the p99 wait with the workers fixed.
+//   - stepK_fixed_wait_p99_ms: the p99 wait with the workers fixed;
+//   - stepK_peak_worker_overshoot_pct: how far the worker count went
+//     past the needed workers once it had reached them, transients
+//     included (above on a step up, below on a step down), in percent
+//     of the needed workers.
 //
 // It also reports worker_seconds for the loop and for the peak needed
 // workers held all along (peak_fixed_worker_seconds), and the peak
@@ -306,8 +310,15 @@ func SimulateWorkers(cfg WorkersSim) (*SimReport, error) {
 		},
 	}
 	var peakP99 time.Duration
+	perStep := int(c.StepLength / c.Window)
+	start := c.Workers
 	for k := range c.Steps {
 		addWorkersStepMetrics(rep, c, k, &loop.steps[k], &fixed.steps[k], needed[k])
+		series := loop.workers[k*perStep : min((k+1)*perStep, len(loop.workers))]
+		rep.AddMetric(fmt.Sprintf("step%d_peak_worker_overshoot_pct", k+1), 100*peakOvershoot(start, series, needed[k]), "%")
+		if len(series) > 0 {
+			start = series[len(series)-1]
+		}
 		peakP99 = max(peakP99, peakRun.steps[k].p99())
 	}
 	rep.AddMetric("worker_seconds", loop.workerSeconds, "worker·s")
@@ -328,6 +339,31 @@ func addWorkersStepMetrics(rep *SimReport, c WorkersSim, k int, st, fixed *worke
 	rep.AddMetric(name("reversals"), float64(st.reversals()), "")
 	rep.AddMetric(name("peak_window_p99_ms"), ms(st.peakP99), "ms")
 	rep.AddMetric(name("fixed_wait_p99_ms"), ms(fixed.p99()), "ms")
+}
+
+// peakOvershoot returns how far the worker count went past needed,
+// as a share of needed, once it had reached it: moving from start
+// toward needed, the largest excess beyond it in the same direction
+// (above it on the way up, below it on the way down), transients
+// included. 0 when it never went past.
+func peakOvershoot(start int, workers []int, needed int) float64 {
+	dir := 1
+	if needed < start {
+		dir = -1
+	}
+	crossed, worst := start == needed, 0
+	for _, n := range workers {
+		if dir*(n-needed) >= 0 {
+			crossed = true
+		}
+		if crossed {
+			worst = max(worst, dir*(n-needed))
+		}
+	}
+	if needed == 0 {
+		return 0
+	}
+	return float64(worst) / float64(needed)
 }
 
 // workersTrace has a row per window of the loop's run.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 )
@@ -160,5 +161,24 @@ func TestSimWorkersConfig(t *testing.T) {
 	}
 	if _, err := NewSimPool(nil, false); !errors.Is(err, ErrSimConfig) {
 		t.Errorf("nil pool: %v", err)
+	}
+}
+
+func TestSimWorkersPeakOvershoot(t *testing.T) {
+	for _, tc := range []struct {
+		start   int
+		workers []int
+		needed  int
+		want    float64
+	}{
+		{10, []int{12, 18, 21, 18, 18}, 18, 3.0 / 18}, // up, past 18 to 21
+		{10, []int{12, 15, 17}, 18, 0},                // up, never reached
+		{18, []int{12, 10, 9, 10}, 10, 1.0 / 10},      // down, past 10 to 9
+		{18, []int{21, 12, 10}, 10, 0},                // above on the way down is not past
+		{7, []int{7, 8, 7}, 7, 1.0 / 7},               // at it from the start
+	} {
+		if got := peakOvershoot(tc.start, tc.workers, tc.needed); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("peakOvershoot(%d, %v, %d) = %v, want %v", tc.start, tc.workers, tc.needed, got, tc.want)
+		}
 	}
 }
