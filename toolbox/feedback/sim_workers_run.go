@@ -30,7 +30,7 @@ type WorkersSim struct {
 	Steps      []float64
 	StepLength time.Duration
 	Settle     time.Duration
-	// Window is the control window (default 500 ms), Target the p99
+	// Window is the control window (default 100 ms), Target the p99
 	// queue wait to hold (default 20 ms).
 	Window time.Duration
 	Target time.Duration
@@ -49,7 +49,7 @@ func (c WorkersSim) withDefaults() (WorkersSim, error) {
 	def(&c.ServiceMean, 10*time.Millisecond)
 	def(&c.StepLength, 40*time.Second)
 	def(&c.Settle, 10*time.Second)
-	def(&c.Window, 500*time.Millisecond)
+	def(&c.Window, 100*time.Millisecond)
 	def(&c.Target, 20*time.Millisecond)
 	def(&c.ScaleDownDelay, 5*time.Second)
 	if c.Workers == 0 {
@@ -100,6 +100,7 @@ func (c WorkersSim) settled(t time.Duration) bool { return t > c.Settle }
 // workersStep sums one load step of a run up.
 type workersStep struct {
 	waits       []time.Duration // settled waits
+	allWaits    []time.Duration // every wait of the step, transient included
 	workerArea  float64         // settled worker-seconds
 	settledTime float64         // seconds
 	moves       []int           // nonzero changes of the worker count
@@ -112,6 +113,16 @@ func (s *workersStep) p99() time.Duration {
 	}
 	slices.Sort(s.waits)
 	return nearestRank(s.waits, 0.99)
+}
+
+// p99All is the p99 wait over the whole step, the transient after the
+// step included.
+func (s *workersStep) p99All() time.Duration {
+	if len(s.allWaits) == 0 {
+		return 0
+	}
+	slices.Sort(s.allWaits)
+	return nearestRank(s.allWaits, 0.99)
 }
 
 func (s *workersStep) meanWorkers() float64 {
@@ -194,6 +205,7 @@ func (run *workersRun) window(c WorkersSim, st *workersStep, sp *SimPool, loop *
 		}
 	}
 	after, waits, win := sp.Workers(), sp.TakeWaits(), c.Window.Seconds()
+	st.allWaits = append(st.allWaits, waits...)
 	if after != before {
 		st.moves = append(st.moves, after-before)
 	}
@@ -334,6 +346,9 @@ func addWorkersStepMetrics(rep *SimReport, c WorkersSim, k int, st, fixed *worke
 	rep.AddMetric(name("needed_workers"), float64(needed), "workers")
 	rep.AddMetric(name("wait_p99_ms"), ms(p99), "ms")
 	rep.AddMetric(name("wait_overshoot_pct"), 100*max(0, float64(p99)/float64(c.Target)-1), "%")
+	all := st.p99All()
+	rep.AddMetric(name("wait_p99_whole_step_ms"), ms(all), "ms")
+	rep.AddMetric(name("wait_overshoot_whole_step_pct"), 100*max(0, float64(all)/float64(c.Target)-1), "%")
 	rep.AddMetric(name("workers_mean"), mean, "workers")
 	rep.AddMetric(name("worker_overshoot_pct"), 100*max(0, mean/float64(needed)-1), "%")
 	rep.AddMetric(name("reversals"), float64(st.reversals()), "")

@@ -39,15 +39,18 @@ func TestSimWorkersDefaultMeetsGoals(t *testing.T) {
 		t.Fatal(err)
 	}
 	logWorkersReport(t, rep)
-	if rep.Name != "workers" || rep.Trace.Len() != 3*80 {
-		t.Fatalf("report %q with %d windows, want workers with 240", rep.Name, rep.Trace.Len())
+	if rep.Name != "workers" || rep.Trace.Len() != 3*400 {
+		t.Fatalf("report %q with %d windows, want workers with 1200", rep.Name, rep.Trace.Len())
 	}
 	for k := 1; k <= 3; k++ {
 		if v := workersMetric(t, rep, k, "wait_overshoot_pct"); v > 10 {
 			t.Errorf("step %d: p99 wait %.1f %% over the target", k, v)
 		}
-		if v := workersMetric(t, rep, k, "worker_overshoot_pct"); v > 10 {
-			t.Errorf("step %d: %.1f %% more workers than needed", k, v)
+		if v, one := workersMetric(t, rep, k, "peak_worker_overshoot_pct"), 100/workersMetric(t, rep, k, "needed_workers"); v > max(10, one) {
+			t.Errorf("step %d: peak %.1f %% more workers than needed, want ≤ 10 %% or one worker", k, v)
+		}
+		if v, one := workersMetric(t, rep, k, "worker_overshoot_pct"), 100/workersMetric(t, rep, k, "needed_workers"); v > max(10, one) {
+			t.Errorf("step %d: %.1f %% more workers than needed, want ≤ 10 %% or one worker", k, v)
 		}
 		if v := workersMetric(t, rep, k, "reversals"); v > 1 {
 			t.Errorf("step %d: %v reversals", k, v)
@@ -64,29 +67,48 @@ func TestSimWorkersDefaultMeetsGoals(t *testing.T) {
 	}
 }
 
-// TestSimWorkersSeeds checks on other seeds the goals that held on
-// every seed tried (1 to 8): no step has more than one reversal, the
-// p99 wait stays within 10 % of the target, and the loop runs at most
-// 15 % over the needed workers. (At 0.5× load the need sits at the
-// 7/8-worker boundary, where one seed of eight ran 12.6 % over: see the
-// report for the figures.)
+// TestSimWorkersSeeds checks the goals over seeds 0 to 5, 18 load
+// steps. In every step: at most one reversal, the settled p99 wait
+// within 10 % of the target, the settled workers within 10 % (or one
+// worker) of the fewest that meet it. The transient after a step can
+// push one step's p99 over it, so over the whole of each step,
+// transient included, the p99 wait must be within 10 % of the target
+// in at least 90 % of the steps, and the peak worker count within 10 %
+// (or one worker) of the need in at least 75 % of them. (Seeds 0 to 19
+// gave 59 of 60 and 58 of 60: see docs/feedback.md.)
 func TestSimWorkersSeeds(t *testing.T) {
-	for _, seed := range []uint64{3, 5} {
+	var steps, wholeOK, peakOK int
+	for seed := range uint64(6) {
 		rep, err := SimulateWorkers(WorkersSim{Seed: seed})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for k := 1; k <= 3; k++ {
+			one := 100 / workersMetric(t, rep, k, "needed_workers")
 			if v := workersMetric(t, rep, k, "reversals"); v > 1 {
 				t.Errorf("seed %d step %d: %v reversals", seed, k, v)
 			}
-			if v := workersMetric(t, rep, k, "worker_overshoot_pct"); v > 15 {
+			if v := workersMetric(t, rep, k, "wait_overshoot_pct"); v > 10 {
+				t.Errorf("seed %d step %d: settled p99 wait %.1f %% over the target", seed, k, v)
+			}
+			if v := workersMetric(t, rep, k, "worker_overshoot_pct"); v > max(10, one) {
 				t.Errorf("seed %d step %d: %.1f %% more workers than needed", seed, k, v)
 			}
-			if v := workersMetric(t, rep, k, "wait_overshoot_pct"); v > 10 {
-				t.Errorf("seed %d step %d: p99 wait %.1f %% over the target", seed, k, v)
+			steps++
+			if workersMetric(t, rep, k, "wait_overshoot_whole_step_pct") <= 10 {
+				wholeOK++
+			}
+			if workersMetric(t, rep, k, "peak_worker_overshoot_pct") <= max(10, one) {
+				peakOK++
 			}
 		}
+	}
+	t.Logf("%d steps: whole-step p99 within 1.1× target in %d, peak workers within 10 %% or one worker in %d", steps, wholeOK, peakOK)
+	if 10*wholeOK < 9*steps {
+		t.Errorf("whole-step p99 within 1.1× target in %d of %d steps, want ≥ 90 %%", wholeOK, steps)
+	}
+	if 4*peakOK < 3*steps {
+		t.Errorf("peak workers within 10 %% or one worker of the need in %d of %d steps, want ≥ 75 %%", peakOK, steps)
 	}
 }
 

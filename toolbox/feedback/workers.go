@@ -235,17 +235,21 @@ func (l *WorkerLoop) estimate(w WaitWindow, dt time.Duration) float64 {
 	if sec <= 0 {
 		return 0
 	}
+	// The weights are per smoothingWindow of time, so the estimates
+	// remember as long whatever the control window.
+	alpha := perWindow(rateSmoothing, dt)
+	keep := 1 - perWindow(lateSmoothing, dt)
 	if ms := w.MeanService.Seconds(); ms > 0 {
-		l.svc = smooth(l.svc, ms, l.svc == 0)
+		l.svc = smooth(l.svc, ms, alpha, l.svc == 0)
 	}
-	l.late = (1-lateSmoothing)*l.late + w.Late
-	l.taken = (1-lateSmoothing)*l.taken + float64(w.Dispatched)
+	l.late = keep*l.late + w.Late
+	l.taken = keep*l.taken + float64(w.Dispatched)
 	l.stable += dt
 	n, expect := float64(w.Arrivals), l.rate*sec
 	// A count more than jumpBand standard deviations from the estimate
 	// is a load step: follow it at once.
 	jump := !l.estimated || math.Abs(n-expect) > jumpBand*math.Sqrt(math.Max(expect, 1))
-	l.rate = smooth(l.rate, n/sec, jump)
+	l.rate = smooth(l.rate, n/sec, alpha, jump)
 	l.estimated = true
 	if jump { // the correction was learnt at another load
 		l.corr, l.hot, l.cold = 0, 0, 0
@@ -253,16 +257,22 @@ func (l *WorkerLoop) estimate(w WaitWindow, dt time.Duration) float64 {
 	if l.rate*sec < 1 {
 		return 0
 	}
-	return math.Sqrt(rateSmoothing/(2-rateSmoothing)) / math.Sqrt(l.rate*sec)
+	return math.Sqrt(alpha/(2-alpha)) / math.Sqrt(l.rate*sec)
 }
 
-// smooth moves an exponentially weighted average toward x, or to x
-// when reset.
-func smooth(avg, x float64, reset bool) float64 {
+// perWindow converts w, a weight per smoothingWindow of time, to the
+// weight for a window of dt: 1 − (1 − w)^(dt/smoothingWindow).
+func perWindow(w float64, dt time.Duration) float64 {
+	return 1 - math.Pow(1-w, float64(dt)/float64(smoothingWindow))
+}
+
+// smooth moves an exponentially weighted average toward x by weight
+// alpha, or to x when reset.
+func smooth(avg, x, alpha float64, reset bool) float64 {
 	if reset {
 		return x
 	}
-	return avg + rateSmoothing*(x-avg)
+	return avg + alpha*(x-avg)
 }
 
 // needed returns the feedforward workers at arrival rate r.
@@ -369,10 +379,13 @@ func (l *WorkerLoop) hysteresis(st *WorkerLoopStats, dt time.Duration, cur, lo, 
 	return n
 }
 
+// smoothingWindow is the time the smoothing weights are given per.
+const smoothingWindow = 500 * time.Millisecond
+
 const (
 	waitQuantile  = 0.99
-	rateSmoothing = 0.2   // weight of a new window in the smoothed estimates
-	lateSmoothing = 0.1   // discount per window of the late and dispatched counts
+	rateSmoothing = 0.2   // weight of the last smoothingWindow in the smoothed estimates
+	lateSmoothing = 0.1   // discount per smoothingWindow of the late and dispatched counts
 	minLateSample = 200   // dispatched requests (discounted) before the late fraction counts
 	lateHigh      = 0.015 // late fraction above which feedback adds a worker
 	lateLow       = 0.003 // and below which it gives one back

@@ -117,7 +117,7 @@ func ExampleSimulateWorkers() {
 	}
 	// Output:
 	// load 0.5×: p99 18.1 ms,  7.0 workers (needed  7), 0 reversals; fixed 10 workers: p99     3.1 ms
-	// load 1.5×: p99 13.0 ms, 17.6 workers (needed 18), 1 reversals; fixed 10 workers: p99  6563.5 ms
+	// load 1.5×: p99 10.7 ms, 18.0 workers (needed 18), 1 reversals; fixed 10 workers: p99  6563.5 ms
 	// load 0.8×: p99 11.0 ms, 11.0 workers (needed 10), 0 reversals; fixed 10 workers: p99 10112.8 ms
 }
 
