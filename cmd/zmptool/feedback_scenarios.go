@@ -72,6 +72,13 @@ func simScenarios() []simScenario {
 				return feedback.SimulatePublishRate(feedback.PublishRateSim{Seed: p.seed, Duration: p.duration})
 			},
 		},
+		{
+			name:  "callrate",
+			usage: "a caller's rate held where the service sheds 1 % of its calls as the service's capacity changes, beside a caller at full demand",
+			run: func(p simParams) (*feedback.SimReport, error) {
+				return feedback.SimulateCallRate(feedback.CallRateSim{Seed: p.seed, Duration: p.duration})
+			},
+		},
 	}
 }
 

@@ -119,3 +119,9 @@ func (q *QueueServer) Step(window time.Duration) QueueStats {
 	}
 	return s
 }
+
+// SetServers changes the number of requests served at once (≥ 1; less
+// is taken as 1), as a service that gains or loses capacity: queued
+// requests start at once on added servers, and removed ones finish the
+// request in hand.
+func (q *QueueServer) SetServers(n int) { q.st.setServers(max(n, 1)) }

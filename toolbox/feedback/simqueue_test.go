@@ -218,3 +218,26 @@ func TestQueueServerOnComplete(t *testing.T) {
 		t.Fatalf("largest latency %v: at 3× load some requests must queue", maxLat)
 	}
 }
+
+// TestQueueServerSetServers checks that added servers start queued
+// requests at once and that fewer servers serve less.
+func TestQueueServerSetServers(t *testing.T) {
+	sim := NewSim(4)
+	q, err := NewQueueServer(sim, QueueConfig{Servers: 2, Service: Exponential(10 * time.Millisecond), Rate: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := q.Step(time.Second) // 2.5× the capacity of 200/s: a queue builds
+	if slow.Queued < 100 || slow.Throughput > 250 {
+		t.Fatalf("2 servers at 500/s: queued %d, throughput %.0f", slow.Queued, slow.Throughput)
+	}
+	q.SetServers(20)
+	fast := q.Step(time.Second)
+	if fast.Queued > 20 || fast.Throughput < 500 {
+		t.Fatalf("20 servers: queued %d, throughput %.0f: the backlog should drain", fast.Queued, fast.Throughput)
+	}
+	q.SetServers(0) // taken as 1
+	if one := q.Step(time.Second); one.Throughput > 150 {
+		t.Fatalf("1 server: throughput %.0f, want ≤ 150", one.Throughput)
+	}
+}
