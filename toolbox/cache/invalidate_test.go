@@ -161,7 +161,7 @@ func TestListenerLoss(t *testing.T) {
 		t.Fatal("another key dropped")
 	}
 	// Stop the listener's reader and overflow its queue.
-	stopped := make(chan struct{})
+	stopped := make(chan struct{}, 1) // buffered: the signal must not be lost if sent before the test waits
 	block := make(chan struct{})
 	blocker := blockingTarget{stopped: stopped, block: block}
 	l2, err := Listen(lp, "inv2", blocker, CacheInvalidator(c))
@@ -171,10 +171,22 @@ func TestListenerLoss(t *testing.T) {
 	if err := l2.WaitConnected(e.ctx(10*time.Second), 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := PublishInvalidation(pub, "inv2", Invalidation{Keys: []string{"nothing"}}); err != nil {
-		t.Fatal(err)
+	// Publish until the blocker holds the reader: the first message may
+	// reach the publisher before the new subscription does.
+	deadline := time.After(10 * time.Second)
+publishing:
+	for {
+		if err := PublishInvalidation(pub, "inv2", Invalidation{Keys: []string{"nothing"}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-stopped:
+			break publishing
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("the blocking target never got an invalidation")
+		}
 	}
-	<-stopped
 	for range 5000 {
 		_ = PublishInvalidation(pub, "inv2", Invalidation{Keys: []string{"nothing"}})
 	}
