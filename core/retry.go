@@ -123,6 +123,20 @@ func (c *client) hedged(ctx context.Context, oc *outCall) result {
 	select {
 	case avoid = <-first:
 	default:
+		// The first attempt has not been sent yet (still choosing or
+		// connecting): a hedge now could go to the provider it is about
+		// to use. Wait until it is sent, then give it the hedge delay.
+		select {
+		case avoid = <-first:
+		case r := <-results:
+			return r
+		}
+		t.Reset(oc.o.hedge)
+		select {
+		case r := <-results:
+			return r
+		case <-t.C:
+		}
 	}
 	running := 1
 	if time.Now().Before(oc.deadline) {

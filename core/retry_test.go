@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -194,6 +195,35 @@ func TestHedgingCutsTail(t *testing.T) {
 	}
 	if hedges == 0 || hedges > calls/4 {
 		t.Errorf("%d hedges for %d calls with 5%% stalls", hedges, calls)
+	}
+}
+
+// TestHedgeBeforeFirstSent: a hedge delay that passes before the first
+// attempt is even sent (here: before its connection is made) does not
+// send the hedge to the provider the first attempt then uses.
+func TestHedgeBeforeFirstSent(t *testing.T) {
+	e := newTenv(t, TCP)
+	var runs atomic.Int64
+	srv := e.peer("hedge-early")
+	if err := srv.HandleFunc("slow", func(ctx context.Context, r *Request) ([]byte, error) {
+		runs.Add(1)
+		time.Sleep(50 * time.Millisecond)
+		return r.Body, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 { // each from a new peer, which has yet to connect
+		cli := e.peer(fmt.Sprintf("hedge-early-cli%d", i))
+		r, err := cli.Call(e.ctx(10*time.Second), "slow", []byte("z"), Hedge(time.Nanosecond))
+		if err != nil || string(r) != "z" {
+			t.Fatalf("hedged call: %q, %v", r, err)
+		}
+		if h := cli.cli.hedges.Load(); h != 0 {
+			t.Fatalf("call %d: %d hedges counted with one provider", i, h)
+		}
+	}
+	if n := runs.Load(); n != 5 {
+		t.Fatalf("handler ran %d times for 5 calls: a hedge went to the only provider", n)
 	}
 }
 
