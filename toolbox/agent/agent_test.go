@@ -204,7 +204,12 @@ func TestFailingNodeIsIsolated(t *testing.T) {
 	steady := h.start(Spec{Name: "steady", Kind: "calc"})
 	crash := Spec{Name: "crash", Kind: "exiter", Args: []string{"--after", "50ms", "--fail"}}
 	h.start(crash)
-	h.waitFor(30*time.Second, "crash to fail", func() bool { return h.ps("crash").State == StateFailed })
+	// Between the child's last exit and its supervisor giving up, ps may
+	// already say failed with the child's own error: wait for the end.
+	h.waitFor(30*time.Second, "crash to reach its intensity", func() bool {
+		st := h.ps("crash")
+		return st.State == StateFailed && containsAll(st.Error, "intensity")
+	})
 	st := h.ps("crash")
 	if st.Restarts != 2 || !containsAll(st.Error, "intensity") {
 		t.Errorf("crash: %+v", st)
