@@ -396,3 +396,29 @@ func TestShutdownKillsStubbornNodes(t *testing.T) {
 		t.Errorf("the node %d survived Close", again.PID)
 	}
 }
+
+// awaitsRestart says "restarting", not the child's end, for a child that
+// ended in a way its restart type restarts after, while its supervisor
+// has yet to act.
+func TestAwaitsRestart(t *testing.T) {
+	failed := &supervise.Exit{Normal: false, ExitCode: 1}
+	clean := &supervise.Exit{Normal: true}
+	for _, tc := range []struct {
+		name string
+		c    supervise.ChildInfo
+		rt   supervise.RestartType
+		want bool
+	}{
+		{"permanent, failed", supervise.ChildInfo{State: supervise.ChildStopped, LastExit: failed}, supervise.Permanent, true},
+		{"permanent, clean exit", supervise.ChildInfo{State: supervise.ChildStopped, LastExit: clean}, supervise.Permanent, true},
+		{"transient, failed", supervise.ChildInfo{State: supervise.ChildStopped, LastExit: failed}, supervise.Transient, true},
+		{"transient, clean exit", supervise.ChildInfo{State: supervise.ChildStopped, LastExit: clean}, supervise.Transient, false},
+		{"temporary, failed", supervise.ChildInfo{State: supervise.ChildStopped, LastExit: failed}, supervise.Temporary, false},
+		{"running", supervise.ChildInfo{State: supervise.ChildRunning, LastExit: failed}, supervise.Permanent, false},
+		{"never ended", supervise.ChildInfo{State: supervise.ChildStopped}, supervise.Permanent, false},
+	} {
+		if got := awaitsRestart(tc.c, tc.rt); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

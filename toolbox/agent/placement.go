@@ -390,6 +390,11 @@ func (a *Agent) nodeStatus(e *entry) NodeStatus {
 		st.State = StateStopping
 	case sup.State == core.StateRunning && len(kids) == 1:
 		st.State = childState(kids[0].State, ns)
+		if awaitsRestart(kids[0], restartType(e.spec.Restart)) {
+			// It ended and its supervisor has yet to act: it restarts
+			// it, or gives up and fails, not "failed" before that.
+			st.State = StateRestarting
+		}
 		if st.State == StateRunning {
 			st.PID, st.Started = kids[0].PID, kids[0].Started
 		}
@@ -397,6 +402,16 @@ func (a *Agent) nodeStatus(e *entry) NodeStatus {
 		st.State = endState(ns)
 	}
 	return st
+}
+
+// awaitsRestart reports whether c ended by itself in a way its restart
+// type restarts after: its supervisor is about to restart it, or to
+// give up when that reaches its intensity.
+func awaitsRestart(c supervise.ChildInfo, rt supervise.RestartType) bool {
+	if c.State != supervise.ChildStopped || c.LastExit == nil {
+		return false
+	}
+	return rt == supervise.Permanent || (rt == supervise.Transient && !c.LastExit.Normal)
 }
 
 // childState names a supervised child's state.

@@ -111,7 +111,7 @@ type LogsRequest struct {
 const (
 	StateStarting   = "starting"   // its first start, or a requested start, is under way
 	StateRunning    = "running"    // it runs
-	StateRestarting = "restarting" // it ended and waits for its restart (backoff)
+	StateRestarting = "restarting" // it ended and waits for its restart (backoff), or for its supervisor to decide
 	StateStopping   = "stopping"   // it is being stopped
 	StateExited     = "exited"     // it ended and is not restarted (transient, temporary)
 	StateFailed     = "failed"     // it failed to start, or its restarts reached the intensity
