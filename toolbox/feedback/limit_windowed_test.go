@@ -99,13 +99,7 @@ func TestWindowedLimitersReachCapacity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	metric := func(name string) float64 {
-		v, ok := rep.Metric(name)
-		if !ok {
-			t.Fatalf("no metric %q", name)
-		}
-		return v
-	}
+	metric := func(name string) float64 { return slMetric(t, rep, name) }
 	for _, name := range []string{"Vegas", "Gradient2"} {
 		share, p99 := metric(name+" overload goodput share"), metric(name+" phase 2 p99")
 		raw := metric(name + "-raw overload goodput share")

@@ -16,13 +16,7 @@ func TestSimCallRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := func(name string) float64 {
-		v, ok := rep.Metric(name)
-		if !ok {
-			t.Fatalf("no metric %q", name)
-		}
-		return v
-	}
+	m := func(name string) float64 { return slMetric(t, rep, name) }
 	settled, unpaced, answered := m("shed_share_settled"), m("shed_share_unpaced"), m("answered_of_capacity_settled")
 	t.Logf("shed %.3f settled (unpaced %.3f), answered %.3f of capacity", settled, unpaced, answered)
 	if settled > 0.05 || unpaced < 0.5 {

@@ -12,13 +12,7 @@ func TestSimPIDAntiWindup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := func(name string) float64 {
-		v, ok := rep.Metric(name)
-		if !ok {
-			t.Fatalf("no metric %q", name)
-		}
-		return v
-	}
+	m := func(name string) float64 { return slMetric(t, rep, name) }
 	for _, x := range rep.Metrics {
 		t.Logf("%s: %.3g %s", x.Name, x.Value, x.Unit)
 	}
