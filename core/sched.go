@@ -29,6 +29,7 @@ type pool struct {
 	running  int              // requests running
 	live     int              // workers started and not yet left
 	idle     int              // workers waiting on cond and not yet signalled
+	waking   int              // workers signalled or started that have not yet looked for work
 	closed   bool
 	detached bool                    // no longer fed: workers leave once nothing waits
 	conns    map[*connQueue]struct{} // a service pool's connections, to reconsider when shares grow
@@ -72,6 +73,7 @@ func (p *pool) start() {
 	defer p.mu.Unlock()
 	for p.live < p.limits.workers && !p.closed {
 		p.live++
+		p.waking++
 		p.wg.Add(1)
 		go p.worker()
 	}
@@ -96,6 +98,7 @@ func (p *pool) worker() {
 // poolWorker is what a pool knows of one of its workers' requests.
 type poolWorker struct {
 	released bool // its handler returned and its slot was given back
+	started  bool // it has looked for work once (arrivedLocked)
 }
 
 // handlerReturned gives a service pool's slot back as soon as the
@@ -163,15 +166,35 @@ func (p *pool) readyLocked(cq *connQueue) {
 
 // wakeLocked wakes an idle worker, or starts one if the pool may have
 // more; otherwise every worker is busy and the first to finish comes.
+// One wake at a time: while a woken worker is on its way, it is left
+// to take the work, and to wake the next if more is waiting when it
+// does (next). A burst of requests then wakes workers one after another
+// as they find work, not one per request, most of which would find the
+// requests already taken by workers that were running.
 func (p *pool) wakeLocked() {
+	if p.waking > 0 {
+		return
+	}
 	switch {
 	case p.idle > 0:
 		p.idle--
+		p.waking++
 		p.cond.Signal()
 	case p.live < p.limits.workers && !p.closed:
 		p.live++
+		p.waking++
 		p.wg.Add(1)
 		go p.worker()
+	}
+}
+
+// arrivedLocked records that a woken or new worker looks for work now.
+// A worker woken by a broadcast may count for one that was signalled:
+// waking never exceeds the workers on their way, so it cannot stay
+// above zero with none coming.
+func (p *pool) arrivedLocked() {
+	if p.waking > 0 {
+		p.waking--
 	}
 }
 
@@ -189,6 +212,10 @@ func (p *pool) surplusLocked() bool {
 func (p *pool) next(done *connQueue, w *poolWorker) (job, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !w.started {
+		w.started = true
+		p.arrivedLocked()
+	}
 	if done != nil && !w.released {
 		p.releaseLocked(done)
 	}
@@ -197,9 +224,13 @@ func (p *pool) next(done *connQueue, w *poolWorker) (job, bool) {
 		for p.ready.len() == 0 && !p.closed && !p.surplusLocked() {
 			p.idle++ // Wait returns only when signalled (idle--) or broadcast (idle = 0)
 			p.cond.Wait()
+			p.arrivedLocked()
 		}
 		if p.closed || p.surplusLocked() {
 			p.live--
+			if !p.closed && p.ready.len() > 0 {
+				p.wakeLocked() // a woken worker leaves: pass the wake on
+			}
 			return job{}, false
 		}
 		cq := p.ready.pop()
@@ -214,6 +245,9 @@ func (p *pool) next(done *connQueue, w *poolWorker) (job, bool) {
 		cq.running++
 		p.running++
 		p.readyLocked(cq) // to the back of the line
+		if p.ready.len() > 0 {
+			p.wakeLocked() // more waits: the next worker is woken by this one
+		}
 		j.w = w
 		return j, true
 	}

@@ -151,3 +151,65 @@ func TestPoolDropWhileInLine(t *testing.T) {
 		t.Fatalf("%d still counted as waiting", q)
 	}
 }
+
+// Workers are woken one at a time, each waking the next when work is
+// left: a burst of blocking requests, from one connection or many,
+// still runs on as many workers as it has requests (up to the limits),
+// whether the workers are idle or not started yet.
+func TestPoolWakesAWorkerPerWaitingRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		conns, each int
+		connRun     int
+		prestart    bool
+		idleFirst   bool
+	}{
+		{name: "many connections, started", conns: 12, each: 1, connRun: 4, prestart: true},
+		{name: "many connections, on demand", conns: 12, each: 1, connRun: 4},
+		{name: "one connection", conns: 1, each: 8, connRun: 8, prestart: true},
+		{name: "workers idle after a first burst", conns: 6, each: 2, connRun: 2, prestart: true, idleFirst: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := tc.conns * tc.each
+			var running sync.WaitGroup
+			release, stop := make(chan struct{}), make(chan struct{})
+			p := newPool(poolLimits{workers: 16, queue: 100, queueBytes: 1 << 20, connRun: tc.connRun, connQueue: 100, connBytes: 1 << 20}, func(j job) {
+				running.Done()
+				select {
+				case <-release:
+				case <-stop:
+				}
+			})
+			if tc.prestart {
+				p.start()
+			}
+			defer p.close()
+			defer close(stop) // a failed test lets its handlers return
+			rounds := 1
+			if tc.idleFirst {
+				rounds = 2
+			}
+			for range rounds {
+				running.Add(n)
+				for range tc.conns {
+					cq := &connQueue{}
+					for i := range tc.each {
+						if !p.submit(cq, poolJob(cq, uint64(i), 1)) {
+							t.Fatal("refused")
+						}
+					}
+				}
+				all := make(chan struct{})
+				go func() { running.Wait(); close(all) }()
+				select {
+				case <-all:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("not every one of %d blocking requests started: a request waited for a busy worker while others were idle", n)
+				}
+				for range n {
+					release <- struct{}{}
+				}
+			}
+		})
+	}
+}
