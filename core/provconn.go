@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,7 @@ type providerConn struct {
 	direct   bool // made for calls with At: not dropped by registry readings
 	retired  bool // under mu: the session is being closed after GOODBYE
 	retire   sync.WaitGroup
+	waiters  sync.Pool // of *replySlot
 }
 
 // connHooks adapts a providerConn to its owner.
@@ -66,6 +68,7 @@ func (c *config) dialTimeout() time.Duration {
 // caller's node name, announced to the provider.
 func newProviderConn(cfg *config, self string, n NodeInfo, hooks connHooks) *providerConn {
 	pc := &providerConn{info: n, pending: map[uint64]pendingCall{}, hooks: hooks}
+	pc.waiters.New = newReplySlot
 	pc.load.epoch = time.Now()
 	sec, dial := cfg.clientDial(n.Key)
 	pc.sess = sock.StartSession(sock.SessionConfig{
@@ -130,20 +133,43 @@ func (pc *providerConn) onMessage(_ *sock.Link, frames [][]byte) {
 	pc.mu.Lock()
 	call, ok := pc.pending[m.id]
 	delete(pc.pending, m.id)
+	last := len(pc.pending) == 0
 	pc.mu.Unlock()
 	if ok {
 		pc.load.answered(call.sent, m.typ == typeError)
-		call.ch <- m
+		call.slot.ch <- m
+		if last {
+			// The only call in flight: let its caller run before this
+			// reader reads on (and parks), so that the reply reaches it
+			// without waiting for the reader's next read and the scheduler.
+			runtime.Gosched()
+		}
 	}
 	pc.maybeRetire()
 }
 
 // pendingCall is a call waiting for its answer.
 type pendingCall struct {
-	ch       chan rpcMessage // capacity 1; closed when the connection is lost
+	slot     *replySlot
 	deadline time.Time
 	sent     time.Time
 }
+
+// replySlot is where a call's answer is delivered. Whoever takes the
+// call out of pending sends exactly one message into ch (the answer,
+// typeExpired, or typeLost), so a send never waits. A slot goes back to
+// the peer's pool only when its caller received that message, or took
+// the call out of pending itself (nothing will be sent): a reused slot
+// never holds a stale answer.
+type replySlot struct {
+	ch chan rpcMessage // capacity 1
+}
+
+func newReplySlot() any { return &replySlot{ch: make(chan rpcMessage, 1)} }
+
+// typeLost marks, inside this process only, a call whose connection
+// was lost before its answer came.
+const typeLost msgType = 0xfe
 
 // typeExpired marks, inside this process only, a call whose deadline
 // the sweeper saw pass.
@@ -157,7 +183,7 @@ func (pc *providerConn) expire(now time.Time) {
 		if !now.Before(call.deadline) {
 			delete(pc.pending, id)
 			pc.load.abandoned()
-			call.ch <- rpcMessage{header: header{typ: typeExpired, id: id}}
+			call.slot.ch <- rpcMessage{header: header{typ: typeExpired, id: id}}
 			n++
 		}
 	}
@@ -197,7 +223,7 @@ func (pc *providerConn) onDown(*sock.Link, error) {
 	pc.mu.Unlock()
 	for _, call := range pending {
 		pc.load.abandoned()
-		close(call.ch)
+		call.slot.ch <- rpcMessage{header: header{typ: typeLost}}
 	}
 }
 
@@ -220,40 +246,64 @@ func (pc *providerConn) callOut(ctx context.Context, oc *outCall) (body, meta []
 	if err != nil {
 		return nil, nil, err
 	}
-	ch := make(chan rpcMessage, 1)
+	slot := pc.waiters.Get().(*replySlot)
 	pc.mu.Lock()
 	if pc.retired {
 		// GOODBYE came after the check above and the connection is
 		// being closed: the request was not sent, try another provider.
 		pc.mu.Unlock()
+		pc.waiters.Put(slot)
 		return nil, nil, fmt.Errorf("%w: connection retired", ErrNotSent)
 	}
 	pc.nextID++
 	id := pc.nextID
-	pc.pending[id] = pendingCall{ch: ch, deadline: deadline, sent: start}
+	pc.pending[id] = pendingCall{slot: slot, deadline: deadline, sent: start}
 	pc.load.sent(start)
 	alone := len(pc.pending) == 1
 	pc.mu.Unlock()
 	req := requestFrames(id, timeoutMS(deadline), service, oc.meta, oc.body)
 	if err := pc.send(ctx, deadline, link, req, alone); err != nil {
-		pc.forget(id)
+		pc.release(id, slot)
 		return nil, nil, err
 	}
-	select {
-	case m, ok := <-ch:
-		if !ok {
-			return nil, nil, fmt.Errorf("%w: %s on %s", ErrConnectionLost, service, pc.info.Name)
-		}
-		if m.typ == typeExpired {
-			link.TrySend(cancelFrames(id), sock.DropNewest)
-			return nil, nil, errExpired
-		}
-		body, err := pc.result(service, m)
-		return body, m.meta, err
-	case <-ctx.Done():
-		pc.forget(id)
+	m, ok := pc.await(ctx, slot)
+	if !ok {
+		pc.release(id, slot)
 		link.TrySend(cancelFrames(id), sock.DropNewest)
 		return nil, nil, ctx.Err()
+	}
+	pc.waiters.Put(slot) // its one message is taken
+	switch m.typ {
+	case typeLost:
+		return nil, nil, fmt.Errorf("%w: %s on %s", ErrConnectionLost, service, pc.info.Name)
+	case typeExpired:
+		link.TrySend(cancelFrames(id), sock.DropNewest)
+		return nil, nil, errExpired
+	}
+	body, err = pc.result(service, m)
+	return body, m.meta, err
+}
+
+// await waits for the call's answer in slot; ok is false when ctx ended
+// first. A context that cannot end costs no select.
+func (pc *providerConn) await(ctx context.Context, slot *replySlot) (m rpcMessage, ok bool) {
+	done := ctx.Done()
+	if done == nil {
+		return <-slot.ch, true
+	}
+	select {
+	case m = <-slot.ch:
+		return m, true
+	case <-done:
+		return m, false
+	}
+}
+
+// release forgets call id, whose caller stops waiting, and returns its
+// slot to the pool when no answer can reach it any more.
+func (pc *providerConn) release(id uint64, slot *replySlot) {
+	if pc.forget(id) {
+		pc.waiters.Put(slot)
 	}
 }
 
@@ -320,14 +370,18 @@ func (pc *providerConn) send(ctx context.Context, deadline time.Time, link *sock
 	return fmt.Errorf("%w: %v", ErrNotSent, err)
 }
 
-func (pc *providerConn) forget(id uint64) {
+// forget takes call id out of pending; it reports whether it was still
+// there (else whoever took it sends, or sent, its one message).
+func (pc *providerConn) forget(id uint64) bool {
 	pc.mu.Lock()
-	if _, ok := pc.pending[id]; ok {
+	_, ok := pc.pending[id]
+	if ok {
 		delete(pc.pending, id)
 		pc.load.abandoned()
 	}
 	pc.mu.Unlock()
 	pc.maybeRetire()
+	return ok
 }
 
 func (pc *providerConn) result(service string, m rpcMessage) ([]byte, error) {
