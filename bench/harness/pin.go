@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -42,7 +43,11 @@ func ResolveCPUs(list string) (string, error) {
 }
 
 // pinSelf binds every thread of this process to the CPUs of list;
-// threads started later inherit the binding.
+// threads started later inherit the binding. It also sets GOMAXPROCS to
+// the number of those CPUs: what the Go runtime does by itself for a
+// process started bound (it reads its affinity mask at start), so that
+// a worker pinned here runs as it would under taskset, with no idle P
+// whose thread must be woken to compete for the same CPU.
 func pinSelf(list string) error {
 	set, err := parseCPUs(list)
 	if err != nil {
@@ -61,5 +66,6 @@ func pinSelf(list string) error {
 			return fmt.Errorf("pinning thread %d to CPUs %s: %w", tid, list, err)
 		}
 	}
+	runtime.GOMAXPROCS(set.Count())
 	return nil
 }
