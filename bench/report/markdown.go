@@ -31,7 +31,8 @@ func Markdown(w io.Writer, run *harness.Run) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\n## Targets (issue 3)\n\n| target | result |\n|---|---|\n")
+	markdownCurve(w, r)
+	fmt.Fprintf(w, "\n## Targets (issue 15)\n\n| target | result |\n|---|---|\n")
 	for _, t := range targets(r) {
 		fmt.Fprintf(w, "| %s | %s |\n", t.name, t.verdict())
 	}

@@ -34,6 +34,7 @@ func compareCommand() *cli.Command {
 			&cli.StringFlag{Name: "systems", Value: strings.Join(systems.Names(), ","), EnvVars: []string{"ZMP_BENCH_SYSTEMS"}, Usage: "systems to compare, comma-separated"},
 			&cli.StringFlag{Name: "cases", Value: joinCases(spec.Cases), EnvVars: []string{"ZMP_BENCH_CASES"}, Usage: "cases to run, comma-separated"},
 			&cli.StringFlag{Name: "transports", Value: "tcp,ipc", EnvVars: []string{"ZMP_BENCH_TRANSPORTS"}, Usage: "transports, comma-separated"},
+			&cli.StringFlag{Name: "security", Value: strings.Join(spec.Securities, ","), EnvVars: []string{"ZMP_BENCH_SECURITY"}, Usage: "security mechanisms, comma-separated: null, and curve for the CURVE variants"},
 			&cli.IntFlag{Name: "reps", Value: 3, EnvVars: []string{"ZMP_BENCH_REPS"}, Usage: "repetitions of each measurement (medians are reported)"},
 			&cli.DurationFlag{Name: "duration", Value: 2 * time.Second, EnvVars: []string{"ZMP_BENCH_DURATION"}, Usage: "measured window of each measurement"},
 			&cli.DurationFlag{Name: "warmup", Value: 300 * time.Millisecond, EnvVars: []string{"ZMP_BENCH_WARMUP"}, Usage: "warm-up before each window"},
@@ -105,7 +106,7 @@ func compareConfig(c *cli.Context) (harness.Config, error) {
 	if cfg.Systems, err = parseSystems(c.String("systems")); err != nil {
 		return cfg, err
 	}
-	if cfg.Variants, err = parseVariants(c.String("cases"), c.String("transports")); err != nil {
+	if cfg.Variants, err = parseVariants(c.String("cases"), c.String("transports"), c.String("security")); err != nil {
 		return cfg, err
 	}
 	if cfg.Exe == "" {
@@ -160,7 +161,7 @@ func parseSystems(s string) ([]string, error) {
 	return out, nil
 }
 
-func parseVariants(cases, transports string) ([]spec.Variant, error) {
+func parseVariants(cases, transports, security string) ([]spec.Variant, error) {
 	var cs []spec.Case
 	for _, s := range split(cases) {
 		c, err := spec.ParseCase(s)
@@ -175,9 +176,17 @@ func parseVariants(cases, transports string) ([]spec.Variant, error) {
 			return nil, usage("unknown transport %q (tcp, ipc)", t)
 		}
 	}
-	vs := spec.Matrix(cs, ts)
+	var secs []string
+	for _, s := range split(security) {
+		sec, err := spec.ParseSecurity(s)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		secs = append(secs, sec)
+	}
+	vs := spec.KeepSecurity(spec.Matrix(cs, ts), secs)
 	if len(vs) == 0 {
-		return nil, usage("no variant of cases %q on transports %q", cases, transports)
+		return nil, usage("no variant of cases %q on transports %q with security %q", cases, transports, security)
 	}
 	return vs, nil
 }

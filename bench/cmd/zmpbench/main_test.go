@@ -97,6 +97,8 @@ func TestUsageErrors(t *testing.T) {
 		{"zmpbench", "compare", "--systems", "bogus"},
 		{"zmpbench", "compare", "--cases", "bogus"},
 		{"zmpbench", "compare", "--transports", "udp"},
+		{"zmpbench", "compare", "--security", "tls"},
+		{"zmpbench", "compare", "--security", "curve", "--transports", "ipc"},
 		{"zmpbench", "compare", "--reps", "0"},
 		{"zmpbench", "compare", "--no-such-flag"},
 	} {
