@@ -63,7 +63,7 @@ func pinned(cpus string) string {
 
 func versions(m harness.Machine) string {
 	var parts []string
-	for _, k := range []string{"github.com/go-zeromq/zmq4", "libzmq", "github.com/pebbe/zmq4", "nats-server", "github.com/nats-io/nats.go"} {
+	for _, k := range []string{CommitKey, "github.com/go-zeromq/zmq4", "libzmq", "github.com/pebbe/zmq4", "nats-server", "github.com/nats-io/nats.go"} {
 		if v, ok := m.Versions[k]; ok {
 			parts = append(parts, k+" "+v)
 		}
