@@ -105,7 +105,7 @@ func DocsSection(w io.Writer, run *harness.Run, svgName string) {
 	if commit == "" {
 		commit = "an unrecorded commit"
 	}
-	fmt.Fprintf(w, "\n`make bench-compare` at commit %s, started %s, took %.0f s.\n\n![zmp compared with %s](%s)\n\n",
+	fmt.Fprintf(w, "\nMeasured at commit %s, started %s, in %.0f s.\n\n![zmp compared with %s](%s)\n\n",
 		commit, run.Started.UTC().Format("2006-01-02 15:04 MST"), run.Seconds, strings.Join(others(run.Systems), ", "), svgName)
 	var md bytes.Buffer
 	Markdown(&md, run)

@@ -89,7 +89,7 @@ func TestWriteDocs(t *testing.T) {
 		t.Errorf("the page outside the markers changed:\n%s", doc)
 	}
 	section := doc[len(head+DocsBegin) : len(doc)-len(DocsEnd+tail)]
-	for _, want := range []string{"at commit abc1234-dirty, started 2026-12-02 10:05 UTC", "![zmp compared with tcp, libzmq, nats](performance.svg)",
+	for _, want := range []string{"Measured at commit abc1234-dirty, started 2026-12-02 10:05 UTC", "![zmp compared with tcp, libzmq, nats](performance.svg)",
 		"| round trip p50, µs | tcp |", "### Targets (issue 15)", "### CURVE ÷ NULL cost", "### Peak RSS", "Versions: zmp abc1234-dirty"} {
 		if !strings.Contains(section, want) {
 			t.Errorf("the section lacks %q:\n%s", want, section)
