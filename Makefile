@@ -61,9 +61,9 @@ BENCH_LIBZMQ = $$(if [ -x $(BENCH_BIN)/zmpbench-libzmq ]; then echo --libzmq-exe
 
 .PHONY: bench-compare bench-smoke bench-build bench-libzmq-dev
 
-## bench-compare: zmp next to raw TCP, zmq4, libzmq, net/rpc and NATS, 3 interleaved repetitions (~10 min); writes $(BENCH_OUT)
+## bench-compare: zmp next to raw TCP, zmq4, libzmq, net/rpc and NATS, 3 interleaved repetitions (~10 min); writes $(BENCH_OUT) and the results of docs/performance.md
 bench-compare: bench-libzmq-dev bench-build
-	$(BENCH_BIN)/zmpbench compare --out $(BENCH_OUT) $(BENCH_LIBZMQ) $(BENCH_FLAGS)
+	$(BENCH_BIN)/zmpbench compare --out $(BENCH_OUT) --docs docs/performance.md $(BENCH_LIBZMQ) $(BENCH_FLAGS)
 
 ## bench-smoke: the same on tcp with tiny windows and one repetition (< 2 min)
 bench-smoke: bench-build

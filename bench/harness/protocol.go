@@ -55,6 +55,9 @@ func (j Job) Args(role string) []string {
 		"--size", strconv.Itoa(v.Size), "--inflight", strconv.Itoa(v.Inflight),
 		"--subs", strconv.Itoa(v.Subs), "--dir", j.Dir,
 	}
+	if v.Security != spec.Null {
+		args = append(args, "--security", v.Security)
+	}
 	if j.CPUs != "" {
 		args = append(args, "--cpus", j.CPUs)
 	}

@@ -41,7 +41,7 @@ func newWorker(job Job, in io.Reader, out io.Writer) (*worker, error) {
 	if why := sys.Unsupported(job.Variant); why != "" {
 		return nil, fmt.Errorf("%s does not run %s: %s", job.System, job.Variant.ID(), why)
 	}
-	return &worker{job: job, sys: sys, ep: systems.Endpoint{Transport: job.Variant.Transport, Dir: job.Dir}, orders: readOrders(in), out: out}, nil
+	return &worker{job: job, sys: sys, ep: systems.Endpoint{Transport: job.Variant.Transport, Dir: job.Dir, Security: job.Variant.Security}, orders: readOrders(in), out: out}, nil
 }
 
 // readOrders delivers the lines of in until its end. The goroutine ends

@@ -31,7 +31,8 @@ func Markdown(w io.Writer, run *harness.Run) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\n## Targets (issue 3)\n\n| target | result |\n|---|---|\n")
+	markdownCurve(w, r)
+	fmt.Fprintf(w, "\n## Targets (issue 15)\n\n| target | result |\n|---|---|\n")
 	for _, t := range targets(r) {
 		fmt.Fprintf(w, "| %s | %s |\n", t.name, t.verdict())
 	}
@@ -62,7 +63,7 @@ func pinned(cpus string) string {
 
 func versions(m harness.Machine) string {
 	var parts []string
-	for _, k := range []string{"github.com/go-zeromq/zmq4", "libzmq", "github.com/pebbe/zmq4", "nats-server", "github.com/nats-io/nats.go"} {
+	for _, k := range []string{CommitKey, "github.com/go-zeromq/zmq4", "libzmq", "github.com/pebbe/zmq4", "nats-server", "github.com/nats-io/nats.go"} {
 		if v, ok := m.Versions[k]; ok {
 			parts = append(parts, k+" "+v)
 		}

@@ -64,13 +64,17 @@ func panels(run *harness.Run) []panel {
 		ps[0].title = "Round trip, one call at a time, both processes on CPU " + run.PinRTT + " (lower is better)"
 	}
 	for _, v := range run.Variants {
+		curve := ""
+		if v.IsCurve() {
+			curve = ", CURVE"
+		}
 		switch v.Case {
 		case spec.RTT:
-			ps[0].groups = append(ps[0].groups, group{"p50 " + v.Transport, v, spec.P50}, group{"p99 " + v.Transport, v, spec.P99})
+			ps[0].groups = append(ps[0].groups, group{"p50 " + v.Transport + curve, v, spec.P50}, group{"p99 " + v.Transport + curve, v, spec.P99})
 		case spec.Inflight:
-			ps[1].groups = append(ps[1].groups, group{fmt.Sprintf("%d in flight, %s", v.Inflight, v.Transport), v, spec.CallsPerSec})
+			ps[1].groups = append(ps[1].groups, group{fmt.Sprintf("%d in flight, %s%s", v.Inflight, v.Transport, curve), v, spec.CallsPerSec})
 		case spec.PubSub:
-			ps[2].groups = append(ps[2].groups, group{spec.SizeLabel(v.Size) + ", " + v.Transport, v, spec.MsgsPerSec})
+			ps[2].groups = append(ps[2].groups, group{spec.SizeLabel(v.Size) + ", " + v.Transport + curve, v, spec.MsgsPerSec})
 		case spec.Fanout:
 			ps[3].groups = append(ps[3].groups, group{subscribers(v.Subs) + ", " + v.Transport, v, spec.MsgsPerSec})
 		case spec.Stalled:

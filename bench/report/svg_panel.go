@@ -3,6 +3,8 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
+	"unicode/utf8"
 )
 
 // drawPanel draws one panel at vertical offset y0.
@@ -64,7 +66,15 @@ func drawGroup(w io.Writer, r *results, g group, sc scale, x, gw, base float64) 
 			bx, base-h, bw-1, h, color(s), esc(s), esc(g.label), esc(format(g.metric, v)))
 		barLabel(w, format(g.metric, v), bx+bw/2, base-h, h)
 	}
-	fmt.Fprintf(w, `<text x="%.1f" y="%.1f" font-size="12" text-anchor="middle">%s</text>`+"\n", x+gw/2, base+18, esc(g.label))
+	fmt.Fprintf(w, `<text x="%.1f" y="%.1f" font-size="%.3g" text-anchor="middle">%s</text>`+"\n", x+gw/2, base+18, labelSize(g.label, gw), esc(g.label))
+}
+
+// labelSize is the font size of a group label: 12, or smaller for a
+// label that would not fit in its group's width (about 0.6 em a
+// character).
+func labelSize(label string, width float64) float64 {
+	n := float64(utf8.RuneCountInString(label))
+	return max(8, min(12, math.Floor(10*0.95*width/(0.6*n))/10))
 }
 
 // barLabel writes a bar's figure vertically: inside a tall bar, above

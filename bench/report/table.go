@@ -41,15 +41,19 @@ func rows(run *harness.Run) []row {
 	return out
 }
 
-// label names a row without its transport.
+// label names a row without its transport; a CURVE row says CURVE.
 func (r row) label() string {
+	curve := ""
+	if r.v.IsCurve() {
+		curve = ", CURVE"
+	}
 	switch r.metric {
 	case spec.P50:
-		return "round trip p50, µs"
+		return "round trip p50" + curve + ", µs"
 	case spec.P99:
-		return "round trip p99, µs"
+		return "round trip p99" + curve + ", µs"
 	case spec.P999:
-		return "round trip p99.9, µs"
+		return "round trip p99.9" + curve + ", µs"
 	case spec.ServerRSSMiB:
 		return r.v.Title() + ": publisher peak RSS, MiB"
 	}

@@ -35,10 +35,13 @@ func Text(w io.Writer, run *harness.Run) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	textCurve(w, r)
 	fmt.Fprintln(w, "\ntargets:")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, t := range targets(r) {
-		fmt.Fprintf(w, "  %-55s %s\n", t.name, t.verdict())
+		fmt.Fprintf(tw, "  %s\t%s\n", t.name, t.verdict())
 	}
+	tw.Flush()
 	for _, n := range notes(r) {
 		fmt.Fprintln(w, "note:", n)
 	}

@@ -20,12 +20,13 @@ import (
 // reference ZeroMQ. ROUTER/DEALER and PUB/SUB with default options
 // (high-water marks of 1000 messages: a PUB drops beyond them). A
 // libzmq socket is used by one goroutine at a time; blocking receives
-// time out every libzmqPoll to notice a stop.
+// time out every libzmqPoll to notice a stop. Over CURVE, see
+// libzmq_curve.go.
 
 const libzmqPoll = 100 * time.Millisecond
 
 func libzmqSystem() *System {
-	return &System{Name: "libzmq", RPC: true, PubSub: true, IPC: true, NewEcho: newLibzmqEcho, DialEcho: dialLibzmqEcho, NewPub: newLibzmqPub, DialSubs: dialLibzmqSubs}
+	return &System{Name: "libzmq", RPC: true, PubSub: true, IPC: true, Curve: true, CurveSkip: libzmqCurveSkip(), NewEcho: newLibzmqEcho, DialEcho: dialLibzmqEcho, NewPub: newLibzmqPub, DialSubs: dialLibzmqSubs}
 }
 
 // LibzmqVersion returns the version of the linked libzmq.
@@ -123,6 +124,10 @@ func newLibzmqEcho(_ context.Context, ep Endpoint) (Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := libzmqCurveServer(sock.s, ep); err != nil {
+		sock.close()
+		return nil, err
+	}
 	addr, err := sock.bind(ep, "libzmq-echo")
 	if err != nil {
 		sock.close()
@@ -147,12 +152,16 @@ func (e *libzmqEcho) Close() error { e.loop.halt(); return e.sock.close() }
 
 type libzmqCaller struct{ sock *libzmqSock }
 
-func dialLibzmqEcho(_ context.Context, _ Endpoint, addr string) (Caller, error) {
+func dialLibzmqEcho(_ context.Context, ep Endpoint, addr string) (Caller, error) {
+	key, err := libzmqServerKey(ep)
+	if err != nil {
+		return nil, err
+	}
 	sock, err := newLibzmqSock(zmq.DEALER)
 	if err != nil {
 		return nil, err
 	}
-	if err := errors.Join(sock.s.SetRcvtimeo(callTimeout), sock.s.Connect(addr)); err != nil {
+	if err := errors.Join(sock.s.SetRcvtimeo(callTimeout), libzmqCurveClient(sock.s, key), sock.s.Connect(addr)); err != nil {
 		sock.close()
 		return nil, err
 	}
@@ -176,6 +185,10 @@ type libzmqPub struct {
 func newLibzmqPub(_ context.Context, ep Endpoint, _ PubOptions) (Publisher, error) {
 	sock, err := newLibzmqSock(zmq.PUB)
 	if err != nil {
+		return nil, err
+	}
+	if err := libzmqCurveServer(sock.s, ep); err != nil {
+		sock.close()
 		return nil, err
 	}
 	addr, err := sock.bind(ep, "libzmq-pub")
@@ -205,16 +218,21 @@ func (p *libzmqPub) Stats() map[string]float64 {
 
 type libzmqSubs struct {
 	sock   *libzmqSock
+	key    string // the server's CURVE public key, "" over NULL
 	loops  []*libzmqLoop
 	counts *Counters
 }
 
-func dialLibzmqSubs(_ context.Context, _ Endpoint, addr string, n int) (Subscribers, error) {
+func dialLibzmqSubs(_ context.Context, ep Endpoint, addr string, n int) (Subscribers, error) {
+	key, err := libzmqServerKey(ep)
+	if err != nil {
+		return nil, err
+	}
 	sock, err := newLibzmqSock(zmq.SUB)
 	if err != nil {
 		return nil, err
 	}
-	s := &libzmqSubs{sock: sock, counts: NewCounters(n)}
+	s := &libzmqSubs{sock: sock, key: key, counts: NewCounters(n)}
 	for i := range n {
 		if err := s.add(addr, i); err != nil {
 			s.Close()
@@ -234,7 +252,7 @@ func (s *libzmqSubs) add(addr string, i int) error {
 			return err
 		}
 	}
-	if err := errors.Join(sub.SetSubscribe(""), sub.Connect(addr)); err != nil {
+	if err := errors.Join(sub.SetSubscribe(""), libzmqCurveClient(sub, s.key), sub.Connect(addr)); err != nil {
 		return err
 	}
 	loop := &libzmqLoop{}

@@ -6,7 +6,7 @@ package systems
 const libzmqSkip = "skipped: built without -tags libzmq (needs libzmq3-dev)"
 
 func libzmqSystem() *System {
-	return &System{Name: "libzmq", RPC: true, PubSub: true, IPC: true, Skip: libzmqSkip}
+	return &System{Name: "libzmq", RPC: true, PubSub: true, IPC: true, Curve: true, Skip: libzmqSkip}
 }
 
 // LibzmqVersion returns "" in a build without libzmq.

@@ -18,6 +18,10 @@ import (
 type Endpoint struct {
 	Transport string
 	Dir       string
+	// Security is the variant's (spec.Null or spec.Curve). Over CURVE
+	// the server makes a key pair for the measurement and writes its
+	// public key to Dir (writeServerKey), where the client reads it.
+	Security string
 }
 
 // PubOptions configure a publisher.
@@ -77,8 +81,13 @@ type System struct {
 	IPC bool
 	// NoStalled excludes the stalled-subscriber case.
 	NoStalled bool
+	// Curve is true when the system runs the CURVE variants.
+	Curve bool
 	// Skip, if not empty, says why the system cannot run at all.
 	Skip string
+	// CurveSkip, if not empty, says why this build cannot run the CURVE
+	// variants of a system that has CURVE (libzmq without libsodium).
+	CurveSkip string
 
 	NewEcho  func(ctx context.Context, ep Endpoint) (Server, error)
 	DialEcho func(ctx context.Context, ep Endpoint, addr string) (Caller, error)
@@ -91,6 +100,9 @@ type System struct {
 func (s *System) Unsupported(v spec.Variant) string {
 	if s.Skip != "" {
 		return s.Skip
+	}
+	if v.IsCurve() && s.CurveSkip != "" {
+		return s.CurveSkip
 	}
 	return s.Capable(v)
 }
@@ -108,6 +120,8 @@ func (s *System) Capable(v spec.Variant) string {
 		return "no pub/sub"
 	case v.Case == spec.Stalled && s.NoStalled:
 		return "one-way throughput only"
+	case v.IsCurve() && !s.Curve:
+		return "no CURVE"
 	}
 	return ""
 }

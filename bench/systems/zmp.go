@@ -28,16 +28,26 @@ const (
 )
 
 func zmpSystem() *System {
-	return &System{Name: "zmp", RPC: true, PubSub: true, IPC: true, NewEcho: newZmpEcho, DialEcho: dialZmpEcho, NewPub: newZmpPub, DialSubs: dialZmpSubs}
+	return &System{Name: "zmp", RPC: true, PubSub: true, IPC: true, Curve: true, NewEcho: newZmpEcho, DialEcho: dialZmpEcho, NewPub: newZmpPub, DialSubs: dialZmpSubs}
 }
 
-// newZmpPeer makes a peer registered in ep.Dir, binding on ep.Transport.
-func newZmpPeer(ctx context.Context, ep Endpoint, name string) (*core.Peer, error) {
+// newZmpPeer makes a peer registered in ep.Dir, binding on
+// ep.Transport, secured as the server side (server) or a client side of
+// ep.Security.
+func newZmpPeer(ctx context.Context, ep Endpoint, name string, server bool) (*core.Peer, error) {
 	reg, err := core.NewDirRegistry(ep.Dir)
 	if err != nil {
 		return nil, err
 	}
-	opts := []core.Option{core.WithRegistry(reg), core.WithRuntimeDir(ep.Dir)}
+	secure := zmpClientSecurity
+	if server {
+		secure = zmpServerSecurity
+	}
+	sec, err := secure(ep)
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]core.Option{core.WithRegistry(reg), core.WithRuntimeDir(ep.Dir)}, sec...)
 	if ep.Transport == spec.IPC {
 		opts = append(opts, core.WithTransport(core.IPC))
 	}
@@ -58,7 +68,7 @@ func (s *zmpServer) Stats() map[string]float64 {
 }
 
 func newZmpEcho(ctx context.Context, ep Endpoint) (Server, error) {
-	p, err := newZmpPeer(ctx, ep, "bench-server")
+	p, err := newZmpPeer(ctx, ep, "bench-server", true)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +83,7 @@ func newZmpEcho(ctx context.Context, ep Endpoint) (Server, error) {
 type zmpCaller struct{ p *core.Peer }
 
 func dialZmpEcho(ctx context.Context, ep Endpoint, _ string) (Caller, error) {
-	p, err := newZmpPeer(ctx, ep, "bench-client")
+	p, err := newZmpPeer(ctx, ep, "bench-client", false)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +109,7 @@ type zmpPub struct {
 }
 
 func newZmpPub(ctx context.Context, ep Endpoint, o PubOptions) (Publisher, error) {
-	p, err := newZmpPeer(ctx, ep, "bench-server")
+	p, err := newZmpPeer(ctx, ep, "bench-server", true)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +168,7 @@ func dialZmpSubs(ctx context.Context, ep Endpoint, _ string, n int) (Subscribers
 
 // add makes subscriber i: a peer of its own, so a connection of its own.
 func (s *zmpSubs) add(ctx context.Context, ep Endpoint, i int) error {
-	p, err := newZmpPeer(ctx, ep, fmt.Sprintf("bench-sub-%d", i))
+	p, err := newZmpPeer(ctx, ep, fmt.Sprintf("bench-sub-%d", i), false)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -34,11 +35,13 @@ func compareCommand() *cli.Command {
 			&cli.StringFlag{Name: "systems", Value: strings.Join(systems.Names(), ","), EnvVars: []string{"ZMP_BENCH_SYSTEMS"}, Usage: "systems to compare, comma-separated"},
 			&cli.StringFlag{Name: "cases", Value: joinCases(spec.Cases), EnvVars: []string{"ZMP_BENCH_CASES"}, Usage: "cases to run, comma-separated"},
 			&cli.StringFlag{Name: "transports", Value: "tcp,ipc", EnvVars: []string{"ZMP_BENCH_TRANSPORTS"}, Usage: "transports, comma-separated"},
+			&cli.StringFlag{Name: "security", Value: strings.Join(spec.Securities, ","), EnvVars: []string{"ZMP_BENCH_SECURITY"}, Usage: "security mechanisms, comma-separated: null, and curve for the CURVE variants"},
 			&cli.IntFlag{Name: "reps", Value: 3, EnvVars: []string{"ZMP_BENCH_REPS"}, Usage: "repetitions of each measurement (medians are reported)"},
 			&cli.DurationFlag{Name: "duration", Value: 2 * time.Second, EnvVars: []string{"ZMP_BENCH_DURATION"}, Usage: "measured window of each measurement"},
 			&cli.DurationFlag{Name: "warmup", Value: 300 * time.Millisecond, EnvVars: []string{"ZMP_BENCH_WARMUP"}, Usage: "warm-up before each window"},
 			&cli.BoolFlag{Name: "quick", EnvVars: []string{"ZMP_BENCH_QUICK"}, Usage: "smoke test: 150 ms windows, 1 repetition (unless given)"},
 			&cli.StringFlag{Name: "out", Value: defaultOut(), EnvVars: []string{"ZMP_BENCH_OUT"}, Usage: "directory for compare.md, compare.svg, compare.json"},
+			docsFlag(),
 			&cli.StringFlag{Name: "pin-rtt", Value: "auto", EnvVars: []string{"ZMP_BENCH_PIN_RTT"}, Usage: "CPU list both processes of the rtt case bind to (auto: the first CPU allowed; \"\" for none): keeps cross-CPU wake-ups out of the round trip"},
 			&cli.Int64Flag{Name: "rss-limit", Value: 4096, EnvVars: []string{"ZMP_BENCH_RSS_LIMIT"}, Usage: "MiB; a worker process above it is killed"},
 			&cli.StringFlag{Name: "exe", EnvVars: []string{"ZMP_BENCH_EXE"}, Usage: "zmpbench binary that runs the workers (default: this one)"},
@@ -67,10 +70,30 @@ func compareAction(c *cli.Context) error {
 	}
 	report.Text(c.App.Writer, run)
 	files, werr := report.WriteFiles(c.String("out"), run)
+	if err == nil { // a run cut short does not go into the docs
+		docs, derr := writeDocs(c, run)
+		files, werr = append(files, docs...), errors.Join(werr, derr)
+	}
 	for _, f := range files {
 		fmt.Fprintln(c.App.ErrWriter, "wrote", f)
 	}
 	return errors.Join(err, werr, failures(run))
+}
+
+// docsFlag names the page whose results section compare and render
+// rewrite; off by default, so that only `make bench-compare` does.
+func docsFlag() cli.Flag {
+	return &cli.StringFlag{Name: "docs", EnvVars: []string{"ZMP_BENCH_DOCS"},
+		Usage: "Markdown page whose results section (between the zmpbench:results markers) is rewritten from the run, its chart written next to it as .svg (make bench-compare: docs/performance.md); default: none"}
+}
+
+// writeDocs rewrites the --docs page, if given.
+func writeDocs(c *cli.Context, run *harness.Run) ([]string, error) {
+	page := c.String("docs")
+	if page == "" {
+		return nil, nil
+	}
+	return report.WriteDocs(page, run)
 }
 
 // failures is an error naming the failed measurements, if any.
@@ -105,7 +128,7 @@ func compareConfig(c *cli.Context) (harness.Config, error) {
 	if cfg.Systems, err = parseSystems(c.String("systems")); err != nil {
 		return cfg, err
 	}
-	if cfg.Variants, err = parseVariants(c.String("cases"), c.String("transports")); err != nil {
+	if cfg.Variants, err = parseVariants(c.String("cases"), c.String("transports"), c.String("security")); err != nil {
 		return cfg, err
 	}
 	if cfg.Exe == "" {
@@ -119,7 +142,42 @@ func compareConfig(c *cli.Context) (harness.Config, error) {
 			return cfg, fmt.Errorf("--libzmq-exe: %w", err)
 		}
 	}
+	if commit := zmpCommit(c.Context); commit != "" {
+		if cfg.Versions == nil {
+			cfg.Versions = map[string]string{}
+		}
+		cfg.Versions[report.CommitKey] = commit
+	}
 	return cfg, nil
+}
+
+// zmpCommit is the commit of zmp measured: the one this binary was
+// built from (what `go build` stamps), else the one checked out here,
+// with "-dirty" when files were modified; "" when neither is known.
+func zmpCommit(ctx context.Context) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, dirty string
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision":
+				rev = s.Value
+			case s.Key == "vcs.modified" && s.Value == "true":
+				dirty = "-dirty"
+			}
+		}
+		if len(rev) >= 7 {
+			return rev[:7] + dirty
+		}
+	}
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short=7", "HEAD").Output()
+	if err != nil {
+		return ""
+	}
+	rev := strings.TrimSpace(string(out))
+	if exec.CommandContext(ctx, "git", "diff-index", "--quiet", "HEAD", "--").Run() != nil {
+		rev += "-dirty"
+	}
+	return rev
 }
 
 // readVersions asks a zmpbench binary for the versions it was built with.
@@ -160,7 +218,7 @@ func parseSystems(s string) ([]string, error) {
 	return out, nil
 }
 
-func parseVariants(cases, transports string) ([]spec.Variant, error) {
+func parseVariants(cases, transports, security string) ([]spec.Variant, error) {
 	var cs []spec.Case
 	for _, s := range split(cases) {
 		c, err := spec.ParseCase(s)
@@ -175,9 +233,17 @@ func parseVariants(cases, transports string) ([]spec.Variant, error) {
 			return nil, usage("unknown transport %q (tcp, ipc)", t)
 		}
 	}
-	vs := spec.Matrix(cs, ts)
+	var secs []string
+	for _, s := range split(security) {
+		sec, err := spec.ParseSecurity(s)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		secs = append(secs, sec)
+	}
+	vs := spec.KeepSecurity(spec.Matrix(cs, ts), secs)
 	if len(vs) == 0 {
-		return nil, usage("no variant of cases %q on transports %q", cases, transports)
+		return nil, usage("no variant of cases %q on transports %q with security %q", cases, transports, security)
 	}
 	return vs, nil
 }

@@ -2,12 +2,14 @@
 // and libzmq), Go net/rpc and NATS on this machine, every case as two
 // processes.
 //
-//	zmpbench compare [--systems zmp,tcp,...] [--cases rtt,...] [--reps 3] [--duration 2s] [--quick] [--out DIR]
+//	zmpbench compare [--systems zmp,tcp,...] [--cases rtt,...] [--security null,curve] [--reps 3] [--duration 2s] [--quick] [--out DIR] [--docs PAGE]
+//	zmpbench render [--out DIR] [--docs PAGE]
 //	zmpbench list
 //	zmpbench hitratio [--trace zipf,oltp] [--keys 100000] [--length 2000000] [--capacities 1%,5%,10%] [--json] [--out DIR]
 //
 // compare prints a table with ratios to zmp and writes compare.md,
-// compare.svg and compare.json to --out. It starts its own workers,
+// compare.svg and compare.json to --out; with --docs, it also rewrites
+// the results section of that Markdown page and the chart next to it. It starts its own workers,
 // "zmpbench serve" and "zmpbench drive", one pair per measurement.
 //
 // hitratio replays synthetic cache traces against golang-lru's and

@@ -27,14 +27,20 @@ func TestMain(m *testing.M) {
 
 // TestSmokeCompare runs the quick comparison of zmp, raw TCP and
 // net/rpc, every case, as worker processes, and checks that the JSON
-// has a figure for every (variant, system) that applies.
+// has a figure for every (variant, system) that applies, and that
+// --docs rewrote the results of a page.
 func TestSmokeCompare(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts about 35 pairs of processes")
 	}
 	out := t.TempDir()
+	page := filepath.Join(out, "page.md")
+	kept := "# Page\n\nprose\n"
+	if err := os.WriteFile(page, []byte(kept+report.DocsBegin+"\nold\n"+report.DocsEnd+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	var stdout, stderr bytes.Buffer
-	args := []string{"zmpbench", "compare", "--quick", "--systems", "zmp,tcp,netrpc", "--out", out}
+	args := []string{"zmpbench", "compare", "--quick", "--systems", "zmp,tcp,netrpc", "--out", out, "--docs", page}
 	if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
@@ -57,6 +63,12 @@ func TestSmokeCompare(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "round trip p50") {
 		t.Errorf("no table on stdout:\n%s", stdout.String())
+	}
+	if doc, err := os.ReadFile(page); err != nil || !strings.HasPrefix(string(doc), kept) || !strings.Contains(string(doc), "round trip p50, CURVE, µs") {
+		t.Errorf("--docs did not rewrite the page's results: %v\n%s", err, doc)
+	}
+	if _, err := os.Stat(filepath.Join(out, "page.svg")); err != nil {
+		t.Errorf("--docs wrote no chart: %v", err)
 	}
 }
 
@@ -97,6 +109,8 @@ func TestUsageErrors(t *testing.T) {
 		{"zmpbench", "compare", "--systems", "bogus"},
 		{"zmpbench", "compare", "--cases", "bogus"},
 		{"zmpbench", "compare", "--transports", "udp"},
+		{"zmpbench", "compare", "--security", "tls"},
+		{"zmpbench", "compare", "--security", "curve", "--transports", "ipc"},
 		{"zmpbench", "compare", "--reps", "0"},
 		{"zmpbench", "compare", "--no-such-flag"},
 	} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,7 +14,8 @@ import (
 )
 
 // renderCommand redraws the table, Markdown and SVG of a finished run
-// from its compare.json, without measuring again.
+// from its compare.json, without measuring again, and with --docs the
+// results section of the docs page.
 func renderCommand() *cli.Command {
 	return &cli.Command{
 		Name:         "render",
@@ -21,6 +23,7 @@ func renderCommand() *cli.Command {
 		OnUsageError: onUsageError,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Value: defaultOut(), EnvVars: []string{"ZMP_BENCH_OUT"}, Usage: "directory holding compare.json; the files are rewritten there"},
+			docsFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			dir := c.String("out")
@@ -34,6 +37,8 @@ func renderCommand() *cli.Command {
 			}
 			report.Text(c.App.Writer, &run)
 			files, err := report.WriteFiles(dir, &run)
+			docs, derr := writeDocs(c, &run)
+			files, err = append(files, docs...), errors.Join(err, derr)
 			for _, f := range files {
 				fmt.Fprintln(c.App.ErrWriter, "wrote", f)
 			}

@@ -35,6 +35,7 @@ func workerCommand(role string) *cli.Command {
 			&cli.IntFlag{Name: "size", Value: spec.Small},
 			&cli.IntFlag{Name: "inflight", Value: 1},
 			&cli.IntFlag{Name: "subs", Value: 1},
+			&cli.StringFlag{Name: "security", Value: "null", Usage: "null or curve"},
 			&cli.StringFlag{Name: "dir", Required: true, Usage: "private directory of the measurement"},
 			&cli.StringFlag{Name: "addr", Usage: "drive: the server's address"},
 			&cli.DurationFlag{Name: "duration", Usage: "drive: measured window"},
@@ -64,7 +65,11 @@ func workerJob(c *cli.Context) (harness.Job, error) {
 	if err != nil {
 		return harness.Job{}, usageError{err}
 	}
-	v := spec.Variant{Case: cs, Transport: c.String("transport"), Size: c.Int("size"), Inflight: c.Int("inflight"), Subs: c.Int("subs")}
+	sec, err := spec.ParseSecurity(c.String("security"))
+	if err != nil {
+		return harness.Job{}, usageError{err}
+	}
+	v := spec.Variant{Case: cs, Transport: c.String("transport"), Size: c.Int("size"), Inflight: c.Int("inflight"), Subs: c.Int("subs"), Security: sec}
 	return harness.Job{System: c.String("system"), Variant: v, Dir: c.String("dir"), Addr: c.String("addr"),
 		Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), CPUs: c.String("cpus")}, nil
 }
@@ -79,7 +84,7 @@ func startProfile(role string, job harness.Job) (stop func(), err error) {
 		return func() {}, nil
 	}
 	v := job.Variant
-	name := fmt.Sprintf("%s-%s-%s-%s-%dB-in%d-s%d.prof", role, job.System, v.Case, v.Transport, v.Size, v.Inflight, v.Subs)
+	name := fmt.Sprintf("%s-%s-%s-%s-%dB-in%d-s%d%s.prof", role, job.System, v.Case, v.Transport, v.Size, v.Inflight, v.Subs, curveSuffix(v))
 	f, err := os.Create(filepath.Join(dir, name))
 	if err != nil {
 		return nil, err
@@ -89,4 +94,12 @@ func startProfile(role string, job harness.Job) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// curveSuffix tells a CURVE variant's profile from its NULL one's.
+func curveSuffix(v spec.Variant) string {
+	if v.IsCurve() {
+		return "-curve"
+	}
+	return ""
 }
