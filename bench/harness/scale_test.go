@@ -30,7 +30,7 @@ func TestStepsRecoverExponent(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vals := power(3.5, tc.k, tc.sizes...)
-			steps := Steps(tc.sizes, vals)
+			steps := Steps(spec.FirstCallMs, tc.sizes, vals)
 			if len(steps) != len(tc.sizes)-1 {
 				t.Fatalf("%d steps for %d sizes", len(steps), len(tc.sizes))
 			}
@@ -51,7 +51,7 @@ func TestStepsRecoverExponent(t *testing.T) {
 }
 
 func TestStepsWithoutPositiveValues(t *testing.T) {
-	steps := Steps([]int{1, 100, 1000}, []float64{-12, 40, 400})
+	steps := Steps(spec.FirstCallMs, []int{1, 100, 1000}, []float64{-12, 40, 400})
 	if steps[0].OK || steps[0].Factor != 0 {
 		t.Errorf("a negative value gave a step: %+v", steps[0])
 	}
@@ -61,7 +61,7 @@ func TestStepsWithoutPositiveValues(t *testing.T) {
 	if got := Read(spec.FirstCallMs, steps); got != "linear" {
 		t.Errorf("read %q from the last measurable step, want linear", got)
 	}
-	if got := Read(spec.FirstCallMs, Steps([]int{1, 2}, []float64{0, 5})); got != "not measurable" {
+	if got := Read(spec.FirstCallMs, Steps(spec.FirstCallMs, []int{1, 2}, []float64{0, 5})); got != "not measurable" {
 		t.Errorf("read %q with no measurable step", got)
 	}
 }
@@ -139,5 +139,38 @@ func TestGrowthsFromSummaries(t *testing.T) {
 		if g.Reading != want[g.Metric] {
 			t.Errorf("%s: reading %q, want %q", g.Metric, g.Reading, want[g.Metric])
 		}
+	}
+}
+
+// TestReadWithFixedPart reads costs that have a fixed part, as a
+// process start gives `zmptool list nodes`: the exponent of each step
+// understates their growth, the marginal costs do not.
+func TestReadWithFixedPart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		metric string
+		sizes  []int
+		value  func(n float64) float64
+		want   string
+	}{
+		{"linear after 60 ms", spec.ListNodesMs, []int{10, 100, 1000}, func(n float64) float64 { return 60 + 0.3*n }, "linear"},
+		{"quadratic after a fixed part", spec.AdvertiseMs, []int{1, 100, 1000}, func(n float64) float64 { return 5 + 0.003*n*n }, "worse than linear (marginal cost ×10.9)"},
+		{"constant with noise", spec.FirstMsgMs, []int{1, 100, 1000}, func(n float64) float64 { return 5 + math.Mod(n, 7)/10 }, "constant"},
+		{"n log n reads linear", spec.FirstCallMs, []int{10, 100, 1000}, func(n float64) float64 { return n * math.Log(n) }, "linear"},
+		{"square root", spec.FirstCallMs, []int{1, 100, 10000}, func(n float64) float64 { return math.Sqrt(n) }, "sublinear"},
+		// Per connection: a first connection's one-off cost, then 25 KiB each.
+		{"per unit, linear total", spec.RSSPerConnKiB, []int{1, 100, 1000}, func(n float64) float64 { return (500 + 25*n) / n }, "total linear"},
+		{"per unit, constant total", spec.RSSPerTopicKiB, []int{1, 100, 10000}, func(n float64) float64 { return 600 / n }, "total constant"},
+		{"two points: the exponent", spec.FirstCallMs, []int{10, 100}, func(n float64) float64 { return n }, "linear"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vals := make([]float64, len(tc.sizes))
+			for i, n := range tc.sizes {
+				vals[i] = tc.value(float64(n))
+			}
+			if got := Read(tc.metric, Steps(tc.metric, tc.sizes, vals)); got != tc.want {
+				t.Errorf("Read = %q, want %q (values %v)", got, tc.want, vals)
+			}
+		})
 	}
 }

@@ -178,7 +178,7 @@ func (w *worker) serveRegistry(ctx context.Context, pt spec.ScalePoint) error {
 // advertiseEachMax is the largest N whose topics are also timed with
 // one Advertise call each: that cost is quadratic (every call rewrites
 // the node's whole registry entry), and 10,000 topics take minutes.
-const advertiseEachMax = 1000
+const advertiseEachMax = 3000
 
 // serveTopics advertises n topics by publishing on each, timing it and
 // sampling the resident set before and after; times n calls of

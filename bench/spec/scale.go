@@ -54,7 +54,7 @@ const (
 	// its registry entry lists them all.
 	PublishAdvertiseMs = "publish_advertise_ms"
 	// AdvertiseMs is the time a node takes to call Advertise on N
-	// topics one by one (measured up to 1,000: it is quadratic).
+	// topics one by one (measured up to 3,000: it is quadratic).
 	AdvertiseMs = "advertise_ms"
 	// RSSPerTopicKiB is the node's resident set growth per topic.
 	RSSPerTopicKiB = "rss_per_topic_kib"
@@ -74,7 +74,7 @@ func ScaleSizes(c ScaleCase, quick bool) []int {
 	case ScaleRegistryDir, ScaleRegistryNode:
 		return pick(quick, []int{10, 100}, []int{10, 100, 1000})
 	case ScaleTopics:
-		return pick(quick, []int{1, 1000}, []int{1, 100, 10000})
+		return pick(quick, []int{1, 1000}, []int{1, 100, 1000, 3000, 10000})
 	}
 	return nil
 }
@@ -229,7 +229,7 @@ func ScaleLabel(c ScaleCase, metric string) string {
 	case PublishAdvertiseMs:
 		return "first Publish on each until all listed, ms"
 	case AdvertiseMs:
-		return "Advertise one by one, ms (N ≤ 1,000)"
+		return "Advertise one by one, ms (N ≤ 3,000)"
 	case RSSPerTopicKiB:
 		return "node RSS per topic, KiB"
 	case FirstMsgMs:
