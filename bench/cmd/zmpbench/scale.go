@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -98,10 +99,33 @@ func scaleWorkerCommand(role string) *cli.Command {
 			if job.Point.Size < 1 {
 				return usage("--size must be at least 1")
 			}
+			stop, err := startScaleProfile(role, job.Point)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			if role == harness.RoleScaleServe {
 				return harness.ScaleServe(c.Context, job, c.App.Reader, c.App.Writer)
 			}
 			return harness.ScaleDrive(c.Context, job, c.App.Reader, c.App.Writer)
 		},
 	}
+}
+
+// startScaleProfile writes a CPU profile of the worker into
+// $ZMP_BENCH_CPUPROFILE when it is set, named after role and point.
+func startScaleProfile(role string, pt spec.ScalePoint) (stop func(), err error) {
+	dir := os.Getenv(envProfile)
+	if dir == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(filepath.Join(dir, role+"-"+pt.ID()+".prof"))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
