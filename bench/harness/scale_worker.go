@@ -82,6 +82,9 @@ func liveRSSKiB() float64 {
 // ScaleServe runs the server side of a scale job until its input ends.
 func ScaleServe(ctx context.Context, job ScaleJob, in io.Reader, out io.Writer) error {
 	w := newScaleWorker(job, in, out)
+	if err := ensureFiles(uint64(job.Point.Size) + fdsSpare); err != nil {
+		return w.finish(Result{}, err)
+	}
 	zmp, err := systems.Lookup("zmp")
 	if err != nil {
 		return err
@@ -221,6 +224,9 @@ func (w *worker) serveTopics(ctx context.Context, n int) error {
 // ScaleDrive runs the client side of a scale job and reports its result.
 func ScaleDrive(ctx context.Context, job ScaleJob, in io.Reader, out io.Writer) error {
 	w := newScaleWorker(job, in, out)
+	if err := ensureFiles(fdsPerPeer*uint64(job.Point.Size) + fdsSpare); err != nil {
+		return w.finish(Result{}, err)
+	}
 	switch job.Point.Case {
 	case spec.ScaleCallers:
 		return w.driveCallers(ctx, job.Point.Size)
