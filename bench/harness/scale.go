@@ -67,20 +67,21 @@ func runScale(ctx context.Context, cfg *Config) (*ScaleRun, error) {
 		sr.Note = "zmptool was not found (make bench-build builds it into bench/bin): no `list nodes` figures"
 	}
 	start := time.Now()
+	defer func() {
+		sr.Seconds = time.Since(start).Seconds()
+		sr.Summaries = SummariseScale(sr.Measurements)
+		sr.Growth = Growths(sr.Summaries)
+	}()
 	for rep := 1; rep <= sr.Reps; rep++ {
 		for i, pt := range sr.Points {
 			if ctx.Err() != nil {
-				sr.Seconds = time.Since(start).Seconds()
-				return sr, ctx.Err()
+				return sr, ctx.Err() // what was measured is summarised all the same
 			}
 			m := measureScale(ctx, cfg, pt, rep, sr.Samples)
 			cfg.stderr.printf("[scale rep %d/%d %2d/%d] %s\n", rep, sr.Reps, i+1, len(sr.Points), scaleProgress(m))
 			sr.Measurements = append(sr.Measurements, m)
 		}
 	}
-	sr.Seconds = time.Since(start).Seconds()
-	sr.Summaries = SummariseScale(sr.Measurements)
-	sr.Growth = Growths(sr.Summaries)
 	return sr, nil
 }
 
