@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gozmp/zmp/bench/spec"
 )
 
 // fdsPerPeer is what one client peer of the callers and subscribers
@@ -31,4 +33,14 @@ func ensureFiles(need uint64) error {
 	}
 	lim.Cur = need
 	return unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+}
+
+// filesNeeded is what a side of point p needs when each of its N
+// callers or subscribers takes per descriptors; the other cases hold a
+// few whatever their size.
+func filesNeeded(p spec.ScalePoint, per uint64) uint64 {
+	if p.Case != spec.ScaleCallers && p.Case != spec.ScaleSubscribers {
+		return fdsSpare
+	}
+	return per*uint64(p.Size) + fdsSpare
 }

@@ -174,3 +174,20 @@ func TestReadWithFixedPart(t *testing.T) {
 		})
 	}
 }
+
+func TestFilesNeeded(t *testing.T) {
+	for _, tc := range []struct {
+		p    spec.ScalePoint
+		per  uint64
+		want uint64
+	}{
+		{spec.ScalePoint{Case: spec.ScaleCallers, Size: 1000}, fdsPerPeer, 4*1000 + fdsSpare},
+		{spec.ScalePoint{Case: spec.ScaleSubscribers, Size: 256}, 1, 256 + fdsSpare},
+		{spec.ScalePoint{Case: spec.ScaleTopics, Size: 10000}, fdsPerPeer, fdsSpare},
+		{spec.ScalePoint{Case: spec.ScaleRegistryNode, Size: 1000}, fdsPerPeer, fdsSpare},
+	} {
+		if got := filesNeeded(tc.p, tc.per); got != tc.want {
+			t.Errorf("filesNeeded(%s, %d) = %d, want %d", tc.p.ID(), tc.per, got, tc.want)
+		}
+	}
+}

@@ -82,7 +82,7 @@ func liveRSSKiB() float64 {
 // ScaleServe runs the server side of a scale job until its input ends.
 func ScaleServe(ctx context.Context, job ScaleJob, in io.Reader, out io.Writer) error {
 	w := newScaleWorker(job, in, out)
-	if err := ensureFiles(uint64(job.Point.Size) + fdsSpare); err != nil {
+	if err := ensureFiles(filesNeeded(job.Point, 1)); err != nil {
 		return w.finish(Result{}, err)
 	}
 	zmp, err := systems.Lookup("zmp")
@@ -224,7 +224,7 @@ func (w *worker) serveTopics(ctx context.Context, n int) error {
 // ScaleDrive runs the client side of a scale job and reports its result.
 func ScaleDrive(ctx context.Context, job ScaleJob, in io.Reader, out io.Writer) error {
 	w := newScaleWorker(job, in, out)
-	if err := ensureFiles(fdsPerPeer*uint64(job.Point.Size) + fdsSpare); err != nil {
+	if err := ensureFiles(filesNeeded(job.Point, fdsPerPeer)); err != nil {
 		return w.finish(Result{}, err)
 	}
 	switch job.Point.Case {

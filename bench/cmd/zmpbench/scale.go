@@ -13,8 +13,11 @@ import (
 	"github.com/gozmp/zmp/bench/spec"
 )
 
-// Samples of the time-to-first figures per scale point, full and quick.
+// Repetitions of each scale point (2 keeps the full scale cases near
+// 2.5 minutes), and samples of the time-to-first figures per point,
+// full and quick.
 const (
+	scaleReps         = 2
 	scaleSamples      = 5
 	quickScaleSamples = 3
 )
@@ -23,7 +26,7 @@ const (
 func withScaleFlags(cmd *cli.Command) *cli.Command {
 	cmd.Flags = append(cmd.Flags,
 		&cli.StringFlag{Name: "scale", Value: "all", EnvVars: []string{"ZMP_BENCH_SCALE"}, Usage: "scale cases, zmp only, run after the others: callers, subscribers, registry (registry-dir, registry-node), topics; all or none"},
-		&cli.IntFlag{Name: "scale-reps", Value: 1, EnvVars: []string{"ZMP_BENCH_SCALE_REPS"}, Usage: "repetitions of each scale point"},
+		&cli.IntFlag{Name: "scale-reps", Value: scaleReps, EnvVars: []string{"ZMP_BENCH_SCALE_REPS"}, Usage: "repetitions of each scale point (medians); --quick: 1"},
 		&cli.IntFlag{Name: "scale-samples", Value: scaleSamples, EnvVars: []string{"ZMP_BENCH_SCALE_SAMPLES"}, Usage: "fresh callers, subscribers and zmptool runs timed per scale point (medians); --quick: 3"},
 		&cli.StringFlag{Name: "zmptool", EnvVars: []string{"ZMP_BENCH_ZMPTOOL"}, Usage: "zmptool binary timed by the registry scale cases (default: zmptool beside the worker binary)"},
 	)
@@ -42,6 +45,7 @@ func scaleConfig(c *cli.Context, cfg *harness.Config) error {
 	}
 	sc := harness.ScaleConfig{Cases: cases, Quick: c.Bool("quick"), Reps: c.Int("scale-reps"), Samples: c.Int("scale-samples"), Zmptool: c.String("zmptool")}
 	if sc.Quick {
+		sc.Reps = ifUnset(c, "scale-reps", sc.Reps, 1)
 		sc.Samples = ifUnset(c, "scale-samples", sc.Samples, quickScaleSamples)
 	}
 	if sc.Reps < 1 || sc.Samples < 1 {
