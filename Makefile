@@ -69,9 +69,10 @@ bench-compare: bench-libzmq-dev bench-build
 bench-smoke: bench-build
 	$(BENCH_BIN)/zmpbench compare --quick --transports tcp --out $(BENCH_OUT)/smoke $(BENCH_LIBZMQ) $(BENCH_FLAGS)
 
-## bench-build: build zmpbench, and zmpbench-libzmq when libzmq's headers are installed
+## bench-build: build zmpbench, zmptool (timed by the scale cases), and zmpbench-libzmq when libzmq's headers are installed
 bench-build:
 	cd bench && $(GO) build -o bin/zmpbench ./cmd/zmpbench
+	$(GO) build -o $(BENCH_BIN)/zmptool ./cmd/zmptool
 	@rm -f $(BENCH_BIN)/zmpbench-libzmq; \
 	if pkg-config --exists libzmq 2>/dev/null; then \
 	  echo "cd bench && $(GO) build -tags libzmq -o bin/zmpbench-libzmq ./cmd/zmpbench"; \

@@ -33,6 +33,8 @@ type Config struct {
 	// µs in a VM, and random) out of the round trip.
 	PinRTT string
 	Stderr io.Writer // workers' stderr and progress lines
+	// Scale are the scale cases, run after the others (scale.go).
+	Scale ScaleConfig
 
 	stderr *lockedWriter
 }
@@ -51,6 +53,7 @@ type Run struct {
 	Skipped      []Skip         `json:"skipped,omitempty"`
 	Measurements []Measurement  `json:"measurements"`
 	Summaries    []Summary      `json:"summaries"`
+	Scale        *ScaleRun      `json:"scale,omitempty"`
 }
 
 // Skip is a (system, variant) that was not run, and why.
@@ -63,7 +66,7 @@ type Skip struct {
 // Compare runs every (variant, system) once per repetition,
 // repetitions one after the other, and summarises by medians.
 func Compare(ctx context.Context, cfg Config) (*Run, error) {
-	if cfg.Reps < 1 || cfg.Duration <= 0 || len(cfg.Systems) == 0 || len(cfg.Variants) == 0 {
+	if cfg.Reps < 1 || cfg.Duration <= 0 || len(cfg.Systems) == 0 || len(cfg.Variants)+len(cfg.Scale.Cases) == 0 {
 		return nil, fmt.Errorf("nothing to run: %d reps of %v, %d systems, %d variants", cfg.Reps, cfg.Duration, len(cfg.Systems), len(cfg.Variants))
 	}
 	cfg.stderr = &lockedWriter{w: cfg.Stderr}
@@ -84,9 +87,12 @@ func Compare(ctx context.Context, cfg Config) (*Run, error) {
 			run.Measurements = append(run.Measurements, m)
 		}
 	}
-	run.Seconds = time.Since(run.Started).Seconds()
 	run.Summaries = Summarise(run.Measurements)
-	return run, nil
+	if len(cfg.Scale.Cases) > 0 {
+		run.Scale, err = runScale(ctx, &cfg)
+	}
+	run.Seconds = time.Since(run.Started).Seconds()
+	return run, err
 }
 
 type task struct {

@@ -12,6 +12,12 @@
 // repetitions. A measurement that fails is recorded with its error and
 // the run goes on.
 //
+// The scale cases (Config.Scale, scale.go) run after the others, zmp
+// only: the same two-process scheme (scale-serve, scale-drive) with
+// one more order, "sample", on which the server samples its live
+// resident set. Their medians per size are read for growth (Growths):
+// each step's factor, exponent and marginal cost per unit.
+//
 // # Errors
 //
 // Compare returns an error only for a run that cannot start or was

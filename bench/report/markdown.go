@@ -11,6 +11,10 @@ import (
 
 // Markdown writes the tables, targets and notes as Markdown.
 func Markdown(w io.Writer, run *harness.Run) {
+	if len(run.Variants) == 0 {
+		scaleOnlyMarkdown(w, run)
+		return
+	}
 	r := index(run)
 	m := run.Machine
 	fmt.Fprintf(w, "# zmp comparison\n\n%s, %d CPUs, %s RAM, Linux %s, %s. Medians of %d interleaved repetition(s), %s measured after %s of warm-up; two processes per measurement%s. `(r×)` is the system's figure ÷ zmp's; the last column is zmp's ÷ raw TCP's.\n\n",
@@ -42,6 +46,7 @@ func Markdown(w io.Writer, run *harness.Run) {
 			fmt.Fprintf(w, "- %s\n", n)
 		}
 	}
+	ScaleMarkdown(w, run)
 	fmt.Fprintf(w, "\nVersions: %s. Run took %.0f s.\n", versions(m), run.Seconds)
 }
 

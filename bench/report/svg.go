@@ -95,7 +95,7 @@ func panels(run *harness.Run) []panel {
 func SVG(w io.Writer, run *harness.Run) {
 	r := index(run)
 	ps := panels(run)
-	height := svgHeader + len(ps)*svgPanel + 10
+	height := svgHeader + len(ps)*svgPanel + scaleHeight(run) + 10
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif">
 <rect width="100%%" height="100%%" fill="white"/>
@@ -105,6 +105,7 @@ func SVG(w io.Writer, run *harness.Run) {
 	for i, p := range ps {
 		drawPanel(w, r, p, svgHeader+i*svgPanel)
 	}
+	drawScale(w, run, svgHeader+len(ps)*svgPanel)
 	fmt.Fprintln(w, "</svg>")
 }
 

@@ -12,6 +12,10 @@ import (
 // Text writes the comparison table, the memory table and the targets
 // for a terminal.
 func Text(w io.Writer, run *harness.Run) {
+	if len(run.Variants) == 0 {
+		ScaleText(w, run)
+		return
+	}
 	r := index(run)
 	fmt.Fprintf(w, "\nzmp comparison: medians of %d repetition(s), %s windows; (r×) = system ÷ zmp\n\n", run.Reps, run.Duration)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -45,4 +49,5 @@ func Text(w io.Writer, run *harness.Run) {
 	for _, n := range notes(r) {
 		fmt.Fprintln(w, "note:", n)
 	}
+	ScaleText(w, run)
 }

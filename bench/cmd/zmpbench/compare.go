@@ -27,7 +27,7 @@ const (
 )
 
 func compareCommand() *cli.Command {
-	return &cli.Command{
+	return withScaleFlags(&cli.Command{
 		Name:         "compare",
 		Usage:        "run every case on every system, interleaved, and report medians with ratios to zmp",
 		OnUsageError: onUsageError,
@@ -48,7 +48,7 @@ func compareCommand() *cli.Command {
 			&cli.StringFlag{Name: "libzmq-exe", EnvVars: []string{"ZMP_BENCH_LIBZMQ_EXE"}, Usage: "zmpbench built with -tags libzmq, for the libzmq workers only (default: the worker binary)"},
 		},
 		Action: compareAction,
-	}
+	})
 }
 
 // defaultOut is bench/results from the repository root, else results.
@@ -128,13 +128,19 @@ func compareConfig(c *cli.Context) (harness.Config, error) {
 	if cfg.Systems, err = parseSystems(c.String("systems")); err != nil {
 		return cfg, err
 	}
-	if cfg.Variants, err = parseVariants(c.String("cases"), c.String("transports"), c.String("security")); err != nil {
-		return cfg, err
-	}
 	if cfg.Exe == "" {
 		if cfg.Exe, err = os.Executable(); err != nil {
 			return cfg, err
 		}
+	}
+	if err = scaleConfig(c, &cfg); err != nil {
+		return cfg, err
+	}
+	if noCases(c.String("cases")) && len(cfg.Scale.Cases) > 0 {
+		return cfg, nil // scale cases only
+	}
+	if cfg.Variants, err = parseVariants(c.String("cases"), c.String("transports"), c.String("security")); err != nil {
+		return cfg, err
 	}
 	if lz := c.String("libzmq-exe"); lz != "" {
 		cfg.Exes = map[string]string{"libzmq": lz}

@@ -30,6 +30,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/gozmp/zmp/bench/harness"
 )
 
 func main() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
@@ -74,7 +76,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
-		Commands:       []*cli.Command{compareCommand(), hitratioCommand(), renderCommand(), listCommand(), versionsCommand(), workerCommand(roleServe), workerCommand(roleDrive)},
+		Commands: []*cli.Command{compareCommand(), hitratioCommand(), renderCommand(), listCommand(), versionsCommand(), workerCommand(roleServe), workerCommand(roleDrive),
+			scaleWorkerCommand(harness.RoleScaleServe), scaleWorkerCommand(harness.RoleScaleDrive)},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usage("no command %q (see zmpbench help)", c.Args().First())

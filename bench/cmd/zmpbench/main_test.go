@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ import (
 // TestMain lets the test binary be its own worker: compare re-executes
 // os.Executable() with "serve" or "drive".
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == roleServe || os.Args[1] == roleDrive) {
+	if len(os.Args) > 1 && slices.Contains([]string{roleServe, roleDrive, harness.RoleScaleServe, harness.RoleScaleDrive}, os.Args[1]) {
 		os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 	}
 	goleak.VerifyTestMain(m)
@@ -40,7 +41,7 @@ func TestSmokeCompare(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	args := []string{"zmpbench", "compare", "--quick", "--systems", "zmp,tcp,netrpc", "--out", out, "--docs", page}
+	args := []string{"zmpbench", "compare", "--quick", "--systems", "zmp,tcp,netrpc", "--scale", "none", "--out", out, "--docs", page}
 	if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d\n%s", code, stderr.String())
 	}
@@ -113,6 +114,9 @@ func TestUsageErrors(t *testing.T) {
 		{"zmpbench", "compare", "--security", "curve", "--transports", "ipc"},
 		{"zmpbench", "compare", "--reps", "0"},
 		{"zmpbench", "compare", "--no-such-flag"},
+		{"zmpbench", "compare", "--scale", "bogus"},
+		{"zmpbench", "compare", "--scale-reps", "0"},
+		{"zmpbench", "compare", "--cases", "none", "--scale", "none"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitUsage {
