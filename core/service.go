@@ -221,8 +221,13 @@ func newServer(p *Peer) *server {
 	return s
 }
 
+// start starts the reserved pool's two workers, so that introspection
+// finds them waiting. The shared pool's workers start with the first
+// requests that find none idle, one at a time (wakeLocked), and then
+// stay: a peer that serves little, or only calls, keeps no idle
+// workers (a process of a thousand peers kept 64 each, and half its
+// memory in their stacks).
 func (s *server) start() {
-	s.main.start()
 	s.reserved.start()
 }
 
