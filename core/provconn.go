@@ -50,6 +50,9 @@ type connHooks struct {
 	maxBackoff time.Duration
 	// handshakeTimeout bounds each dial (0: config.dialTimeout).
 	handshakeTimeout time.Duration
+	// pending, when set, runs after a call is added to pending: the
+	// client wakes its idle deadline sweeper.
+	pending func()
 }
 
 // dialTimeout bounds a caller's dial and handshake to a provider. With
@@ -261,6 +264,9 @@ func (pc *providerConn) callOut(ctx context.Context, oc *outCall) (body, meta []
 	pc.load.sent(start)
 	alone := len(pc.pending) == 1
 	pc.mu.Unlock()
+	if pc.hooks.pending != nil {
+		pc.hooks.pending()
+	}
 	req := requestFrames(id, timeoutMS(deadline), service, oc.meta, oc.body)
 	if err := pc.send(ctx, deadline, link, req, alone); err != nil {
 		pc.release(id, slot)
