@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -68,18 +69,32 @@ func (t *topics) names() []string {
 	return names
 }
 
-// Advertise lists topic in the registry as published by this peer, so
+// Advertise lists topics in the registry as published by this peer, so
 // that subscribers connect before the first message, and returns once
-// the registry has it (or, when the registry is unavailable, at once:
-// the registrar lists it as soon as the registry answers). Publish
+// the registry has them (or, when the registry is unavailable, at once:
+// the registrar lists them as soon as the registry answers). Publish
 // advertises a topic on its first use, in the background. A peer
 // advertises at most WithMaxTopics topics (ErrTooManyTopics).
-func (p *Peer) Advertise(topic string) error {
-	_, added, err := p.advertise(topic)
-	if err != nil || !added {
+//
+// Every Advertise that adds a topic rewrites the peer's whole registry
+// entry: a program with many topics passes them in one call, which
+// writes the entry once (advertising 10,000 topics one call each takes
+// time that grows with the square of their number). On an error, the
+// topics before the one that failed are advertised.
+func (p *Peer) Advertise(topics ...string) error {
+	var added bool
+	var err error
+	for _, topic := range topics {
+		var a bool
+		if _, a, err = p.advertise(topic); err != nil {
+			break
+		}
+		added = added || a
+	}
+	if !added {
 		return err
 	}
-	return p.reregister()
+	return errors.Join(err, p.reregister())
 }
 
 // Unadvertise removes topic from the peer's registry entry: subscribers
