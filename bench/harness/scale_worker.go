@@ -202,6 +202,11 @@ func (w *worker) serveTopics(ctx context.Context, n int) error {
 	after := liveRSSKiB()
 	m := map[string]float64{spec.PublishAdvertiseMs: ms(took), spec.RSSPerTopicKiB: (after - idle) / float64(n)}
 	stats := map[string]float64{rssIdle: idle, "rss_topics_kib": after}
+	all, err := systems.ZmpAdvertiseAll(ctx, w.ep, n)
+	if err != nil {
+		return w.finish(Result{}, errors.Join(err, node.Close()))
+	}
+	m[spec.AdvertiseAllMs] = ms(all)
 	if n <= advertiseEachMax {
 		d, err := systems.ZmpAdvertiseEach(ctx, w.ep, n)
 		if err != nil {

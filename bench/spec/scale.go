@@ -56,6 +56,9 @@ const (
 	// AdvertiseMs is the time a node takes to call Advertise on N
 	// topics one by one (measured up to 3,000: it is quadratic).
 	AdvertiseMs = "advertise_ms"
+	// AdvertiseAllMs is the time of one Advertise call given all N
+	// topics: one registry write.
+	AdvertiseAllMs = "advertise_all_ms"
 	// RSSPerTopicKiB is the node's resident set growth per topic.
 	RSSPerTopicKiB = "rss_per_topic_kib"
 	// FirstMsgMs is the median time from a fresh subscriber's NewPeer
@@ -96,7 +99,7 @@ func ScaleMetrics(c ScaleCase) []string {
 	case ScaleRegistryDir, ScaleRegistryNode:
 		return []string{FirstCallMs, ListNodesMs}
 	case ScaleTopics:
-		return []string{PublishAdvertiseMs, AdvertiseMs, RSSPerTopicKiB, FirstMsgMs}
+		return []string{PublishAdvertiseMs, AdvertiseAllMs, AdvertiseMs, RSSPerTopicKiB, FirstMsgMs}
 	}
 	return nil
 }
@@ -230,6 +233,8 @@ func ScaleLabel(c ScaleCase, metric string) string {
 		return "first Publish on each until all listed, ms"
 	case AdvertiseMs:
 		return "Advertise one by one, ms (N ≤ 3,000)"
+	case AdvertiseAllMs:
+		return "one Advertise of all N, ms"
 	case RSSPerTopicKiB:
 		return "node RSS per topic, KiB"
 	case FirstMsgMs:

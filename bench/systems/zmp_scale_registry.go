@@ -171,6 +171,23 @@ func (t *ZmpTopicNode) PublishAll(ctx context.Context, n int) (time.Duration, st
 
 func zmpTopicName(i int) string { return fmt.Sprintf("bench.topic.%05d", i) }
 
+// ZmpAdvertiseAll makes a peer of its own on ep's directory registry
+// and times one Advertise call given n topics.
+func ZmpAdvertiseAll(ctx context.Context, ep Endpoint, n int) (time.Duration, error) {
+	p, err := core.NewPeer(ctx, "bench-advertiser-all", core.WithRegistryAddress(ep.Dir), core.WithRuntimeDir(ep.Dir), core.WithMaxTopics(n+16))
+	if err != nil {
+		return 0, err
+	}
+	topics := make([]string, n)
+	for i := range topics {
+		topics[i] = zmpTopicName(i)
+	}
+	start := time.Now()
+	err = p.Advertise(topics...)
+	d := time.Since(start)
+	return d, errors.Join(err, p.Close())
+}
+
 // ZmpAdvertiseEach makes a peer of its own on ep's directory registry
 // and times n calls of Advertise, one topic each, as a program
 // advertising its topics up front makes them.

@@ -116,6 +116,9 @@ func TestZmpScaleTopics(t *testing.T) {
 	if d, err := ZmpAdvertiseEach(ctx, ep, 20); err != nil || d <= 0 {
 		t.Fatalf("ZmpAdvertiseEach: %v, %v", d, err)
 	}
+	if d, err := ZmpAdvertiseAll(ctx, ep, 200); err != nil || d <= 0 {
+		t.Fatalf("ZmpAdvertiseAll: %v, %v", d, err)
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- node.Run(runCtx) }()
