@@ -93,6 +93,7 @@ func (p *Pub) addConn(c *zmtp.Conn) {
 	peer.snap.Store(&[]string{})
 	lc := p.cfg.Link
 	lc.OnMessage, lc.OnClose, lc.Value = p.onMessage, p.removeLink, peer
+	lc.ReuseFrames = true // onMessage copies what it keeps
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -216,7 +217,7 @@ func (p *Pub) PublishFunc(topic []byte, size int64, build func() [][]byte) (matc
 			continue
 		}
 		matched++
-		if p.cfg.Policy == DropNewest && l.q.full(size) {
+		if p.cfg.Policy == DropNewest && l.q.fullNow(size) {
 			l.dropped.Add(1)
 			dropped++
 			continue

@@ -373,21 +373,29 @@ func (c *Conn) Close() error { return c.nc.Close() }
 // callers handle one form. Other commands are ignored. It must not be
 // called concurrently with itself.
 func (c *Conn) ReadMessage() ([][]byte, error) {
+	return c.ReadMessageInto(nil)
+}
+
+// ReadMessageInto is ReadMessage for a caller that reuses one slice of
+// frames from message to message: the frames are appended to dst[:0]
+// (a nil dst gets a new slice). Only the slice is reused; the frames
+// are new for every message, as with ReadMessage.
+func (c *Conn) ReadMessageInto(dst [][]byte) ([][]byte, error) {
 	if c.rerr != nil {
 		return nil, c.rerr
 	}
-	msg, err := c.readMessage()
+	msg, err := c.readMessage(dst[:0])
 	if err != nil {
 		c.rerr = err // the stream position is lost: every later read fails too
 	}
 	return msg, err
 }
 
-func (c *Conn) readMessage() ([][]byte, error) {
-	var (
+func (c *Conn) readMessage(frames [][]byte) ([][]byte, error) {
+	var total uint64
+	if frames == nil {
 		frames = make([][]byte, 0, 4)
-		total  uint64
-	)
+	}
 	for {
 		h, err := readFrameHeader(c.r)
 		if err != nil {
@@ -482,6 +490,20 @@ func (c *Conn) WriteMessage(frames [][]byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.writeMessageLocked(frames)
+}
+
+// WriteMessages buffers msgs in order, as WriteMessage does each of
+// them, under one acquisition of the write lock; call Flush to send
+// them. The frames are copied before it returns.
+func (c *Conn) WriteMessages(msgs [][][]byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for _, m := range msgs {
+		if err := c.writeMessageLocked(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Conn) writeMessageLocked(frames [][]byte) error {
