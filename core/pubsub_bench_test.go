@@ -45,7 +45,11 @@ func BenchmarkSubscriberDeliver(b *testing.B) {
 		m := dataFrames(topic, uint64(i+1), body)
 		copy(frames, m)
 		pc.onMessage(nil, frames)
+		if i%64 == 63 {
+			pc.flush(nil) // as the reader does when its input runs dry
+		}
 	}
+	pc.flush(nil)
 	b.StopTimer()
 	sub.Close()
 	wg.Wait()

@@ -157,15 +157,23 @@ func (s *Subscription) Next(ctx context.Context) (Message, error) {
 	}
 }
 
-// push queues m under the subscription's overflow policy. It runs on
-// the reader goroutine of a publisher's connection and never waits
-// for the subscription's reader (see yieldForRoom).
-func (s *Subscription) push(m Message) {
+// pushAll queues the messages of batch, which are all for s, in
+// order, under the subscription's overflow policy. It runs on the
+// reader goroutine of a publisher's connection and never waits for the
+// subscription's reader (see yieldForRoom).
+func (s *Subscription) pushAll(batch []pendingMsg) {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
 	if s.closed {
 		return
 	}
+	for i := range batch {
+		s.pushLocked(batch[i].m)
+	}
+}
+
+// pushLocked queues m; pushMu is held.
+func (s *Subscription) pushLocked(m Message) {
 	if s.offer(m) || (s.yieldForRoom() && s.offer(m)) {
 		return
 	}

@@ -206,7 +206,28 @@ type pubConn struct {
 	topics   map[string]*topicTrack // by interned topic name
 	recent   *topicTrack            // the topic of the last message: most messages repeat it
 	gen      uint64                 // the connection's generation (see topicTrack)
+
+	// Messages read and not yet handed to their subscriptions, owned by
+	// the connection's reader goroutine (see onMessage).
+	pending      []pendingMsg
+	pendingBytes int
 }
+
+// pendingMsg is a message on its way to one subscription.
+type pendingMsg struct {
+	sub *Subscription
+	m   Message
+}
+
+// A connection's reader hands messages to subscriptions once no whole
+// message is left in its input (Link.OnIdle), or once it holds
+// maxPending messages or maxPendingBytes of bodies, whichever comes
+// first: a subscription's reader then wakes once per batch, not once
+// per message.
+const (
+	maxPending      = 256
+	maxPendingBytes = 1 << 20
+)
 
 // topicTrack is what a publisher connection remembers of one topic:
 // its name, interned (and checked) once, and the last sequence number
@@ -235,6 +256,7 @@ func newPubConn(s *subscriber, n NodeInfo) *pubConn {
 		Link: sock.LinkConfig{
 			OnMessage:        pc.onMessage,
 			ReuseFrames:      true, // onMessage keeps the body frame only
+			OnIdle:           pc.flush,
 			Heartbeat:        s.p.cfg.heartbeat,
 			HeartbeatTimeout: s.p.cfg.heartbeatTimeout,
 		},
@@ -329,9 +351,28 @@ func (pc *pubConn) onMessage(_ *sock.Link, frames [][]byte) {
 	for _, sub := range *pc.s.snap.Load() {
 		if sub.matches(d.topic) && pc.selectedBy(sub) {
 			sub.missed.Add(missed)
-			sub.push(m)
+			pc.pending = append(pc.pending, pendingMsg{sub, m})
+			pc.pendingBytes += len(m.Data)
 		}
 	}
+	if len(pc.pending) >= maxPending || pc.pendingBytes >= maxPendingBytes {
+		pc.flush(nil)
+	}
+}
+
+// flush hands the pending messages to their subscriptions, those of
+// one subscription in one go. It runs on the connection's reader.
+func (pc *pubConn) flush(*sock.Link) {
+	for rest := pc.pending; len(rest) > 0; {
+		n := 1
+		for n < len(rest) && rest[n].sub == rest[0].sub {
+			n++
+		}
+		rest[0].sub.pushAll(rest[:n])
+		rest = rest[n:]
+	}
+	clear(pc.pending) // keep no body alive
+	pc.pending, pc.pendingBytes = pc.pending[:0], 0
 }
 
 // selectedBy reports whether sub takes messages from this publisher.

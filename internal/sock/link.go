@@ -37,6 +37,12 @@ type LinkConfig struct {
 	// themselves): the reader then reads every message into the same
 	// slice. Default false: a new slice per message.
 	ReuseFrames bool
+	// OnIdle, when set, runs on the reader goroutine after OnMessage
+	// whenever no whole message is left in the input already read (the
+	// next read may wait for the network), and once when the reader
+	// stops: an OnMessage that collects messages to hand them on
+	// together hands them on there, so that none waits for the network.
+	OnIdle func(l *Link)
 	// OnClose runs once, after the reader and writer have stopped and
 	// before Done is closed. It must not call l.Close.
 	OnClose func(l *Link, err error)
@@ -279,11 +285,17 @@ func (l *Link) readLoop() {
 	for {
 		frames, err := l.conn.ReadMessageInto(reuse)
 		if err != nil {
+			if l.cfg.OnIdle != nil {
+				l.cfg.OnIdle(l)
+			}
 			l.fail(err)
 			return
 		}
 		if l.cfg.OnMessage != nil {
 			l.cfg.OnMessage(l, frames)
+		}
+		if l.cfg.OnIdle != nil && !l.conn.MessageBuffered() {
+			l.cfg.OnIdle(l)
 		}
 		if l.cfg.ReuseFrames {
 			clear(frames) // pin no frame until the next message

@@ -376,6 +376,20 @@ func (c *Conn) ReadMessage() ([][]byte, error) {
 	return c.ReadMessageInto(nil)
 }
 
+// MessageBuffered reports whether a whole message (or command) has
+// been read from the network and not yet returned: if not, the next
+// ReadMessage may wait for the network. It looks at the buffered bytes
+// only. Under CURVE, where a frame's MORE flag is sealed, it always
+// reports false: a caller that batches delivery until the input runs
+// dry then delivers after every message.
+func (c *Conn) MessageBuffered() bool {
+	if c.curve != nil {
+		return false
+	}
+	buf, _ := c.r.Peek(c.r.Buffered())
+	return wholeMessage(buf)
+}
+
 // ReadMessageInto is ReadMessage for a caller that reuses one slice of
 // frames from message to message: the frames are appended to dst[:0]
 // (a nil dst gets a new slice). Only the slice is reused; the frames
