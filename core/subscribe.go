@@ -54,8 +54,10 @@ func FromLabels(sel map[string]string) SubscribeOption {
 
 // WithQueue bounds the subscription's receive queue and sets what
 // happens when it is full. Default 1000 messages, DropNewest. A slow
-// subscription loses messages (counted in Stats), it never slows the
-// connection or the other subscriptions.
+// subscription loses messages (counted in Stats); it never makes the
+// connection wait or the other subscriptions lose messages (before
+// dropping, the connection's reader lets other goroutines run once, so
+// that a reader that was merely waiting for a CPU can catch up).
 func WithQueue(n int, policy Overflow) SubscribeOption {
 	return func(o *subOptions) error {
 		if policy != DropNewest && policy != DropOldest {

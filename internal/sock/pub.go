@@ -235,6 +235,43 @@ func (p *Pub) PublishFunc(topic []byte, size int64, build func() [][]byte) (matc
 	return matched, dropped
 }
 
+// WaitRoom returns once every subscriber whose subscriptions match
+// topic has room in its queue (it is under both of its bounds), or ctx
+// ends (its error), or the Pub is closed (ErrClosed). A subscriber that
+// goes away meanwhile is not waited for.
+func (p *Pub) WaitRoom(ctx context.Context, topic []byte) error {
+	for {
+		l, err := p.backlogged(topic)
+		if l == nil || err != nil {
+			return err
+		}
+		if l.WaitRoom(ctx) != nil {
+			// ctx ended, or the link is stopping: wait for it to be gone.
+			select {
+			case <-l.Done():
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// backlogged returns a subscriber of topic whose queue is at or over
+// one of its bounds, or nil.
+func (p *Pub) backlogged(topic []byte) (*Link, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	for l, peer := range p.peers {
+		if l.q.overNow.Load() && peer.matches(topic) {
+			return l, nil
+		}
+	}
+	return nil, nil
+}
+
 // PubStats counts a Pub's subscribers, drops, and the subscriptions
 // refused past MaxSubscriptions.
 type PubStats struct {
