@@ -134,8 +134,18 @@ func handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
 		return nil, err
 	}
 	c.remote = remoteAddr(nc)
+	if uc, ok := nc.(*net.UnixConn); ok {
+		uc.SetWriteBuffer(unixSendBuffer) // best effort: the system may cap it
+	}
 	return c, nil
 }
+
+// unixSendBuffer is the send buffer a Unix-domain connection asks for.
+// On such a socket the sender's buffer alone bounds the bytes on their
+// way to the peer, and its usual default (208 KiB) is about 50 messages
+// of 4 KiB: the writer and the reader would take turns every few
+// messages. TCP on loopback grows its buffers by itself.
+const unixSendBuffer = 1 << 20
 
 func remoteAddr(nc net.Conn) string {
 	if ra := nc.RemoteAddr(); ra != nil {
