@@ -148,6 +148,16 @@ func (p *Pub) onMessage(l *Link, frames [][]byte) {
 			return
 		}
 		if peer.ack {
+			// Publishing reads the snapshot of subscribers, which addConn
+			// updates under mu after this link's reader started: confirm
+			// only once the link is in it, so that a message published
+			// after the confirmation reaches this subscriber.
+			p.mu.RLock()
+			_, listed := p.peers[l]
+			p.mu.RUnlock()
+			if !listed {
+				return // the Pub is closing or the link is gone
+			}
 			// The subscriber's own reader waits here while it does not
 			// read its confirmations: flow control, not a stall of others.
 			ack := append([]byte{SubAckByte}, prefix...)
