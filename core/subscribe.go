@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,8 +54,10 @@ func FromLabels(sel map[string]string) SubscribeOption {
 
 // WithQueue bounds the subscription's receive queue and sets what
 // happens when it is full. Default 1000 messages, DropNewest. A slow
-// subscription loses messages (counted in Stats), it never slows the
-// connection or the other subscriptions.
+// subscription loses messages (counted in Stats); it never makes the
+// connection wait or the other subscriptions lose messages (before
+// dropping, the connection's reader lets other goroutines run once, so
+// that a reader that was merely waiting for a CPU can catch up).
 func WithQueue(n int, policy Overflow) SubscribeOption {
 	return func(o *subOptions) error {
 		if policy != DropNewest && policy != DropOldest {
@@ -77,6 +80,8 @@ type Subscription struct {
 
 	pushMu sync.Mutex
 	ch     chan Message
+	closed bool   // under pushMu: Close closed ch
+	stuck  uint64 // under pushMu: taken() when a yield last left ch full
 	done   chan struct{}
 	once   sync.Once
 
@@ -101,7 +106,7 @@ func (p *Peer) Subscribe(topic string, opts ...SubscribeOption) (*Subscription, 
 	}
 	sub := &Subscription{
 		s: p.subs, pattern: topic, prefix: o.prefix, overflow: o.overflow, labels: o.labels,
-		ch: make(chan Message, o.queue), done: make(chan struct{}),
+		ch: make(chan Message, o.queue), done: make(chan struct{}), stuck: ^uint64(0),
 	}
 	sub.key = topic
 	if !o.prefix {
@@ -154,20 +159,25 @@ func (s *Subscription) Next(ctx context.Context) (Message, error) {
 	}
 }
 
-// push queues m under the subscription's overflow policy.
-func (s *Subscription) push(m Message) {
+// pushAll queues the messages of batch, which are all for s, in
+// order, under the subscription's overflow policy. It runs on the
+// reader goroutine of a publisher's connection and never waits for the
+// subscription's reader (see yieldForRoom).
+func (s *Subscription) pushAll(batch []pendingMsg) {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
-	select {
-	case <-s.done:
+	if s.closed {
 		return
-	default:
 	}
-	select {
-	case s.ch <- m:
-		s.received.Add(1)
+	for i := range batch {
+		s.pushLocked(batch[i].m)
+	}
+}
+
+// pushLocked queues m; pushMu is held.
+func (s *Subscription) pushLocked(m Message) {
+	if s.offer(m) || (s.yieldForRoom() && s.offer(m)) {
 		return
-	default:
 	}
 	s.dropped.Add(1)
 	if s.overflow == DropNewest {
@@ -184,6 +194,43 @@ func (s *Subscription) push(m Message) {
 		s.received.Add(1)
 	}
 	s.ch <- m // room is certain: only push, under pushMu, fills ch
+}
+
+// offer queues m if there is room.
+func (s *Subscription) offer(m Message) bool {
+	select {
+	case s.ch <- m:
+		s.received.Add(1)
+		return true
+	default:
+		return false
+	}
+}
+
+// taken counts the messages the subscription's reader has taken from
+// ch (with DropOldest, or those push took back).
+func (s *Subscription) taken() uint64 { return s.received.Load() - uint64(len(s.ch)) }
+
+// yieldForRoom is called under pushMu with ch full. The connection's
+// reader goroutine, which fills ch, may have run for its whole time
+// slice while the subscription's reader, ready to run, waited for a
+// CPU: then the queue is full although nobody is slow. So the
+// connection's reader steps aside once (runtime.Gosched) and reports
+// whether ch has room afterwards. It does so only if the subscription's
+// reader took messages since the last yield that left ch full: a
+// stalled subscription costs its connection at most one yield per
+// message its reader takes, never a wait, and the other subscriptions
+// on the connection are not held up.
+func (s *Subscription) yieldForRoom() bool {
+	if s.taken() == s.stuck {
+		return false
+	}
+	runtime.Gosched()
+	if len(s.ch) < cap(s.ch) {
+		return true
+	}
+	s.stuck = s.taken()
+	return false
 }
 
 // SubscriptionStats counts what a subscription received and lost.
@@ -246,6 +293,7 @@ func (s *Subscription) Close() error {
 		s.pushMu.Lock()
 		close(s.done)
 		close(s.ch)
+		s.closed = true
 		s.pushMu.Unlock()
 	})
 	return nil

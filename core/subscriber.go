@@ -203,16 +203,49 @@ type pubConn struct {
 	vanished time.Time // when a reading of the registry first lacked it
 	link     *sock.Link
 	acked    map[string]bool
-	lastSeq  map[string]uint64 // by interned topic name
-	names    map[string]string // interned topic names
+	topics   map[string]*topicTrack // by interned topic name
+	recent   *topicTrack            // the topic of the last message: most messages repeat it
+	gen      uint64                 // the connection's generation (see topicTrack)
+
+	// Messages read and not yet handed to their subscriptions, owned by
+	// the connection's reader goroutine (see onMessage).
+	pending      []pendingMsg
+	pendingBytes int
+}
+
+// pendingMsg is a message on its way to one subscription.
+type pendingMsg struct {
+	sub *Subscription
+	m   Message
+}
+
+// A connection's reader hands messages to subscriptions once no whole
+// message is left in its input (Link.OnIdle), or once it holds
+// maxPending messages or maxPendingBytes of bodies, whichever comes
+// first: a subscription's reader then wakes once per batch, not once
+// per message.
+const (
+	maxPending      = 256
+	maxPendingBytes = 1 << 20
+)
+
+// topicTrack is what a publisher connection remembers of one topic:
+// its name, interned (and checked) once, and the last sequence number
+// seen on it in generation gen of the connection. A new connection
+// (onUp) starts a generation, which forgets every sequence number
+// without visiting the topics.
+type topicTrack struct {
+	name string
+	last uint64
+	gen  uint64
 }
 
 // maxInterned bounds the topic names a connection keeps; past it names
-// are copied per message.
+// are copied per message and gaps on them are not counted.
 const maxInterned = 4096
 
 func newPubConn(s *subscriber, n NodeInfo) *pubConn {
-	pc := &pubConn{s: s, info: n, name: n.Name, labels: n.Labels, acked: map[string]bool{}, lastSeq: map[string]uint64{}, names: map[string]string{}}
+	pc := &pubConn{s: s, info: n, name: n.Name, labels: n.Labels, acked: map[string]bool{}, topics: map[string]*topicTrack{}, gen: 1}
 	meta := zmtp.Metadata{"X-Zmp-Node": s.p.name, sock.PropSubAck: "1"}
 	sec, dial := s.p.cfg.clientDial(n.Key)
 	pc.sess = sock.StartSession(sock.SessionConfig{
@@ -222,6 +255,8 @@ func newPubConn(s *subscriber, n NodeInfo) *pubConn {
 		HandshakeTimeout: s.p.cfg.handshakeTimeout,
 		Link: sock.LinkConfig{
 			OnMessage:        pc.onMessage,
+			ReuseFrames:      true, // onMessage keeps the body frame only
+			OnIdle:           pc.flush,
 			Heartbeat:        s.p.cfg.heartbeat,
 			HeartbeatTimeout: s.p.cfg.heartbeatTimeout,
 		},
@@ -281,7 +316,7 @@ func (pc *pubConn) onUp(l *sock.Link) {
 	pc.mu.Lock()
 	pc.link = l
 	clear(pc.acked)
-	clear(pc.lastSeq)
+	pc.gen++ // sequence numbers start afresh on a new connection
 	pc.mu.Unlock()
 	for _, k := range pc.s.keyList() {
 		l.Send(context.Background(), [][]byte{append([]byte{1}, k...)})
@@ -304,18 +339,40 @@ func (pc *pubConn) onMessage(_ *sock.Link, frames [][]byte) {
 		pc.s.notify()
 		return
 	}
-	d, err := parseData(frames)
+	d, err := parseDataEnvelope(frames)
 	if err != nil {
 		return
 	}
-	topic, missed := pc.track(d.topic, d.seq)
+	topic, missed, err := pc.track(d.topic, d.seq)
+	if err != nil {
+		return
+	}
 	m := Message{Topic: topic, Data: d.body, Seq: d.seq, Publisher: pc.name}
 	for _, sub := range *pc.s.snap.Load() {
 		if sub.matches(d.topic) && pc.selectedBy(sub) {
 			sub.missed.Add(missed)
-			sub.push(m)
+			pc.pending = append(pc.pending, pendingMsg{sub, m})
+			pc.pendingBytes += len(m.Data)
 		}
 	}
+	if len(pc.pending) >= maxPending || pc.pendingBytes >= maxPendingBytes {
+		pc.flush(nil)
+	}
+}
+
+// flush hands the pending messages to their subscriptions, those of
+// one subscription in one go. It runs on the connection's reader.
+func (pc *pubConn) flush(*sock.Link) {
+	for rest := pc.pending; len(rest) > 0; {
+		n := 1
+		for n < len(rest) && rest[n].sub == rest[0].sub {
+			n++
+		}
+		rest[0].sub.pushAll(rest[:n])
+		rest = rest[n:]
+	}
+	clear(pc.pending) // keep no body alive
+	pc.pending, pc.pendingBytes = pc.pending[:0], 0
 }
 
 // selectedBy reports whether sub takes messages from this publisher.
@@ -323,25 +380,31 @@ func (pc *pubConn) selectedBy(sub *Subscription) bool {
 	return len(sub.labels) == 0 || (NodeInfo{Labels: pc.labels}).HasLabels(sub.labels)
 }
 
-// track interns the topic name (view is only valid with its frame) and
-// returns how many sequence numbers were skipped on it since the last
-// message from this publisher on this connection.
-func (pc *pubConn) track(view string, seq uint64) (topic string, missed uint64) {
+// track interns the topic name (view is only valid with its frame),
+// checking it the first time it is seen, and returns how many sequence
+// numbers were skipped on it since the last message from this
+// publisher on this connection.
+func (pc *pubConn) track(view string, seq uint64) (topic string, missed uint64, err error) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	topic, ok := pc.names[view]
-	if !ok {
-		topic = strings.Clone(view)
-		if len(pc.names) < maxInterned {
-			pc.names[topic] = topic
+	t := pc.recent
+	if t == nil || t.name != view {
+		if t = pc.topics[view]; t == nil {
+			if err := checkName(view); err != nil {
+				return "", 0, err
+			}
+			name := strings.Clone(view)
+			if len(pc.topics) >= maxInterned {
+				return name, 0, nil
+			}
+			t = &topicTrack{name: name}
+			pc.topics[name] = t
 		}
+		pc.recent = t
 	}
-	last, seen := pc.lastSeq[topic]
-	if seen || len(pc.lastSeq) < maxInterned {
-		pc.lastSeq[topic] = seq
+	if t.gen == pc.gen && seq > t.last+1 {
+		missed = seq - t.last - 1
 	}
-	if seen && seq > last+1 {
-		missed = seq - last - 1
-	}
-	return topic, missed
+	t.last, t.gen = seq, pc.gen
+	return t.name, missed, nil
 }

@@ -1,11 +1,14 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gozmp/zmp/internal/sock"
 )
 
 // topics holds the state of the topics a peer publishes.
@@ -149,6 +152,35 @@ func (p *Peer) Publish(topic string, data []byte) error {
 	ts.stats.bytes.Add(uint64(len(data)))
 	ts.stats.delivered.Add(uint64(matched - dropped))
 	ts.stats.dropped.Add(uint64(dropped))
+	return nil
+}
+
+// WaitRoom waits until every subscriber of topic has room in its
+// queue at this peer (WithPublishQueue, WithQueueBytes), so that the
+// next Publish on topic is queued for every subscriber rather than
+// dropped for some; it returns ctx.Err() if ctx ends first, ErrClosed
+// once the peer is closed. Publish itself never waits: a publisher that
+// would rather slow down to its subscribers' pace than lose messages
+// calls WaitRoom before publishing. A subscriber that stops reading
+// holds WaitRoom until ctx ends or until it is disconnected (5 s
+// without taking any bytes), so give ctx a deadline. Several
+// publishing goroutines may still overfill a queue between their
+// WaitRoom and their Publish. WaitRoom sees only this peer's queues: a
+// subscription whose own queue (WithQueue) is full still drops.
+func (p *Peer) WaitRoom(ctx context.Context, topic string) error {
+	if p.ctx.Err() != nil || p.pub == nil {
+		return ErrClosed
+	}
+	frame := topicFrame(topic)
+	if ts := p.topics.get(topic); ts != nil {
+		frame = ts.frame
+	}
+	if err := p.pub.WaitRoom(ctx, frame); err != nil {
+		if errors.Is(err, sock.ErrClosed) {
+			return ErrClosed
+		}
+		return err
+	}
 	return nil
 }
 

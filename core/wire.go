@@ -242,6 +242,19 @@ type dataMessage struct {
 }
 
 func parseData(frames [][]byte) (dataMessage, error) {
+	d, err := parseDataEnvelope(frames)
+	if err != nil {
+		return dataMessage{}, err
+	}
+	if err := checkName(d.topic); err != nil {
+		return dataMessage{}, err
+	}
+	return d, nil
+}
+
+// parseDataEnvelope is parseData without the check of the topic name,
+// for a caller that checks only names it has not seen before.
+func parseDataEnvelope(frames [][]byte) (dataMessage, error) {
 	if len(frames) != 3 {
 		return dataMessage{}, fmt.Errorf("%w: DATA has %d frames, want 3", errBadEnvelope, len(frames))
 	}
@@ -252,9 +265,6 @@ func parseData(frames [][]byte) (dataMessage, error) {
 	// A view of the frame (see parseRPC); subscribers intern it before
 	// handing it out.
 	topic := unsafe.String(unsafe.SliceData(t), len(t)-1)
-	if err := checkName(topic); err != nil {
-		return dataMessage{}, err
-	}
 	h, err := parseHeader(frames[1])
 	if err != nil {
 		return dataMessage{}, err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/gozmp/zmp/bench/spec"
 	"github.com/gozmp/zmp/core"
@@ -20,11 +19,6 @@ const (
 	// zmpSubQueue is each subscription's receive queue: large enough
 	// that a subscriber draining it in a tight loop does not drop.
 	zmpSubQueue = 8192
-	// zmpPaceEvery is how many publishes go by between two looks at the
-	// drop counter, and zmpPaceDelay how long a publisher that saw drops
-	// waits for its queues to drain.
-	zmpPaceEvery = 32
-	zmpPaceDelay = 50 * time.Microsecond
 )
 
 func zmpSystem() *System {
@@ -120,21 +114,22 @@ func newZmpPub(ctx context.Context, ep Endpoint, o PubOptions) (Publisher, error
 	return &zmpPub{zmpServer: zmpServer{p: p}, pace: o.Pace}, nil
 }
 
-// Run publishes flat out; when pacing, it looks at the drop counter
-// every zmpPaceEvery messages and waits while the queues are full, so
-// that the publisher spends its time on messages that are delivered.
+// Run publishes flat out; when pacing, it waits before each message
+// until every subscriber's queue has room (Peer.WaitRoom, what a zmp
+// program that prefers slowing down to losing messages does), so that
+// the publisher spends its time on messages that are delivered.
 func (s *zmpPub) Run(ctx context.Context, payload []byte) error {
-	var dropped uint64
 	for i := 0; !stopped(ctx, i); i++ {
+		if s.pace {
+			if err := s.p.WaitRoom(ctx, zmpTopic); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+		}
 		if err := s.p.Publish(zmpTopic, payload); err != nil {
 			return err
-		}
-		if !s.pace || i%zmpPaceEvery != 0 {
-			continue
-		}
-		for d := s.p.Stats().Topics[zmpTopic].Dropped; d != dropped && ctx.Err() == nil; d = s.p.Stats().Topics[zmpTopic].Dropped {
-			dropped = d
-			time.Sleep(zmpPaceDelay)
 		}
 	}
 	return nil

@@ -32,6 +32,17 @@ type LinkConfig struct {
 	// OnMessage receives every message read, on the link's reader
 	// goroutine; the link reads nothing more until it returns.
 	OnMessage func(l *Link, frames [][]byte)
+	// ReuseFrames says that OnMessage keeps no reference to the frames
+	// slice it is given once it returns (it may keep the frames
+	// themselves): the reader then reads every message into the same
+	// slice. Default false: a new slice per message.
+	ReuseFrames bool
+	// OnIdle, when set, runs on the reader goroutine after OnMessage
+	// whenever no whole message is left in the input already read (the
+	// next read may wait for the network), and once when the reader
+	// stops: an OnMessage that collects messages to hand them on
+	// together hands them on there, so that none waits for the network.
+	OnIdle func(l *Link)
 	// OnClose runs once, after the reader and writer have stopped and
 	// before Done is closed. It must not call l.Close.
 	OnClose func(l *Link, err error)
@@ -270,14 +281,25 @@ func (l *Link) exit() {
 
 func (l *Link) readLoop() {
 	defer l.exit()
+	var reuse [][]byte
 	for {
-		frames, err := l.conn.ReadMessage()
+		frames, err := l.conn.ReadMessageInto(reuse)
 		if err != nil {
+			if l.cfg.OnIdle != nil {
+				l.cfg.OnIdle(l)
+			}
 			l.fail(err)
 			return
 		}
 		if l.cfg.OnMessage != nil {
 			l.cfg.OnMessage(l, frames)
+		}
+		if l.cfg.OnIdle != nil && !l.conn.MessageBuffered() {
+			l.cfg.OnIdle(l)
+		}
+		if l.cfg.ReuseFrames {
+			clear(frames) // pin no frame until the next message
+			reuse = frames
 		}
 	}
 }
@@ -319,10 +341,8 @@ func (l *Link) writeBatch() error {
 	if room && l.cfg.OnRoom != nil {
 		l.cfg.OnRoom(l)
 	}
-	for _, m := range batch {
-		if err := l.conn.WriteMessage(m); err != nil {
-			return err
-		}
+	if err := l.conn.WriteMessages(batch); err != nil {
+		return err
 	}
 	if err := l.conn.Flush(); err != nil {
 		return err

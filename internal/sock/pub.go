@@ -50,8 +50,29 @@ type Pub struct {
 	mu     sync.RWMutex
 	peers  map[*Link]*pubPeer
 	closed bool
+	// snap is a copy of peers that publishing reads without locking,
+	// replaced (under mu) whenever peers changes.
+	snap atomic.Pointer[[]pubLink]
 
 	dropped, refused atomic.Uint64
+	closedNow        atomic.Bool // closed, for readers without mu
+}
+
+func (p *Pub) isClosed() bool { return p.closedNow.Load() }
+
+// pubLink is one subscriber: its link and its subscriptions.
+type pubLink struct {
+	l    *Link
+	peer *pubPeer
+}
+
+// updateSnapLocked copies peers into snap; mu is held.
+func (p *Pub) updateSnapLocked() {
+	snap := make([]pubLink, 0, len(p.peers))
+	for l, peer := range p.peers {
+		snap = append(snap, pubLink{l, peer})
+	}
+	p.snap.Store(&snap)
 }
 
 // pubPeer is one subscriber's subscriptions: a count per prefix, and a
@@ -72,6 +93,7 @@ func ListenPub(endpoint string, cfg PubConfig) (*Pub, error) {
 		cfg.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	p := &Pub{cfg: cfg, peers: map[*Link]*pubPeer{}}
+	p.snap.Store(&[]pubLink{})
 	cfg.Listen.ZMTP.Type = zmtp.Pub
 	cfg.Listen.OnConn = p.addConn
 	ln, err := Listen(endpoint, cfg.Listen)
@@ -93,6 +115,7 @@ func (p *Pub) addConn(c *zmtp.Conn) {
 	peer.snap.Store(&[]string{})
 	lc := p.cfg.Link
 	lc.OnMessage, lc.OnClose, lc.Value = p.onMessage, p.removeLink, peer
+	lc.ReuseFrames = true // onMessage copies what it keeps
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -100,12 +123,14 @@ func (p *Pub) addConn(c *zmtp.Conn) {
 		return
 	}
 	p.peers[StartLink(c, lc)] = peer
+	p.updateSnapLocked()
 }
 
 func (p *Pub) removeLink(l *Link, _ error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.peers, l)
+	p.updateSnapLocked()
 }
 
 // onMessage applies subscribe (0x01 prefix) and cancel (0x00 prefix)
@@ -123,6 +148,16 @@ func (p *Pub) onMessage(l *Link, frames [][]byte) {
 			return
 		}
 		if peer.ack {
+			// Publishing reads the snapshot of subscribers, which addConn
+			// updates under mu after this link's reader started: confirm
+			// only once the link is in it, so that a message published
+			// after the confirmation reaches this subscriber.
+			p.mu.RLock()
+			_, listed := p.peers[l]
+			p.mu.RUnlock()
+			if !listed {
+				return // the Pub is closing or the link is gone
+			}
 			// The subscriber's own reader waits here while it does not
 			// read its confirmations: flow control, not a stall of others.
 			ack := append([]byte{SubAckByte}, prefix...)
@@ -186,14 +221,12 @@ func (p *Pub) Publish(frames [][]byte) (matched, dropped int) {
 	if len(frames) == 0 {
 		return 0, 0
 	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	for l, peer := range p.peers {
-		if !peer.matches(frames[0]) {
+	for _, s := range *p.snap.Load() {
+		if !s.peer.matches(frames[0]) {
 			continue
 		}
 		matched++
-		if d, _ := l.TrySend(frames, p.cfg.Policy); d {
+		if d, _ := s.l.TrySend(frames, p.cfg.Policy); d {
 			dropped++
 		}
 	}
@@ -209,14 +242,13 @@ func (p *Pub) Publish(frames [][]byte) (matched, dropped int) {
 // message every subscriber would drop is never built.
 func (p *Pub) PublishFunc(topic []byte, size int64, build func() [][]byte) (matched, dropped int) {
 	var frames [][]byte
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	for l, peer := range p.peers {
-		if !peer.matches(topic) {
+	for _, s := range *p.snap.Load() {
+		l := s.l
+		if !s.peer.matches(topic) {
 			continue
 		}
 		matched++
-		if p.cfg.Policy == DropNewest && l.q.full(size) {
+		if p.cfg.Policy == DropNewest && l.q.fullNow(size) {
 			l.dropped.Add(1)
 			dropped++
 			continue
@@ -232,6 +264,41 @@ func (p *Pub) PublishFunc(topic []byte, size int64, build func() [][]byte) (matc
 		p.dropped.Add(uint64(dropped))
 	}
 	return matched, dropped
+}
+
+// WaitRoom returns once every subscriber whose subscriptions match
+// topic has room in its queue (it is under both of its bounds), or ctx
+// ends (its error), or the Pub is closed (ErrClosed). A subscriber that
+// goes away meanwhile is not waited for.
+func (p *Pub) WaitRoom(ctx context.Context, topic []byte) error {
+	for {
+		l, err := p.backlogged(topic)
+		if l == nil || err != nil {
+			return err
+		}
+		if l.WaitRoom(ctx) != nil {
+			// ctx ended, or the link is stopping: wait for it to be gone.
+			select {
+			case <-l.Done():
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// backlogged returns a subscriber of topic whose queue is at or over
+// one of its bounds, or nil.
+func (p *Pub) backlogged(topic []byte) (*Link, error) {
+	if p.isClosed() {
+		return nil, ErrClosed
+	}
+	for _, s := range *p.snap.Load() {
+		if s.l.q.overNow.Load() && s.peer.matches(topic) {
+			return s.l, nil
+		}
+	}
+	return nil, nil
 }
 
 // PubStats counts a Pub's subscribers, drops, and the subscriptions
@@ -254,6 +321,7 @@ func (p *Pub) Close() error {
 	err := p.ln.Close()
 	p.mu.Lock()
 	p.closed = true
+	p.closedNow.Store(true)
 	links := make([]*Link, 0, len(p.peers))
 	for l := range p.peers {
 		links = append(links, l)

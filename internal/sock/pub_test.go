@@ -251,7 +251,11 @@ func heapAlloc() uint64 {
 
 func TestPubSlowSubscriber(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, tr transport) {
-		p := startPub(t, tr.endpoint(t), PubConfig{}) // QueueLen default 1000, DropNewest
+		// QueueLen default 1000, DropNewest. The write timeout is long so
+		// that the slow subscriber stays connected however slowly this
+		// test runs (-race on a loaded machine takes longer than the
+		// default 5 s).
+		p := startPub(t, tr.endpoint(t), PubConfig{Link: LinkConfig{WriteTimeout: time.Minute}})
 
 		// The slow subscriber subscribes to everything and never reads.
 		slow, err := Dial(testContext(t, 10*time.Second), p.Endpoint(), zmtp.Config{Type: zmtp.Sub}, 0)

@@ -56,8 +56,9 @@ type queue struct {
 	waits     int           // senders blocked for room
 
 	// Mirrors of the state under mu, for checks that need no lock.
-	count   atomic.Int64 // len(items)
-	overNow atomic.Bool  // overLocked()
+	count    atomic.Int64 // len(items)
+	bytesNow atomic.Int64 // bytes
+	overNow  atomic.Bool  // overLocked()
 }
 
 func newQueue(limit int, byteLimit int64) *queue {
@@ -89,6 +90,7 @@ func (q *queue) overLocked() bool {
 // changedLocked updates the mirrors after items or bytes changed.
 func (q *queue) changedLocked() {
 	q.count.Store(int64(len(q.items)))
+	q.bytesNow.Store(q.bytes)
 	q.overNow.Store(q.overLocked())
 }
 
@@ -227,6 +229,18 @@ func (q *queue) full(size int64) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return !q.fitsLocked(size)
+}
+
+// fullNow is full without the lock, for a sender that drops rather
+// than waits: the answer may be stale by the time it is used (the
+// writer took messages, or another sender queued some), as it may be
+// with full once the lock is released.
+func (q *queue) fullNow(size int64) bool {
+	n := q.count.Load()
+	if n == 0 {
+		return false
+	}
+	return n >= int64(q.limit) || (q.byteLimit > 0 && q.bytesNow.Load()+size > q.byteLimit)
 }
 
 // stats returns the queued messages and bytes.

@@ -134,8 +134,18 @@ func handshake(nc net.Conn, cfg Config, deadline time.Time) (*Conn, error) {
 		return nil, err
 	}
 	c.remote = remoteAddr(nc)
+	if uc, ok := nc.(*net.UnixConn); ok {
+		uc.SetWriteBuffer(unixSendBuffer) // best effort: the system may cap it
+	}
 	return c, nil
 }
+
+// unixSendBuffer is the send buffer a Unix-domain connection asks for.
+// On such a socket the sender's buffer alone bounds the bytes on their
+// way to the peer, and its usual default (208 KiB) is about 50 messages
+// of 4 KiB: the writer and the reader would take turns every few
+// messages. TCP on loopback grows its buffers by itself.
+const unixSendBuffer = 1 << 20
 
 func remoteAddr(nc net.Conn) string {
 	if ra := nc.RemoteAddr(); ra != nil {
@@ -373,21 +383,43 @@ func (c *Conn) Close() error { return c.nc.Close() }
 // callers handle one form. Other commands are ignored. It must not be
 // called concurrently with itself.
 func (c *Conn) ReadMessage() ([][]byte, error) {
+	return c.ReadMessageInto(nil)
+}
+
+// MessageBuffered reports whether a whole message (or command) has
+// been read from the network and not yet returned: if not, the next
+// ReadMessage may wait for the network. It looks at the buffered bytes
+// only. Under CURVE, where a frame's MORE flag is sealed, it always
+// reports false: a caller that batches delivery until the input runs
+// dry then delivers after every message.
+func (c *Conn) MessageBuffered() bool {
+	if c.curve != nil {
+		return false
+	}
+	buf, _ := c.r.Peek(c.r.Buffered())
+	return wholeMessage(buf)
+}
+
+// ReadMessageInto is ReadMessage for a caller that reuses one slice of
+// frames from message to message: the frames are appended to dst[:0]
+// (a nil dst gets a new slice). Only the slice is reused; the frames
+// are new for every message, as with ReadMessage.
+func (c *Conn) ReadMessageInto(dst [][]byte) ([][]byte, error) {
 	if c.rerr != nil {
 		return nil, c.rerr
 	}
-	msg, err := c.readMessage()
+	msg, err := c.readMessage(dst[:0])
 	if err != nil {
 		c.rerr = err // the stream position is lost: every later read fails too
 	}
 	return msg, err
 }
 
-func (c *Conn) readMessage() ([][]byte, error) {
-	var (
+func (c *Conn) readMessage(frames [][]byte) ([][]byte, error) {
+	var total uint64
+	if frames == nil {
 		frames = make([][]byte, 0, 4)
-		total  uint64
-	)
+	}
 	for {
 		h, err := readFrameHeader(c.r)
 		if err != nil {
@@ -482,6 +514,20 @@ func (c *Conn) WriteMessage(frames [][]byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.writeMessageLocked(frames)
+}
+
+// WriteMessages buffers msgs in order, as WriteMessage does each of
+// them, under one acquisition of the write lock; call Flush to send
+// them. The frames are copied before it returns.
+func (c *Conn) WriteMessages(msgs [][][]byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for _, m := range msgs {
+		if err := c.writeMessageLocked(m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *Conn) writeMessageLocked(frames [][]byte) error {

@@ -110,3 +110,32 @@ func unexpectedEOF(err error) error {
 	}
 	return err
 }
+
+// wholeMessage reports whether buf begins with a whole message: frames
+// up to one without the MORE flag, headers and bodies complete. A
+// command counts as none. It validates nothing; the reader does.
+func wholeMessage(buf []byte) bool {
+	for len(buf) >= 2 {
+		flags := buf[0]
+		var n uint64
+		if flags&flagLong == 0 {
+			n, buf = uint64(buf[1]), buf[2:]
+		} else {
+			if len(buf) < 9 {
+				return false
+			}
+			n, buf = binary.BigEndian.Uint64(buf[1:9]), buf[9:]
+		}
+		if n > uint64(len(buf)) {
+			return false
+		}
+		if flags&flagCommand != 0 {
+			return false // most are answered, not returned: say nothing
+		}
+		buf = buf[n:]
+		if flags&flagMore == 0 {
+			return true
+		}
+	}
+	return false
+}
