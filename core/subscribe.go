@@ -166,19 +166,33 @@ func (s *Subscription) Next(ctx context.Context) (Message, error) {
 func (s *Subscription) pushAll(batch []pendingMsg) {
 	s.pushMu.Lock()
 	defer s.pushMu.Unlock()
-	if s.closed {
-		return
-	}
+	yielded := false // at most one yield per batch
 	for i := range batch {
-		s.pushLocked(batch[i].m)
+		if s.closed {
+			return
+		}
+		s.pushLocked(batch[i].m, &yielded)
 	}
 }
 
-// pushLocked queues m; pushMu is held.
-func (s *Subscription) pushLocked(m Message) {
-	if s.offer(m) || (s.yieldForRoom() && s.offer(m)) {
+// pushLocked queues m; pushMu is held, and may be let go of and taken
+// again while it yields (yieldForRoom): the caller checks closed again.
+func (s *Subscription) pushLocked(m Message, yielded *bool) {
+	if s.offer(m) {
 		return
 	}
+	if !*yielded && s.taken() != s.stuck {
+		*yielded = true
+		if s.yieldForRoom(m) {
+			return // closed meanwhile, or queued after the yield
+		}
+	}
+	s.pushDrop(m)
+}
+
+// pushDrop applies the overflow policy to m, which found ch full;
+// pushMu is held.
+func (s *Subscription) pushDrop(m Message) {
 	s.dropped.Add(1)
 	if s.overflow == DropNewest {
 		return
@@ -215,18 +229,20 @@ func (s *Subscription) taken() uint64 { return s.received.Load() - uint64(len(s.
 // reader goroutine, which fills ch, may have run for its whole time
 // slice while the subscription's reader, ready to run, waited for a
 // CPU: then the queue is full although nobody is slow. So the
-// connection's reader steps aside once (runtime.Gosched) and reports
-// whether ch has room afterwards. It does so only if the subscription's
-// reader took messages since the last yield that left ch full: a
+// connection's reader steps aside once (runtime.Gosched), without
+// holding pushMu (Stats and Close do not wait behind a yield in a
+// crowded scheduler), and offers m again. It reports whether m needs
+// nothing more: queued, or the subscription closed meanwhile. Its
+// callers yield only if the subscription's reader took messages since
+// the last yield that left ch full, and at most once per batch: a
 // stalled subscription costs its connection at most one yield per
-// message its reader takes, never a wait, and the other subscriptions
-// on the connection are not held up.
-func (s *Subscription) yieldForRoom() bool {
-	if s.taken() == s.stuck {
-		return false
-	}
+// batch, never a wait, and the other subscriptions on the connection
+// are not held up.
+func (s *Subscription) yieldForRoom(m Message) bool {
+	s.pushMu.Unlock()
 	runtime.Gosched()
-	if len(s.ch) < cap(s.ch) {
+	s.pushMu.Lock()
+	if s.closed || s.offer(m) {
 		return true
 	}
 	s.stuck = s.taken()
