@@ -80,6 +80,12 @@ func sleep(ctx context.Context, errc <-chan error, d time.Duration) error {
 func (w *worker) driveSubs(ctx context.Context) error {
 	v := w.job.Variant
 	subs, err := w.sys.DialSubs(ctx, w.ep, w.job.Addr, max(v.Subs, 1))
+	return w.runSubs(ctx, subs, err)
+}
+
+// runSubs waits for subs (made with err) to be ready, reports ready,
+// and counts what they receive over the window.
+func (w *worker) runSubs(ctx context.Context, subs systems.Subscribers, err error) error {
 	if err != nil {
 		return w.finish(Result{}, err)
 	}

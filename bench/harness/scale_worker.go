@@ -281,20 +281,7 @@ func (w *worker) driveCallers(ctx context.Context, n int) error {
 // they receive over the window once the publisher has started.
 func (w *worker) driveScaleSubs(ctx context.Context) error {
 	subs, err := systems.DialZmpScaleSubs(ctx, w.ep, w.job.Variant.Subs)
-	if err != nil {
-		return w.finish(Result{}, err)
-	}
-	readyCtx, cancel := context.WithTimeout(ctx, readyWait)
-	err = subs.Ready(readyCtx)
-	cancel()
-	if err == nil {
-		err = emit(w.out, Line{Ready: true})
-	}
-	var m map[string]float64
-	if err == nil {
-		m, err = w.count(ctx, subs)
-	}
-	return w.finish(Result{Metrics: m, Stats: subs.Stats()}, errors.Join(err, subs.Close()))
+	return w.runSubs(ctx, subs, err)
 }
 
 // driveSamples times n fresh clients one after the other and reports

@@ -167,6 +167,12 @@ func (s *zmpSubs) add(ctx context.Context, ep Endpoint, i int) error {
 	if err != nil {
 		return err
 	}
+	return s.subscribe(p, i)
+}
+
+// subscribe makes p, subscriber i, subscribe and count what it gets;
+// s owns p from then on.
+func (s *zmpSubs) subscribe(p *core.Peer, i int) error {
 	s.peers = append(s.peers, p)
 	sub, err := p.Subscribe(zmpTopic, core.WithQueue(zmpSubQueue, core.DropNewest))
 	if err != nil {
@@ -182,9 +188,9 @@ func (s *zmpSubs) add(ctx context.Context, ep Endpoint, i int) error {
 }
 
 func (s *zmpSubs) Ready(ctx context.Context) error {
-	for _, sub := range s.subs {
+	for i, sub := range s.subs {
 		if err := sub.WaitConnected(ctx, 1); err != nil {
-			return err
+			return fmt.Errorf("subscriber %d: %w", i, err)
 		}
 	}
 	return nil
@@ -208,8 +214,5 @@ func (s *zmpSubs) Close() error {
 		errs = append(errs, sub.Close())
 	}
 	s.wg.Wait()
-	for _, p := range s.peers {
-		errs = append(errs, p.Close())
-	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, closePeers(s.peers))...)
 }

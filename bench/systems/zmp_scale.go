@@ -148,14 +148,6 @@ func closePeers(peers []*core.Peer) error {
 	return errors.Join(errs...)
 }
 
-// zmpScaleSubs is N subscriber peers of one publisher.
-type zmpScaleSubs struct {
-	peers  []*core.Peer
-	subs   []*core.Subscription
-	counts *Counters
-	wg     sync.WaitGroup
-}
-
 // DialZmpScaleSubs makes n subscriber peers, each subscribed to the
 // publisher's topic over a connection of its own.
 func DialZmpScaleSubs(ctx context.Context, ep Endpoint, n int) (Subscribers, error) {
@@ -163,9 +155,9 @@ func DialZmpScaleSubs(ctx context.Context, ep Endpoint, n int) (Subscribers, err
 	if err != nil {
 		return nil, err
 	}
-	s := &zmpScaleSubs{counts: NewCounters(n)}
+	s := &zmpSubs{counts: NewCounters(n)}
 	for i := range n {
-		if err := s.add(ctx, ep, reg, i); err != nil {
+		if err := s.addScale(ctx, ep, reg, i); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("subscriber %d: %w", i, err)
 		}
@@ -173,51 +165,11 @@ func DialZmpScaleSubs(ctx context.Context, ep Endpoint, n int) (Subscribers, err
 	return s, nil
 }
 
-func (s *zmpScaleSubs) add(ctx context.Context, ep Endpoint, reg core.Registry, i int) error {
+// addScale makes subscriber i on the fixed registry reg.
+func (s *zmpSubs) addScale(ctx context.Context, ep Endpoint, reg core.Registry, i int) error {
 	p, err := newScalePeer(ctx, ep, reg, "sub", i)
 	if err != nil {
 		return err
 	}
-	s.peers = append(s.peers, p)
-	sub, err := p.Subscribe(zmpTopic, core.WithQueue(zmpSubQueue, core.DropNewest))
-	if err != nil {
-		return err
-	}
-	s.subs = append(s.subs, sub)
-	s.wg.Go(func() {
-		for range sub.C() {
-			s.counts.Add(i)
-		}
-	})
-	return nil
-}
-
-func (s *zmpScaleSubs) Ready(ctx context.Context) error {
-	for i, sub := range s.subs {
-		if err := sub.WaitConnected(ctx, 1); err != nil {
-			return fmt.Errorf("subscriber %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-func (s *zmpScaleSubs) Counts() *Counters { return s.counts }
-
-func (s *zmpScaleSubs) Stats() map[string]float64 {
-	var dropped, missed uint64
-	for _, sub := range s.subs {
-		st := sub.Stats()
-		dropped += st.Dropped
-		missed += st.Missed
-	}
-	return map[string]float64{"sub_dropped": float64(dropped), "sub_missed": float64(missed)}
-}
-
-func (s *zmpScaleSubs) Close() error {
-	var errs []error
-	for _, sub := range s.subs {
-		errs = append(errs, sub.Close())
-	}
-	s.wg.Wait()
-	return errors.Join(append(errs, closePeers(s.peers))...)
+	return s.subscribe(p, i)
 }
