@@ -49,16 +49,13 @@ type Pub struct {
 
 	mu     sync.RWMutex
 	peers  map[*Link]*pubPeer
-	closed bool
+	closed atomic.Bool // set under mu; read without it by WaitRoom
 	// snap is a copy of peers that publishing reads without locking,
 	// replaced (under mu) whenever peers changes.
 	snap atomic.Pointer[[]pubLink]
 
 	dropped, refused atomic.Uint64
-	closedNow        atomic.Bool // closed, for readers without mu
 }
-
-func (p *Pub) isClosed() bool { return p.closedNow.Load() }
 
 // pubLink is one subscriber: its link and its subscriptions.
 type pubLink struct {
@@ -118,7 +115,7 @@ func (p *Pub) addConn(c *zmtp.Conn) {
 	lc.ReuseFrames = true // onMessage copies what it keeps
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed.Load() {
 		c.Close()
 		return
 	}
@@ -290,7 +287,7 @@ func (p *Pub) WaitRoom(ctx context.Context, topic []byte) error {
 // backlogged returns a subscriber of topic whose queue is at or over
 // one of its bounds, or nil.
 func (p *Pub) backlogged(topic []byte) (*Link, error) {
-	if p.isClosed() {
+	if p.closed.Load() {
 		return nil, ErrClosed
 	}
 	for _, s := range *p.snap.Load() {
@@ -320,8 +317,7 @@ func (p *Pub) Stats() PubStats {
 func (p *Pub) Close() error {
 	err := p.ln.Close()
 	p.mu.Lock()
-	p.closed = true
-	p.closedNow.Store(true)
+	p.closed.Store(true)
 	links := make([]*Link, 0, len(p.peers))
 	for l := range p.peers {
 		links = append(links, l)
