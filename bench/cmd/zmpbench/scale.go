@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -119,17 +118,5 @@ func scaleWorkerCommand(role string) *cli.Command {
 // startScaleProfile writes a CPU profile of the worker into
 // $ZMP_BENCH_CPUPROFILE when it is set, named after role and point.
 func startScaleProfile(role string, pt spec.ScalePoint) (stop func(), err error) {
-	dir := os.Getenv(envProfile)
-	if dir == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(filepath.Join(dir, role+"-"+pt.ID()+".prof"))
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return profileTo(role + "-" + pt.ID() + ".prof")
 }

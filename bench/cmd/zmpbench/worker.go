@@ -79,12 +79,17 @@ func workerJob(c *cli.Context) (harness.Job, error) {
 const envProfile = "ZMP_BENCH_CPUPROFILE"
 
 func startProfile(role string, job harness.Job) (stop func(), err error) {
+	v := job.Variant
+	return profileTo(fmt.Sprintf("%s-%s-%s-%s-%dB-in%d-s%d%s.prof", role, job.System, v.Case, v.Transport, v.Size, v.Inflight, v.Subs, curveSuffix(v)))
+}
+
+// profileTo writes a CPU profile into the file name in
+// $ZMP_BENCH_CPUPROFILE when it is set, until stop.
+func profileTo(name string) (stop func(), err error) {
 	dir := os.Getenv(envProfile)
 	if dir == "" {
 		return func() {}, nil
 	}
-	v := job.Variant
-	name := fmt.Sprintf("%s-%s-%s-%s-%dB-in%d-s%d%s.prof", role, job.System, v.Case, v.Transport, v.Size, v.Inflight, v.Subs, curveSuffix(v))
 	f, err := os.Create(filepath.Join(dir, name))
 	if err != nil {
 		return nil, err
